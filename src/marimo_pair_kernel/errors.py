@@ -1,0 +1,74 @@
+"""The errors this package raises, each one saying what the user can do next.
+
+Every error crossing into the kernel is a `PairError`; the kernel shows its
+message as one paragraph (no traceback from our own code ever reaches a user).
+Messages never contain a token: URLs are shown without credentials or query.
+"""
+
+from __future__ import annotations
+
+
+class PairError(Exception):
+    """Base class: a failure the kernel reports to the user as a message."""
+
+    ename = "MarimoPairError"
+
+
+class UsageError(PairError):
+    """A magic line that does not parse; the message carries the usage."""
+
+    ename = "UsageError"
+
+
+class NoTargetError(PairError):
+    """No notebook is chosen, none is open, or the choice is ambiguous."""
+
+    ename = "NoNotebookError"
+
+
+class ConnectionFailed(PairError):
+    """The marimo server cannot be reached (closed port, refused, timed out)."""
+
+    ename = "ConnectionError"
+
+
+class ServerGone(PairError):
+    """The server went away while a request was running."""
+
+    ename = "ServerGoneError"
+
+
+class AuthError(PairError):
+    """The server wants a token, or refused the one we have."""
+
+    ename = "AuthenticationError"
+
+
+class SessionGone(PairError):
+    """The session id we had is unknown to the server (reload, reopen)."""
+
+    ename = "SessionGoneError"
+
+
+class UnsupportedServer(PairError):
+    """The running marimo lacks an endpoint or code-mode method we need."""
+
+    ename = "UnsupportedMarimoError"
+
+
+class OutcomeUnknown(PairError):
+    """The execute stream ended without `done`: the code may or may not have run."""
+
+    ename = "OutcomeUnknownError"
+
+
+class RefusedURL(PairError):
+    """A URL we will not send code to (not loopback without consent, not http)."""
+
+    ename = "RefusedURLError"
+
+
+class LaunchError(PairError):
+    """An embedded marimo server could not be started."""
+
+    ename = "LaunchError"

@@ -1,0 +1,47 @@
+"""Install the `marimo-pair` kernelspec, like `python -m ipykernel install`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+KERNEL_NAME = "marimo-pair"
+DISPLAY_NAME = "marimo (pair)"
+
+
+def kernelspec_source() -> Path:
+    """The kernelspec folder: in a source checkout, or installed as shared data."""
+    here = Path(__file__).resolve().parent
+    for candidate in (
+        here.parent.parent / "kernelspec",
+        Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME,
+    ):
+        if (candidate / "kernel.json").exists():
+            return candidate
+    raise FileNotFoundError("kernelspec files not found; reinstall marimo-pair-kernel")
+
+
+def install(user: bool = False, prefix: str | None = None) -> str:
+    """Install the kernelspec with this Python as its interpreter; returns where it went."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / KERNEL_NAME
+        shutil.copytree(kernelspec_source(), dest)
+        spec = json.loads((dest / "kernel.json").read_text())
+        spec["argv"][0] = sys.executable  # pin the interpreter that has this package
+        (dest / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n")
+        return KernelSpecManager().install_kernel_spec(str(dest), KERNEL_NAME, user=user, prefix=prefix)
+
+
+def is_installed() -> bool:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        return True
+    except NoSuchKernel:
+        return False

@@ -1,0 +1,399 @@
+"""The Jupyter kernel: protocol glue between a Jupyter client and a live marimo notebook.
+
+Everything the user runs goes to marimo over HTTP (see client.py); this module
+only routes requests (code, magics, `obj?`, completion) and turns results into
+Jupyter messages. Our own failures become one-paragraph `error` replies; the
+kernel never dies of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import sys
+import traceback as tb_module
+from typing import Any
+
+from ipykernel.kernelbase import Kernel
+
+from . import __version__, scratchpad
+from .client import ExecuteResult
+from .errors import PairError, SessionGone, UsageError
+from .magics import REGISTRY, MagicContext, RunOutcome, load_all
+from .outputs import ErrorInfo, error_from_exception, parse_error, starts_error_report, value_bundle
+from .target import Targeter
+
+log = logging.getLogger("marimo_pair_kernel")
+
+_EXIT = {"exit", "quit", "exit()", "quit()"}
+_PAGER = re.compile(r"^\s*(\?{1,2})?\s*([A-Za-z_%][\w.]*)\s*(\?{1,2})?\s*$")
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class MarimoPairKernel(Kernel):
+    implementation = "marimo-pair-kernel"
+    implementation_version = __version__
+    language = "python"
+    language_version = ".".join(map(str, sys.version_info[:3]))
+    language_info = {
+        "name": "python",
+        "version": ".".join(map(str, sys.version_info[:3])),
+        "mimetype": "text/x-python",
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "pygments_lexer": "ipython3",
+        "nbconvert_exporter": "python",
+        "file_extension": ".py",
+    }
+    banner = (
+        "marimo-pair: a Jupyter kernel on a live marimo notebook.\n"
+        "Code runs in the notebook's scratchpad; %help lists the magics, %%cell adds durable cells."
+    )
+    help_links = [{"text": "marimo", "url": "https://docs.marimo.io"}]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.targeter = Targeter()
+        self.launcher = None
+        self.cell_id: str | None = None
+        self._state: dict[str, Any] = {}
+        self._scratch_names: set[str] = set()
+        load_all()
+
+    # -- MagicContext ------------------------------------------------------------------
+
+    def stream(self, name: str, text: str) -> None:
+        self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
+
+    def display(self, bundle: dict[str, Any]) -> None:
+        self.send_response(self.iopub_socket, "display_data", {"data": bundle, "metadata": {}, "transient": {}})
+
+    def ask_password(self, prompt: str) -> str:
+        if not self._allow_stdin:
+            raise PairError(
+                "This client cannot answer input requests (stdin is not allowed), so %token cannot "
+                "ask for the token. Set MARIMO_TOKEN in the kernel's environment instead."
+            )
+        return self.getpass(prompt)
+
+    def state(self, key: str, default: Any = None) -> Any:
+        return self._state.get(key, default)
+
+    def set_state(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def run(self, code: str) -> RunOutcome:
+        """Run helper code for a magic: streams go to the client, the error is returned."""
+        result, error = self._scratch(code)
+        return RunOutcome(result.success, scratchpad.read_payload(result.output), error)
+
+    # -- execute ---------------------------------------------------------------------------
+
+    async def do_execute(  # type: ignore[override]
+        self,
+        code: str,
+        silent: bool,
+        store_history: bool = True,
+        user_expressions: dict | None = None,
+        allow_stdin: bool = False,
+        *,
+        cell_meta: dict | None = None,
+        cell_id: str | None = None,
+    ) -> dict[str, Any]:
+        self.cell_id = cell_id or (cell_meta or {}).get("cellId")
+        self._allow_stdin = allow_stdin
+        self._silent = silent
+        reply: dict[str, Any] = {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
+        try:
+            self._flush_warnings()
+            error = self._execute(code, reply)
+            if error is None and user_expressions:
+                reply["user_expressions"] = self._user_expressions(user_expressions)
+        except KeyboardInterrupt:
+            error = ErrorInfo("KeyboardInterrupt", "", ["KeyboardInterrupt: interrupted; the marimo execution was stopped"])
+        except PairError as e:
+            error = error_from_exception(e)
+        except Exception as e:  # noqa: BLE001 - a bug of ours must not kill the kernel
+            log.error("internal error:\n%s", tb_module.format_exc())
+            error = ErrorInfo(
+                "InternalError",
+                f"marimo-pair-kernel hit an internal error ({type(e).__name__}). The kernel is still "
+                "running; please report this with the kernel log.",
+                [f"InternalError: {type(e).__name__}: {e}"],
+            )
+        if error is not None:
+            if not silent:
+                self.send_response(self.iopub_socket, "error", error.content())
+            reply.update(status="error", **error.content())
+            reply.pop("payload", None)
+        return reply
+
+    def _flush_warnings(self) -> None:
+        for w in self.targeter.warnings:
+            self.stream("stderr", w + "\n")
+        self.targeter.warnings.clear()
+
+    def _execute(self, code: str, reply: dict[str, Any]) -> ErrorInfo | None:
+        stripped = code.strip()
+        if not stripped:
+            return None
+        if stripped in _EXIT:
+            reply["payload"] = [{"source": "ask_exit", "keepkernel": False}]
+            return None
+        if stripped.startswith("%%"):
+            first, _, body = code.lstrip().partition("\n")
+            name, _, argline = first[2:].partition(" ")
+            return self._magic(name, argline, body.rstrip("\n") + "\n" if body.strip() else "", cell=True, reply=reply)
+        if stripped.startswith("%") and "\n" not in stripped:
+            name, _, argline = stripped[1:].partition(" ")
+            if name.endswith("?"):
+                return self._page(self._magic_help_text(name.rstrip("?")), reply)
+            return self._magic(name, argline, None, cell=False, reply=reply)
+        m = _PAGER.match(stripped) if "?" in stripped else None
+        if m and (m.group(1) or m.group(3)):
+            marks = m.group(1) or m.group(3)
+            name = m.group(2)
+            if name.startswith("%"):
+                return self._page(self._magic_help_text(name.lstrip("%")), reply)
+            return self._page(self._inspect_text(name, len(marks) - 1), reply)
+        refused = _input_call(stripped)
+        if refused:
+            raise PairError(
+                f"{refused}() cannot be answered here: marimo's scratchpad would wait for a browser "
+                "prompt that the Jupyter client never sees, and hang. Put the value in the code "
+                "instead, or use a mo.ui.text element in a %%cell."
+            )
+        return self._run_user_code(code)
+
+    def _run_user_code(self, code: str) -> ErrorInfo | None:
+        prepared = scratchpad.prepare(code)
+        result, error = self._scratch(prepared.code)
+        if error is not None:
+            return self._hint(error)
+        self._scratch_names |= prepared.bound_names
+        payload = scratchpad.read_payload(result.output)
+        value = payload.get("value") if payload else None
+        bundle = value_bundle(value, None if payload else result.output)
+        if bundle and not self._silent:
+            self.send_response(
+                self.iopub_socket,
+                "execute_result",
+                {"execution_count": self.execution_count, "data": bundle, "metadata": {}},
+            )
+        return None
+
+    def _hint(self, error: ErrorInfo) -> ErrorInfo:
+        if error.ename == "NameError":
+            m = re.search(r"name '(\w+)' is not defined", error.evalue)
+            if m and m.group(1) in self._scratch_names:
+                hint = (
+                    f"Note: '{m.group(1)}' was bound by an earlier execution here, but names bound in "
+                    "the scratchpad vanish after each call. Use %%cell to define it in a notebook cell."
+                )
+                return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", hint])
+        return error
+
+    def _scratch(self, code: str, timeout: float | None = None) -> tuple[ExecuteResult, ErrorInfo | None]:
+        """Send code to the scratchpad, streaming output; retry once if the session moved."""
+        held: list[str] = []
+
+        def on_stream(name: str, text: str) -> None:
+            # marimo sends a traceback as one stderr chunk; hold it so it is shown once, as the
+            # `error`, not also as stderr. Other stderr (even if it arrives later) passes through.
+            if name == "stderr" and starts_error_report(text):
+                held.append(text)
+            elif not self._silent:
+                self.stream(name, text)
+
+        target = self.targeter.current()
+        try:
+            result = target.client.execute(code, target.notebook, on_stream, timeout=timeout)
+        except SessionGone:
+            target = self.targeter.refind(target)
+            result = target.client.execute(code, target.notebook, on_stream, timeout=timeout)
+        except PairError as e:
+            from .errors import ServerGone, ConnectionFailed
+
+            if isinstance(e, (ServerGone, ConnectionFailed)) and not target.client.health(timeout=0.5):
+                # Next execute re-resolves (same file, maybe another port) instead of reusing a dead target.
+                self.targeter.forget()
+            raise
+        if result.success:
+            if held and not self._silent:
+                self.stream("stderr", "".join(held))
+            return result, None
+        if held:
+            if len(held) > 1 and not self._silent:
+                self.stream("stderr", "".join(held[:-1]))
+            return result, parse_error(scratchpad.restore_traceback(held[-1]))
+        return result, ErrorInfo("Error", "marimo reported a failure without a traceback", ["marimo reported a failure without a traceback"])
+
+    def _internal(self, code: str, timeout: float = 5.0) -> dict | None:
+        """Run our own helper code silently; None when it fails or times out."""
+        target = self.targeter.current()
+        try:
+            result = target.client.execute(code, target.notebook, lambda n, t: None, timeout=timeout)
+        except SessionGone:
+            target = self.targeter.refind(target)
+            result = target.client.execute(code, target.notebook, lambda n, t: None, timeout=timeout)
+        return scratchpad.read_payload(result.output) if result.success else None
+
+    def _user_expressions(self, expressions: dict[str, str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, expr in expressions.items():
+            prepared = scratchpad.prepare(expr)
+            try:
+                payload = self._internal(prepared.code) if prepared.has_value else None
+            except PairError as e:
+                payload = None
+                err = error_from_exception(e)
+            else:
+                err = ErrorInfo("SyntaxError" if not prepared.has_value else "Error", f"cannot evaluate {expr!r}", [])
+            value = payload.get("value") if payload else None
+            if value:
+                out[name] = {"status": "ok", "data": value_bundle(value, None), "metadata": {}}
+            else:
+                out[name] = {"status": "error", **err.content()}
+        return out
+
+    # -- magics and pager --------------------------------------------------------------------
+
+    def _magic(self, name: str, argline: str, body: str | None, *, cell: bool, reply: dict) -> ErrorInfo | None:
+        m = REGISTRY.get(name)
+        if m is None:
+            raise UsageError(f"There is no magic {'%%' if cell else '%'}{name}. Run %help to list the magics.")
+        if cell and not m.cell:
+            raise UsageError(f"%{name} is a line magic; write it as %{name} on one line.\n\n{m.usage}")
+        if not cell and not m.line:
+            raise UsageError(f"%%{name} is a cell magic: put %%{name} on the first line and the code below.\n\n{m.usage}")
+        args = m.parse(argline)
+        outcome = m.handler(self, args, body)  # type: ignore[arg-type]
+        if isinstance(outcome, ErrorInfo):
+            return outcome
+        if isinstance(outcome, RunOutcome) and outcome.error is not None:
+            return outcome.error
+        self._flush_warnings()
+        return None
+
+    def _magic_help_text(self, name: str) -> str:
+        m = REGISTRY.get(name.lstrip("%"))
+        if m is None:
+            raise UsageError(f"There is no magic %{name.lstrip('%')}. Run %help to list them.")
+        return m.help()
+
+    def _inspect_text(self, name: str, detail: int) -> str:
+        payload = self._internal(scratchpad.inspect_code(name, detail))
+        if not payload or not payload.get("found"):
+            raise PairError(f"Object `{name}` not found in the notebook's kernel.")
+        return str(payload.get("text", ""))
+
+    def _page(self, text: str, reply: dict) -> None:
+        reply["payload"] = [{"source": "page", "data": {"text/plain": text}, "start": 0}]
+        return None
+
+    # -- editing help ----------------------------------------------------------------------------
+
+    async def do_is_complete(self, code: str) -> dict[str, Any]:  # type: ignore[override]
+        if code.lstrip().startswith("%%"):
+            # As IPython does: a cell magic goes on until an empty line.
+            if code.endswith("\n\n") or code.rstrip(" ").endswith("\n\n"):
+                return {"status": "complete"}
+            return {"status": "incomplete", "indent": ""}
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        status, indent = TransformerManager().check_complete(code)
+        reply: dict[str, Any] = {"status": status}
+        if status == "incomplete":
+            reply["indent"] = " " * (indent or 0)
+        return reply
+
+    async def do_complete(self, code: str, cursor_pos: int | None) -> dict[str, Any]:  # type: ignore[override]
+        cursor_pos = len(code) if cursor_pos is None else cursor_pos
+        reply = {"status": "ok", "matches": [], "cursor_start": cursor_pos, "cursor_end": cursor_pos, "metadata": {}}
+        try:
+            before = code[:cursor_pos]
+            line = before.rsplit("\n", 1)[-1]
+            first_line = code.lstrip().split("\n", 1)[0]
+            m = re.match(r"^(%%?)(\w*)$", line)
+            if m:
+                names = sorted(n for n, mg in REGISTRY.items() if (mg.cell if m.group(1) == "%%" else mg.line))
+                reply["matches"] = [m.group(1) + n for n in names if n.startswith(m.group(2))]
+                reply["cursor_start"] = cursor_pos - len(line)
+                return reply
+            if line.lstrip().startswith("%") or (before.count("\n") == 0 and first_line.startswith("%")):
+                word = re.search(r"[^\s]*$", line).group(0)  # type: ignore[union-attr]
+                name = line.lstrip("%").split(" ", 1)[0]
+                reply["matches"] = self._magic_words(name, word)
+                reply["cursor_start"] = cursor_pos - len(word)
+                return reply
+            payload = self._internal(scratchpad.completion_code(code, cursor_pos), timeout=3.0)
+            if payload:
+                matches = [str(x) for x in payload.get("matches", [])]
+                back = int(payload.get("start_back", 0))
+                if not (m := re.search(r"%\w*$", before)):
+                    matches += [f"%{n}" for n in sorted(REGISTRY) if before.endswith("%")]
+                reply["matches"] = matches
+                reply["cursor_start"] = cursor_pos - back
+        except (PairError, KeyboardInterrupt):
+            pass
+        except Exception:  # noqa: BLE001 - completion must never raise
+            log.debug("completion failed", exc_info=True)
+        return reply
+
+    def _magic_words(self, name: str, word: str) -> list[str]:
+        m = REGISTRY.get(name)
+        if m is None:
+            return []
+        words = list(m.options())
+        for fn in m.completers.values():
+            try:
+                words += fn(self)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001
+                pass
+        return sorted({w for w in words if w.startswith(word)})
+
+    async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()) -> dict[str, Any]:  # type: ignore[override]
+        reply: dict[str, Any] = {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        name = scratchpad.name_at(code, cursor_pos)
+        if not name:
+            return reply
+        try:
+            payload = self._internal(scratchpad.inspect_code(name, detail_level), timeout=3.0)
+        except (PairError, KeyboardInterrupt):
+            return reply
+        if payload and payload.get("found"):
+            reply["found"] = True
+            reply["data"] = {"text/plain": str(payload.get("text", ""))}
+        return reply
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    async def do_shutdown(self, restart: bool) -> dict[str, Any]:  # type: ignore[override]
+        self.cleanup()
+        return {"status": "ok", "restart": restart}
+
+    def cleanup(self) -> None:
+        try:
+            if self.launcher is not None:
+                self.launcher.stop_all()
+        finally:
+            self.targeter.close()
+
+
+def _input_call(code: str) -> str | None:
+    """'input' or 'getpass' when the code calls one directly: those would hang in marimo."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in ("input", "raw_input"):
+                return f.id
+            if isinstance(f, ast.Attribute) and f.attr == "getpass":
+                return "getpass"
+    return None

@@ -1,0 +1,142 @@
+"""A tiny magic registry: each magic is declared once, with its argparse parser.
+
+`%help`, `%lsmagic`, `%MAGIC?`, usage errors and tab completion all read the
+same declaration. Families live in their own modules and register on import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..client import ExecuteResult
+    from ..target import Targeter
+
+
+class MagicContext(Protocol):
+    """What a magic may do; the kernel implements it."""
+
+    targeter: Targeter
+    cell_id: str | None  # the client's cell id (JupyterLab's `cellId`), if sent
+    launcher: Any  # the embedded-server launcher (see launcher.py), or None
+
+    def stream(self, name: str, text: str) -> None: ...
+
+    def display(self, bundle: dict[str, Any]) -> None: ...
+
+    def run(self, code: str) -> RunOutcome: ...
+
+    def ask_password(self, prompt: str) -> str: ...
+
+    def state(self, key: str, default: Any = None) -> Any: ...
+
+    def set_state(self, key: str, value: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A scratchpad run done for a magic: output was already streamed to the client.
+
+    `payload` is what our helper code returned (see scratchpad.read_payload);
+    `error` is set when marimo reported a failure (it has not been shown yet).
+    """
+
+    success: bool
+    payload: dict | None
+    error: Any  # outputs.ErrorInfo | None
+
+
+class MagicParser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message}\n\n{self.format_usage().strip()}\n(see %{self.prog.lstrip('%')}? for help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise UsageError(message or self.format_usage())
+
+
+Handler = Callable[[MagicContext, argparse.Namespace, "str | None"], None]
+
+
+@dataclass(frozen=True)
+class Magic:
+    name: str
+    summary: str
+    parser: MagicParser
+    handler: Handler
+    line: bool = True
+    cell: bool = False
+    # argument name → function(ctx) returning candidate values, for completion
+    completers: dict[str, Callable[[MagicContext], list[str]]] = field(default_factory=dict)
+
+    @property
+    def usage(self) -> str:
+        return self.parser.format_usage().strip()
+
+    def help(self) -> str:
+        return self.parser.format_help().strip()
+
+    def parse(self, argline: str) -> argparse.Namespace:
+        try:
+            argv = shlex.split(argline)
+        except ValueError as e:
+            raise UsageError(f"cannot split the arguments: {e}\n\n{self.usage}") from None
+        return self.parser.parse_args(argv)
+
+    def options(self) -> list[str]:
+        opts: list[str] = []
+        for action in self.parser._actions:
+            opts.extend(o for o in action.option_strings if o.startswith("--"))
+            if isinstance(action, argparse._SubParsersAction):
+                opts.extend(action.choices)
+        return opts
+
+
+REGISTRY: dict[str, Magic] = {}
+
+
+def magic(
+    name: str,
+    summary: str,
+    *,
+    line: bool = True,
+    cell: bool = False,
+    description: str | None = None,
+    setup: Callable[[MagicParser], None] | None = None,
+    completers: dict[str, Callable[[MagicContext], list[str]]] | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare a magic. `setup(parser)` adds its arguments."""
+
+    def register(fn: Handler) -> Handler:
+        prefix = "%%" if cell and not line else "%"
+        parser = MagicParser(
+            prog=f"{prefix}{name}",
+            description=description or summary,
+            add_help=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if setup:
+            setup(parser)
+        REGISTRY[name] = Magic(name, summary, parser, fn, line, cell, completers or {})
+        return fn
+
+    return register
+
+
+def load_all() -> dict[str, Magic]:
+    """Import every family so it registers; returns the registry."""
+    from . import help as _help  # noqa: F401
+    from . import targeting as _targeting  # noqa: F401
+
+    for optional in ("cells", "packages", "opening"):
+        try:
+            __import__(f"{__name__}.{optional}")
+        except ImportError:
+            pass
+    return REGISTRY

@@ -1,0 +1,231 @@
+"""Which notebook the kernel talks to, and how it finds it again.
+
+Order: an explicit `%connect`/`%open`, else `MARIMO_PAIR_URL` (+ `MARIMO_PAIR_FILE`),
+else `MARIMO_PAIR_FILE` among discovered servers, else the one notebook open
+anywhere. A target remembers its file path, so when its session goes away
+(browser reload, notebook reopened, server restarted on another port) the next
+execute finds it again by path instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from . import discovery
+from .client import MarimoClient, display_url, is_loopback, normalize_url
+from .discovery import Notebook
+from .errors import NoTargetError, RefusedURL
+
+ALLOW_REMOTE_ENV = "MARIMO_PAIR_ALLOW_REMOTE"
+
+
+@dataclass
+class Target:
+    client: MarimoClient
+    notebook: Notebook
+
+    @property
+    def url(self) -> str:
+        return self.client.shown_url
+
+    @property
+    def path(self) -> str | None:
+        return self.notebook.path
+
+
+def _same_path(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except OSError:
+        return a == b
+
+
+def _describe(found: discovery.Discovery) -> str:
+    if not found.notebooks:
+        return "none"
+    return "; ".join(f"{s.url} → {nb.path}" for s, nb in found.notebooks)
+
+
+class Targeter:
+    """Holds the current target and the token; resolves lazily on first use."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.token: str | None = env.get("MARIMO_TOKEN") or None
+        self.env_url = env.get("MARIMO_PAIR_URL") or None
+        self.env_file = env.get("MARIMO_PAIR_FILE") or None
+        self.allow_remote = env.get(ALLOW_REMOTE_ENV, "").lower() in ("1", "true", "yes")
+        self._warned_remote: set[str] = set()
+        self.warnings: list[str] = []  # for the kernel to show once, then clear
+        self.target: Target | None = None
+        self._clients: dict[str, MarimoClient] = {}
+        self.wanted_path: str | None = None  # remembered across failures, for re-resolution
+        self.wanted_url: str | None = None
+
+    # -- clients --------------------------------------------------------------------
+
+    def client_for(self, url: str, *, allow_remote: bool = False) -> MarimoClient:
+        url = normalize_url(url)
+        if not is_loopback(url) and not (allow_remote or self.allow_remote):
+            raise RefusedURL(
+                f"{display_url(url)} is not on this machine. Notebook code, outputs and your "
+                f"token would be sent there, so the kernel refuses by default. If you trust it, "
+                f"run %connect {display_url(url)} --allow-remote, or set {ALLOW_REMOTE_ENV}=1."
+            )
+        if not is_loopback(url) and url not in self._warned_remote:
+            self._warned_remote.add(url)
+            self.warnings.append(
+                f"Warning: connecting to {display_url(url)}, which is not on this machine; "
+                "code and outputs travel over the network."
+            )
+        client = self._clients.get(url)
+        if client is None:
+            client = self._clients[url] = MarimoClient(url, self.token)
+        return client
+
+    def set_token(self, token: str | None) -> None:
+        self.token = token or None
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+        if self.target is not None:
+            url = self.target.client.url
+            self.target = Target(self.client_for(url, allow_remote=True), self.target.notebook)
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+    # -- selection ---------------------------------------------------------------------
+
+    def current(self) -> Target:
+        if self.target is None:
+            self.target = self.resolve()
+        return self.target
+
+    def forget(self) -> None:
+        self.target = None
+
+    def resolve(self) -> Target:
+        url = self.wanted_url or self.env_url
+        path = self.wanted_path or self.env_file
+        if url:
+            try:
+                return self.connect_url(url, file=path, remember=False)
+            except NoTargetError:
+                if not path:
+                    raise
+                # The server at that URL is gone; the notebook may be open elsewhere now.
+        return self.auto(file=path)
+
+    def auto(self, file: str | None = None, index: int | None = None) -> Target:
+        found = discovery.discover()
+        candidates = found.notebooks
+        if file:
+            candidates = [(s, nb) for s, nb in candidates if _same_path(nb.path, file)]
+            if not candidates:
+                raise NoTargetError(
+                    f"No live marimo server has {file} open (open notebooks: {_describe(found)}). "
+                    f"Open it in marimo, or run %open {file} to start a server for it."
+                )
+        if index is not None:
+            if not 0 <= index < len(candidates):
+                raise NoTargetError(
+                    f"There is no notebook number {index}; %discover lists {len(candidates)} "
+                    f"(numbered from 0): {_describe(found)}."
+                )
+            candidates = [candidates[index]]
+        if not candidates:
+            stale = f" ({len(found.stale)} stale registry entries ignored)" if found.stale else ""
+            raise NoTargetError(
+                "No open marimo notebook was found" + stale + ". Open one with "
+                "`marimo edit NOTEBOOK.py --no-token` (and keep its browser tab open), or run "
+                "%open NOTEBOOK.py to let the kernel start one. For a server started with a "
+                "token, set MARIMO_PAIR_URL (and MARIMO_TOKEN) or run %connect URL."
+            )
+        if len(candidates) > 1:
+            listing = "; ".join(
+                f"[{i}] {s.url} → {nb.path}" for i, (s, nb) in enumerate(candidates)
+            )
+            raise NoTargetError(
+                f"{len(candidates)} notebooks are open: {listing}. Choose one with "
+                "%connect N, %connect URL --file PATH, or set MARIMO_PAIR_FILE."
+            )
+        server, nb = candidates[0]
+        return Target(self.client_for(server.url), nb)
+
+    def connect_url(
+        self,
+        url: str,
+        *,
+        file: str | None = None,
+        session: str | None = None,
+        allow_remote: bool = False,
+        remember: bool = True,
+    ) -> Target:
+        client = self.client_for(url, allow_remote=allow_remote)
+        notebooks = client.sessions()  # raises ConnectionFailed/AuthError with advice
+        if session:
+            matches = [nb for nb in notebooks if session in (nb.session_id, nb.key)]
+        elif file:
+            matches = [nb for nb in notebooks if _same_path(nb.path, file)]
+        else:
+            matches = list(notebooks)
+        if len(matches) != 1:
+            listing = ", ".join(f"{nb.path} (session {nb.session_id or nb.key})" for nb in notebooks)
+            what = f"session {session}" if session else (file or "a notebook")
+            if not matches:
+                raise NoTargetError(
+                    f"{client.shown_url} has no open session for {what} "
+                    f"(open: {listing or 'none'}). Open the notebook in the browser "
+                    "(or with %open PATH), or pick another with %connect URL --file PATH."
+                )
+            raise NoTargetError(
+                f"{client.shown_url} has {len(matches)} open notebooks: {listing}. "
+                "Choose one with --file PATH or --session ID."
+            )
+        target = Target(client, matches[0])
+        if remember:
+            self.wanted_url = client.url
+            self.wanted_path = target.path
+        return target
+
+    def choose(self, target: Target) -> Target:
+        self.target = target
+        self.wanted_url = target.client.url
+        self.wanted_path = target.path
+        return target
+
+    def refind(self, old: Target) -> Target:
+        """The session went away: find the same file again, on the same server first."""
+        path = old.path
+        if path:
+            try:
+                notebooks = old.client.sessions()
+            except Exception:
+                notebooks = ()
+            same = [nb for nb in notebooks if _same_path(nb.path, path)]
+            if len(same) >= 1:
+                self.target = Target(old.client, same[0])
+                return self.target
+            try:
+                self.target = self.auto(file=path)
+                self.wanted_url = self.target.client.url
+                return self.target
+            except NoTargetError:
+                pass
+        self.target = None
+        raise NoTargetError(
+            f"The notebook {path or ''} is no longer open on {old.url}, and no live server has "
+            "it open. Reopen it in marimo, run %open PATH, or %discover to see what is open."
+        )
+
+
+def resolve_path(path: str) -> str:
+    return str(Path(path).expanduser().resolve())

@@ -1,0 +1,323 @@
+"""Real marimo servers and real kernels for tests (and benchmarks).
+
+Every process started here runs in its own process group and is stopped by the
+code that started it, including on failure; nothing is ever killed by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from jupyter_client import KernelManager
+
+from marimo_pair_kernel.discovery import Notebook
+from marimo_pair_kernel.headless import HeadlessSession
+
+PYTHON = sys.executable
+MARIMO = [PYTHON, "-m", "marimo"]
+
+DEFAULT_NOTEBOOK = '''
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    seed = 41
+    return (seed,)
+
+
+@app.cell
+def _(seed):
+    answer = seed + 1
+    return (answer,)
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a process we started in its own group: TERM, then KILL."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=5)
+
+
+@dataclass
+class MarimoServer:
+    """A `marimo edit --headless` on loopback with its own XDG_STATE_HOME."""
+
+    root: Path
+    notebook: Path
+    state_home: Path
+    port: int
+    token: str | None = None
+    proc: subprocess.Popen | None = None
+    sessions: list[HeadlessSession] = field(default_factory=list)
+    log: Path | None = None
+    python: str = PYTHON
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        root: Path,
+        *,
+        code: str = DEFAULT_NOTEBOOK,
+        name: str = "notebook.py",
+        token: str | None = None,
+        state_home: Path | None = None,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        python: str = PYTHON,
+        open_session: bool = True,
+        run_cells: bool = True,
+    ) -> "MarimoServer":
+        root.mkdir(parents=True, exist_ok=True)
+        nb = root / name
+        if code is not None and not nb.exists():
+            nb.write_text(textwrap.dedent(code).lstrip())
+        state = state_home or root / "state"
+        state.mkdir(parents=True, exist_ok=True)
+        server = cls(root, nb, state, port or free_port(), token, python=python)
+        server.launch(extra_args)
+        if open_session:
+            server.open_session(run_cells=run_cells)
+        return server
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["XDG_STATE_HOME"] = str(self.state_home)
+        env.pop("MARIMO_TOKEN", None)
+        return env
+
+    def launch(self, extra_args: tuple[str, ...] = ()) -> None:
+        auth = ["--token-password-file", str(self._token_file())] if self.token else ["--no-token"]
+        args = [
+            self.python, "-m", "marimo", "edit", str(self.notebook), "--headless",
+            "--host", "127.0.0.1", "--port", str(self.port), "--skip-update-check", *auth, *extra_args,
+        ]
+        self.log = self.root / f"marimo-{self.port}.log"
+        self.proc = subprocess.Popen(
+            args,
+            cwd=self.root,
+            env=self.env(),
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.wait_healthy()
+
+    def _token_file(self) -> Path:
+        f = self.root / ".token"
+        f.write_text(self.token or "")
+        f.chmod(0o600)
+        return f
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"marimo exited early:\n{self.log.read_text() if self.log else ''}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"marimo did not become healthy:\n{self.log.read_text() if self.log else ''}")
+
+    def open_session(self, path: Path | None = None, run_cells: bool = True) -> Notebook:
+        hs = HeadlessSession(self.url, str(path or self.notebook), token=self.token)
+        nb = hs.start()
+        self.sessions.append(hs)
+        if run_cells:
+            self.execute(
+                "import marimo._code_mode as cm\n"
+                "async with cm.get_context() as ctx:\n"
+                "    for c in ctx.cells:\n"
+                "        ctx.run_cell(c.id)\n",
+                nb,
+            )
+        return nb
+
+    def close_sessions(self) -> None:
+        for s in self.sessions:
+            s.close()
+        self.sessions.clear()
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def notebooks(self) -> list[dict[str, Any]]:
+        r = httpx.get(self.url + "/api/sessions", headers=self.headers(), timeout=5)
+        r.raise_for_status()
+        return list(r.json().values())
+
+    def execute(self, code: str, nb: Notebook | None = None) -> tuple[list[tuple[str, Any]], dict]:
+        """The raw HTTP floor: POST to /api/kernel/execute, return (events, done)."""
+        if nb is None:
+            info = self.notebooks()[0]
+            nb = Notebook(key="", session_id=info.get("session_id"), path=info.get("path"), filename=None)
+        hdr = {"Marimo-Stable-Session-Id": nb.session_id} if nb.session_id else {"Marimo-Session-Id": nb.key}
+        events: list[tuple[str, Any]] = []
+        with httpx.stream(
+            "POST", self.url + "/api/kernel/execute", json={"code": code},
+            headers={**hdr, **self.headers()}, timeout=httpx.Timeout(10, read=120),
+        ) as r:
+            r.raise_for_status()
+            name = None
+            for line in r.iter_lines():
+                if line.startswith("event:"):
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("data:"):
+                    data = json.loads(line.split(":", 1)[1])
+                    if name == "done":
+                        return events, data
+                    events.append((name or "message", data))
+        raise RuntimeError("no done event")
+
+    def cells(self) -> list[dict[str, Any]]:
+        """Read the notebook document independently of the kernel (code mode over raw HTTP)."""
+        events, done = self.execute(
+            "import marimo._code_mode as cm, json\n"
+            "async with cm.get_context() as ctx:\n"
+            "    print('CELLS' + json.dumps([{'id': c.id, 'name': c.name, 'code': c.code,"
+            " 'status': c.status} for c in ctx.cells]))\n"
+        )
+        text = "".join(d["data"] for n, d in events if n == "stdout")
+        line = next(ln for ln in text.splitlines() if ln.startswith("CELLS"))
+        return json.loads(line[5:])
+
+    def stop(self) -> None:
+        self.close_sessions()
+        if self.proc is not None:
+            stop_group(self.proc)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+# -- kernels --------------------------------------------------------------------------
+
+
+def start_kernel(env: dict[str, str], kernel_name: str = "marimo-pair", cwd: str | None = None):
+    """A real kernel of our kernelspec, in its own process group, with `env` overlaid."""
+    full = dict(os.environ)
+    full.pop("MARIMO_TOKEN", None)
+    full.pop("MARIMO_PAIR_URL", None)
+    full.pop("MARIMO_PAIR_FILE", None)
+    full.update(env)
+    km = KernelManager(kernel_name=kernel_name)
+    km.start_kernel(env=full, cwd=cwd, start_new_session=True)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+    except Exception:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        raise
+    return km, kc
+
+
+def stop_kernel(km, kc) -> None:
+    try:
+        kc.stop_channels()
+    finally:
+        if km.is_alive():
+            km.shutdown_kernel(now=False)
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+
+
+@dataclass
+class Run:
+    messages: list[dict]
+    reply: dict
+    times: list[float]
+    reply_time: float
+
+    def of(self, msg_type: str) -> list[dict]:
+        return [m["content"] for m in self.messages if m["msg_type"] == msg_type]
+
+    @property
+    def stdout(self) -> str:
+        return "".join(c["text"] for c in self.of("stream") if c["name"] == "stdout")
+
+    @property
+    def stderr(self) -> str:
+        return "".join(c["text"] for c in self.of("stream") if c["name"] == "stderr")
+
+    @property
+    def result(self) -> dict | None:
+        r = self.of("execute_result")
+        return r[0]["data"] if r else None
+
+    @property
+    def error(self) -> dict | None:
+        e = self.of("error")
+        return e[0] if e else None
+
+    @property
+    def displays(self) -> list[dict]:
+        return [c["data"] for c in self.of("display_data")]
+
+
+def execute(kc, code: str, timeout: float = 60, **kw: Any) -> Run:
+    """Execute and collect this request's IOPub messages up to idle, plus the reply."""
+    t0 = time.monotonic()
+    msg_id = kc.execute(code, **kw)
+    messages, times = [], []
+    while True:
+        m = kc.get_iopub_msg(timeout=timeout)
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        if m["msg_type"] == "status":
+            if m["content"]["execution_state"] == "idle":
+                break
+            continue
+        messages.append(m)
+        times.append(time.monotonic() - t0)
+    while True:
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    return Run(messages, reply["content"], times, time.monotonic() - t0)
