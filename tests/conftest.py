@@ -23,10 +23,16 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def kernel(server):
-    """A marimo-pair kernel that auto-selects `server`'s notebook (the only one open)."""
+def kernel_pair(server):
+    """(KernelManager, client) of a marimo-pair kernel that auto-selects `server`'s notebook."""
     km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
     try:
-        yield kc
+        yield km, kc
     finally:
         stop_kernel(km, kc)
+
+
+@pytest.fixture(scope="module")
+def kernel(kernel_pair):
+    """The client of `kernel_pair`."""
+    return kernel_pair[1]

@@ -7,10 +7,11 @@ daemon thread. The session lives as long as the stream does.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -27,7 +28,7 @@ class HeadlessSession:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._error: str | None = None
-        self._response: httpx.Response | None = None
+        self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name=f"marimo-sse-{self.key}", daemon=True)
 
     def start(self, timeout: float = 30.0) -> Notebook:
@@ -51,28 +52,46 @@ class HeadlessSession:
         raise LaunchError(f"marimo did not open a session for {self.path} within {timeout:g}s.")
 
     def _run(self) -> None:
-        target = f"{self.url}/sse?session_id={quote(self.key)}&file={quote(self.path)}"
+        # A plain socket rather than httpx: close() must be able to end the stream from
+        # another thread, and shutting a socket down is the one reliable way to do that.
+        parts = urlsplit(self.url)
+        target = f"{parts.path}/sse?session_id={quote(self.key)}&file={quote(self.path)}"
+        auth = "".join(f"{k}: {v}\r\n" for k, v in self._headers.items())
         try:
-            with httpx.Client(headers=self._headers, timeout=httpx.Timeout(10.0, read=None), trust_env=False) as http:
-                with http.stream("GET", target) as r:
-                    self._response = r
-                    if r.status_code != 200:
-                        self._error = f"HTTP {r.status_code}"
-                        return
-                    for _ in r.iter_raw():
-                        if self._stop.is_set():
-                            return
-        except httpx.HTTPError as e:
-            self._error = type(e).__name__
+            sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=10)
+            self._sock = sock
+            sock.sendall(
+                f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n"
+                f"{auth}Connection: close\r\n\r\n".encode()
+            )
+            sock.settimeout(None)
+            first = sock.recv(65536)
+            status = first.split(b"\r\n", 1)[0]
+            if b" 200 " not in status + b" ":
+                self._error = status.decode("latin-1", "replace")
+                return
+            while not self._stop.is_set() and sock.recv(65536):
+                pass
+        except OSError as e:
+            if not self._stop.is_set():
+                self._error = type(e).__name__
+        finally:
+            self._close_socket()
+
+    def _close_socket(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
 
     def close(self) -> None:
-        """End the session's stream (marimo closes the session once it notices)."""
+        """End the session's stream, as closing the browser tab does."""
         self._stop.set()
-        if self._response is not None:
-            try:
-                self._response.close()
-            except Exception:  # noqa: BLE001 - closing from another thread is best effort
-                pass
+        self._close_socket()
+        self._thread.join(timeout=5)
 
     @property
     def alive(self) -> bool:

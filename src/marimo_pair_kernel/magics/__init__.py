@@ -7,6 +7,7 @@ same declaration. Families live in their own modules and register on import.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
@@ -54,11 +55,34 @@ class RunOutcome:
 class MagicParser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of printing and exiting."""
 
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:  # type: ignore[override]
+        # argparse %-formats help strings; magic names like "%discover" must survive that.
+        if isinstance(kwargs.get("help"), str):
+            kwargs["help"] = _escape_percent(kwargs["help"])
+        return super().add_argument(*args, **kwargs)
+
+    def add_subparsers(self, **kwargs: Any) -> argparse._SubParsersAction:  # type: ignore[override]
+        action = super().add_subparsers(**kwargs)
+        original = action.add_parser
+
+        def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+            if isinstance(kw.get("help"), str):
+                kw["help"] = _escape_percent(kw["help"])
+            kw.setdefault("add_help", False)
+            return original(name, **kw)
+
+        action.add_parser = add_parser  # type: ignore[method-assign]
+        return action
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message}\n\n{self.format_usage().strip()}\n(see %{self.prog.lstrip('%')}? for help)")
 
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         raise UsageError(message or self.format_usage())
+
+
+def _escape_percent(text: str) -> str:
+    return re.sub(r"%(?!\()", "%%", text.replace("%%", "%"))
 
 
 Handler = Callable[[MagicContext, argparse.Namespace, "str | None"], None]

@@ -1,0 +1,133 @@
+"""The kernel against a real marimo notebook: streaming, values, errors, interrupt, sessions."""
+
+from __future__ import annotations
+
+import time
+
+from support import execute
+
+
+def test_stream_arrives_while_code_runs(kernel):
+    run = execute(kernel, "import time\nprint('a', flush=True)\ntime.sleep(1.5)\nprint('b')")
+    assert run.reply["status"] == "ok"
+    streams = [(t, m["content"]["text"]) for t, m in zip(run.times, run.messages) if m["msg_type"] == "stream"]
+    assert "".join(s for _, s in streams) == "a\nb\n"
+    first_a = next(t for t, s in streams if "a" in s)
+    assert run.reply_time - first_a > 1.0, (first_a, run.reply_time)
+
+
+def test_values_are_ipython_reprs(kernel):
+    for code, expected in [("6 * 7", "42"), ("'a'", "'a'"), ("(1, 'a', None)", "(1, 'a', None)"), ("answer", "42")]:
+        run = execute(kernel, code)
+        assert run.reply["status"] == "ok", run.reply
+        assert run.result["text/plain"] == expected
+        assert run.of("execute_result")[0]["execution_count"] == run.reply["execution_count"]
+
+
+def test_rich_value_keeps_marimo_form(kernel):
+    run = execute(kernel, "import marimo as mo\nmo.md('# Title')")
+    assert "text/plain" in run.result
+    assert "<h1" in run.result["text/markdown"]
+    run = execute(kernel, "{'a': [1, 2]}")
+    assert run.result["application/json"] == {"a": [1, 2]}
+    assert run.result["text/plain"] == "{'a': [1, 2]}"
+
+
+def test_no_value_for_statements_none_and_semicolon(kernel):
+    for code in ["x = 1", "None", "6 * 7;"]:
+        run = execute(kernel, code)
+        assert run.reply["status"] == "ok"
+        assert run.result is None, code
+
+
+def test_error_is_one_message_and_stderr_before_it_arrives(kernel):
+    run = execute(kernel, "import sys\nprint('before', file=sys.stderr, flush=True)\n1/0")
+    assert run.reply["status"] == "error"
+    assert run.reply["ename"] == "ZeroDivisionError"
+    errors = run.of("error")
+    assert len(errors) == 1 and errors[0]["ename"] == "ZeroDivisionError"
+    assert errors[0]["evalue"] == "division by zero"
+    assert "before" in run.stderr
+    assert "Traceback" not in run.stderr  # not echoed
+    assert any("1/0" in line for line in errors[0]["traceback"])  # the user's line, not our rewrite
+
+
+def test_syntax_error_and_runtime_error_in_expression(kernel):
+    run = execute(kernel, "def f(:")
+    assert run.reply["ename"] == "SyntaxError"
+    run = execute(kernel, "[][3]")
+    assert run.reply["ename"] == "IndexError"
+    assert not any("_mpk_" in line for line in run.error["traceback"])
+
+
+def test_scratch_names_vanish_with_a_hint(kernel):
+    assert execute(kernel, "scratch_only = 5").reply["status"] == "ok"
+    run = execute(kernel, "scratch_only")
+    assert run.reply["ename"] == "NameError"
+    assert any("%%cell" in line for line in run.error["traceback"])
+
+
+def test_execution_count_silent_and_user_expressions(kernel):
+    n = execute(kernel, "1").reply["execution_count"]
+    assert execute(kernel, "2").reply["execution_count"] == n + 1
+    run = execute(kernel, "print('quiet'); 3", silent=True)
+    assert run.messages == [] or all(m["msg_type"] == "execute_input" for m in run.messages)
+    assert execute(kernel, "4").reply["execution_count"] == n + 2
+    run = execute(kernel, "pass", user_expressions={"a": "answer * 2", "bad": "1/0"})
+    ue = run.reply["user_expressions"]
+    assert ue["a"]["status"] == "ok" and ue["a"]["data"]["text/plain"] == "84"
+    assert ue["bad"]["status"] == "error"
+
+
+def test_exit_asks_the_client_to_exit(kernel):
+    for code in ("exit", "quit()"):
+        run = execute(kernel, code)
+        assert run.reply["status"] == "ok"
+        assert run.reply["payload"] == [{"source": "ask_exit", "keepkernel": False}]
+
+
+def test_input_is_a_clear_error_not_a_hang(kernel):
+    t0 = time.monotonic()
+    run = execute(kernel, "name = input('name? ')", timeout=10)
+    assert time.monotonic() - t0 < 5
+    assert run.reply["status"] == "error"
+    assert "input()" in run.reply["evalue"]
+
+
+def test_pager_and_inspect(kernel):
+    run = execute(kernel, "len?")
+    page = run.reply["payload"][0]
+    assert page["source"] == "page" and "Return the number of items" in page["data"]["text/plain"]
+    run = execute(kernel, "%connect?")
+    assert "usage: %connect" in run.reply["payload"][0]["data"]["text/plain"]
+    msg_id = kernel.inspect("answer", 6)
+    reply = kernel.get_shell_msg(timeout=20)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["found"] and "int" in reply["content"]["data"]["text/plain"]
+
+
+def test_magic_errors_are_usage_errors(kernel):
+    run = execute(kernel, "%frobnicate")
+    assert run.reply["status"] == "error" and "%help" in run.reply["evalue"]
+    run = execute(kernel, "%connect --nope")
+    assert run.reply["ename"] == "UsageError" and "usage: %connect" in run.reply["evalue"]
+
+
+def test_help_lists_every_magic(kernel):
+    from marimo_pair_kernel.magics import load_all
+
+    run = execute(kernel, "%help")
+    bundle = run.displays[0]
+    names = {m["name"] for m in bundle["application/json"]}
+    assert names == set(load_all())
+    for name in names:
+        assert f"%{name}" in bundle["text/plain"]
+
+
+def test_discover_display(kernel, server):
+    run = execute(kernel, "%discover")
+    (bundle,) = run.displays
+    assert {"text/plain", "text/html", "application/json"} <= set(bundle)
+    servers = bundle["application/json"]["servers"]
+    assert [s["url"] for s in servers] == [server.url]
+    assert servers[0]["notebooks"][0]["path"] == str(server.notebook)
