@@ -244,6 +244,8 @@ def start_kernel(env: dict[str, str], kernel_name: str = "marimo-pair", cwd: str
     full.pop("MARIMO_TOKEN", None)
     full.pop("MARIMO_PAIR_URL", None)
     full.pop("MARIMO_PAIR_FILE", None)
+    full.pop("MARIMO_PAIR_OPEN", None)
+    full.pop("MARIMO_PAIR_PYTHON", None)
     full.update(env)
     km = KernelManager(kernel_name=kernel_name)
     km.start_kernel(env=full, cwd=cwd, start_new_session=True)

@@ -61,7 +61,12 @@ class MarimoPairKernel(Kernel):
         self.cell_id: str | None = None
         self._state: dict[str, Any] = {}
         self._scratch_names: set[str] = set()
+        self._history: list[tuple[int, int, str]] = []  # (session, line, source), as IPython keeps it
         load_all()
+        # `marimo-pair-kernel console NB.py` passes NB.py in MARIMO_PAIR_OPEN: start it now, finish on first execute.
+        from .magics.opening import open_from_env
+
+        self._open_first = open_from_env(self)
 
     # -- MagicContext ------------------------------------------------------------------
 
@@ -104,6 +109,8 @@ class MarimoPairKernel(Kernel):
         cell_id: str | None = None,
     ) -> dict[str, Any]:
         self.cell_id = cell_id or (cell_meta or {}).get("cellId")
+        if store_history and not silent:
+            self._history.append((1, self.execution_count, code))
         self._allow_stdin = allow_stdin
         self._silent = silent
         reply: dict[str, Any] = {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
@@ -143,6 +150,9 @@ class MarimoPairKernel(Kernel):
         if stripped in _EXIT:
             reply["payload"] = [{"source": "ask_exit", "keepkernel": False}]
             return None
+        if self._open_first is not None:
+            finish, self._open_first = self._open_first, None
+            finish()
         if stripped.startswith("%%"):
             first, _, body = code.lstrip().partition("\n")
             name, _, argline = first[2:].partition(" ")
@@ -209,6 +219,7 @@ class MarimoPairKernel(Kernel):
                 self.stream(name, text)
 
         target = self.targeter.current()
+        self._flush_warnings()  # e.g. "not on this machine": before the code goes there, not one execute later
         try:
             result = target.client.execute(code, target.notebook, on_stream, timeout=timeout)
         except SessionGone:
@@ -270,7 +281,13 @@ class MarimoPairKernel(Kernel):
         if not cell and not m.line:
             raise UsageError(f"%%{name} is a cell magic: put %%{name} on the first line and the code below.\n\n{m.usage}")
         args = m.parse(argline)
-        outcome = m.handler(self, args, body)  # type: ignore[arg-type]
+        try:
+            outcome = m.handler(self, args, body)  # type: ignore[arg-type]
+        except UsageError as e:
+            # Every bad magic line's error carries the usage, also when the handler found the problem.
+            if "usage:" in str(e).lower():
+                raise
+            raise UsageError(f"{e}\n\n{m.usage}\n(see %{name}? for help)") from None
         if isinstance(outcome, ErrorInfo):
             return outcome
         if isinstance(outcome, RunOutcome) and outcome.error is not None:
@@ -297,11 +314,7 @@ class MarimoPairKernel(Kernel):
     # -- editing help ----------------------------------------------------------------------------
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:  # type: ignore[override]
-        if code.lstrip().startswith("%%"):
-            # As IPython does: a cell magic goes on until an empty line.
-            if code.endswith("\n\n") or code.rstrip(" ").endswith("\n\n"):
-                return {"status": "complete"}
-            return {"status": "incomplete", "indent": ""}
+        # IPython's own rules, including "a %% cell magic goes on until an empty line".
         from IPython.core.inputtransformer2 import TransformerManager
 
         status, indent = TransformerManager().check_complete(code)
@@ -329,7 +342,7 @@ class MarimoPairKernel(Kernel):
                 reply["matches"] = self._magic_words(name, word)
                 reply["cursor_start"] = cursor_pos - len(word)
                 return reply
-            payload = self._internal(scratchpad.completion_code(code, cursor_pos), timeout=3.0)
+            payload = self._internal(scratchpad.completion_code(code, cursor_pos), timeout=10.0)
             if payload:
                 matches = [str(x) for x in payload.get("matches", [])]
                 back = int(payload.get("start_back", 0))
@@ -361,13 +374,43 @@ class MarimoPairKernel(Kernel):
         if not name:
             return reply
         try:
-            payload = self._internal(scratchpad.inspect_code(name, detail_level), timeout=3.0)
+            payload = self._internal(scratchpad.inspect_code(name, detail_level), timeout=10.0)
         except (PairError, KeyboardInterrupt):
             return reply
         if payload and payload.get("found"):
             reply["found"] = True
             reply["data"] = {"text/plain": str(payload.get("text", ""))}
         return reply
+
+    async def do_history(  # type: ignore[override]
+        self,
+        hist_access_type: str,
+        output: bool,
+        raw: bool,
+        session: int | None = None,
+        start: int | None = None,
+        stop: int | None = None,
+        n: int | None = None,
+        pattern: str | None = None,
+        unique: bool = False,
+    ) -> dict[str, Any]:
+        entries = self._history
+        if hist_access_type == "tail":
+            entries = entries[-n:] if n else entries
+        elif hist_access_type == "range":
+            lo = start or 0
+            hi = stop if stop is not None else float("inf")
+            entries = [e for e in entries if lo <= e[1] < hi]
+        elif hist_access_type == "search":
+            import fnmatch
+
+            entries = [e for e in entries if fnmatch.fnmatch(e[2], pattern or "*")]
+            if unique:
+                seen: set[str] = set()
+                entries = [e for e in entries if not (e[2] in seen or seen.add(e[2]))]  # type: ignore[func-returns-value]
+            entries = entries[-n:] if n else entries
+        history = [(s, ln, (src, None) if output else src) for s, ln, src in entries]
+        return {"status": "ok", "history": history}
 
     # -- lifecycle -----------------------------------------------------------------------------------
 

@@ -1,0 +1,444 @@
+"""marimo servers the kernel starts itself (for `%open` and `marimo-pair-kernel console`).
+
+The kernel owns what it starts, and only that: kernel shutdown, restart, SIGTERM
+and normal interpreter exit stop those servers and remove their registry entries;
+a server the kernel did not start is never touched.
+
+If the kernel dies without cleaning up (SIGKILL, OOM), a watchdog thread inside
+each server process notices within `WATCH_INTERVAL` seconds (its parent changed,
+or the kernel pid is gone) and asks marimo to shut down cleanly; if marimo has not
+exited `FORCE_AFTER` seconds later, the watchdog removes the server's registry
+entry and SIGKILLs the server's process group. So an orphaned server is gone
+within `WATCHDOG_BOUND` seconds. The watchdog is stdlib-only code passed with
+`-c`, so it works with any Python that has marimo (`--python`); the kernel
+process itself never imports marimo. (marimo's own `--timeout` counts HTTP
+inactivity, which would also stop a server a person is merely reading.)
+
+Each server runs in its own session/process group (start_new_session=True): a
+Jupyter interrupt (SIGINT to the kernel's group) never reaches it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from . import discovery
+from .client import MarimoClient, normalize_url
+from .discovery import Notebook
+from .errors import LaunchError, PairError
+from .headless import HeadlessSession
+
+WATCH_INTERVAL = 0.25  # seconds between the watchdog's checks of the kernel
+FORCE_AFTER = 5.0  # seconds the watchdog lets marimo shut down cleanly before SIGKILL
+WATCHDOG_BOUND = 6.0  # an orphaned server is gone within this many seconds (interval + force + margin)
+STOP_GRACE = 3.0  # kernel-side stop: clean-shutdown wait (jupyter_client waits 5 s for shutdown)
+START_TIMEOUT = 90.0  # marimo's first start in a fresh environment can be slow
+
+# Runs in the server process: start the watchdog thread, then marimo's CLI as `python -m marimo`.
+# argv: KERNEL_PID FORCE_AFTER INTERVAL LOG_FILE marimo-args...
+_BOOT = r"""
+import json, os, runpy, signal, sys, threading, time
+kernel, force_after, interval, log = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+direct = os.getppid() == kernel
+def gone():
+    if direct and os.getppid() != kernel:
+        return True
+    try:
+        os.kill(kernel, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return True
+    return False
+def forget():
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    d = os.path.join(state, "marimo", "servers")
+    for name in os.listdir(d) if os.path.isdir(d) else ():
+        p = os.path.join(d, name)
+        try:
+            with open(p) as f:
+                if json.load(f).get("pid") == os.getpid():
+                    os.remove(p)
+        except Exception:
+            pass
+def descendants():
+    # marimo runs each notebook kernel in a session of its own, out of reach of killpg.
+    kids = {}
+    for d in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        try:
+            with open("/proc/" + d + "/stat") as f:
+                kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
+        except Exception:
+            pass
+    out, todo = [], [os.getpid()]
+    while todo:
+        for c in kids.get(todo.pop(), ()):
+            out.append(c)
+            todo.append(c)
+    return out
+def watch():
+    while not gone():
+        time.sleep(interval)
+    os.kill(os.getpid(), signal.SIGTERM)
+    try:
+        os.remove(log)  # nobody is left to read it
+    except OSError:
+        pass
+    time.sleep(force_after)
+    forget()
+    for pid in descendants():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+if os.name == "posix":
+    threading.Thread(target=watch, name="marimo-pair-watchdog", daemon=True).start()
+if sys.path and sys.path[0] == "":
+    sys.path.pop(0)  # `-c` put the notebook's folder first: a marimo.py there must not shadow marimo
+sys.argv = ["marimo"] + sys.argv[5:]
+runpy.run_module("marimo", run_name="__main__", alter_sys=True)
+"""
+
+# Run every cell once, as a browser does when it opens a notebook. Sent as scratchpad code.
+# NOTE: kept here as one small function's constant so it can move to codemode.py (the module
+# that owns code-mode snippets) without touching the launcher's logic.
+RUN_ALL_CELLS = (
+    "import marimo._code_mode as cm\n"
+    "async with cm.get_context() as ctx:\n"
+    "    for c in ctx.cells:\n"
+    "        ctx.run_cell(c.id)\n"
+)
+
+
+def run_all_cells_code() -> str:
+    return RUN_ALL_CELLS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Embedded:
+    """One marimo server this kernel started, with the browserless session that keeps it open."""
+
+    path: str
+    url: str
+    port: int
+    python: str
+    proc: subprocess.Popen
+    log: Path
+    session: HeadlessSession | None = None
+    notebook: Notebook | None = None
+    cells_ok: bool | None = None  # False: some cells raised on the first run; None: not run to the end
+    created: bool = False  # the notebook file did not exist before
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+class Launcher:
+    """The servers this kernel owns. Thread-safe: a start may run in the background."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # re-entered when SIGTERM's handler runs stop_all mid-call
+        self._servers: list[Embedded] = []
+        self._pending: dict[str, Future] = {}
+        self._hooks_installed = False
+
+    # -- queries ------------------------------------------------------------------
+
+    def owns(self, url: str) -> bool:
+        try:
+            url = normalize_url(url)
+        except PairError:
+            return False
+        with self._lock:
+            return any(e.url == url and e.alive for e in self._servers)
+
+    def running(self, path: str) -> Embedded | None:
+        with self._lock:
+            for e in self._servers:
+                if e.path == path and e.alive:
+                    return e
+        return None
+
+    def servers(self) -> list[Embedded]:
+        with self._lock:
+            return [e for e in self._servers if e.alive]
+
+    def take_pending(self, path: str) -> Future | None:
+        """The background start for `path` (running or finished), handed over once."""
+        with self._lock:
+            return self._pending.pop(path, None)
+
+    # -- start --------------------------------------------------------------------------
+
+    def start_background(self, path: str, python: str | None = None) -> Future:
+        """Start a server for `path` on a thread (the console pre-starts while the prompt appears)."""
+        self._install_hooks()
+        fut: Future = Future()
+        with self._lock:
+            self._pending[path] = fut
+
+        def work() -> None:
+            try:
+                fut.set_result(self.start(path, python))
+            except BaseException as e:  # noqa: BLE001 - handed to whoever waits
+                fut.set_exception(e)
+
+        threading.Thread(target=work, name="marimo-pair-start", daemon=True).start()
+        return fut
+
+    def start(self, path: str, python: str | None = None, progress: Callable[[str], None] | None = None) -> Embedded:
+        """Start `marimo edit PATH`, wait for health, open a browserless session, run all cells."""
+        self._install_hooks()
+        python = python or sys.executable
+        created = not os.path.exists(path)
+        for _attempt in range(2):
+            emb = self._spawn(path, python)
+            emb.created = created
+            try:
+                if self._wait_healthy(emb):
+                    break
+            except BaseException:
+                self.stop(emb)
+                raise
+            # The port was taken between our check and marimo's bind: try once more.
+            self.stop(emb)
+        else:
+            raise LaunchError(f"marimo could not get a free port for {path}; try %open again.")
+        if progress:
+            progress(f"marimo is up at {emb.url} (open it in a browser to watch live)\n")
+        try:
+            self.open_session(emb)
+        except BaseException:
+            self.stop(emb)
+            raise
+        return emb
+
+    def open_session(self, emb: Embedded) -> None:
+        """A browserless session on our server, its cells run once (again, if it lost the last one)."""
+        if emb.session is not None:
+            emb.session.close()
+        emb.session = HeadlessSession(emb.url, emb.path)
+        emb.notebook = emb.session.start(timeout=60.0)
+        self._run_cells(emb)
+
+    def _spawn(self, path: str, python: str) -> Embedded:
+        port = free_port()
+        fd, log_name = tempfile.mkstemp(prefix=f"marimo-pair-{port}-", suffix=".log")
+        argv = [
+            python, "-c", _BOOT, str(os.getpid()), str(FORCE_AFTER), str(WATCH_INTERVAL), log_name,
+            "edit", path, "--headless", "--no-token", "--host", "127.0.0.1", "--port", str(port),
+            "--skip-update-check",
+        ]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=os.path.dirname(path) or None,
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own group: a Jupyter interrupt (SIGINT to our group) never hits it
+                close_fds=True,
+            )
+        except OSError as e:
+            os.close(fd)
+            os.unlink(log_name)
+            raise LaunchError(
+                f"Cannot run {python} to start marimo ({e.strerror or e}). "
+                "Check the --python path (or MARIMO_PAIR_PYTHON), or omit it to use the kernel's Python."
+            ) from None
+        os.close(fd)
+        emb = Embedded(path, f"http://127.0.0.1:{port}", port, python, proc, Path(log_name))
+        with self._lock:
+            self._servers.append(emb)
+        return emb
+
+    def _wait_healthy(self, emb: Embedded) -> bool:
+        """True once our process answers /health; False if the port was someone else's."""
+        deadline = time.monotonic() + START_TIMEOUT
+        with httpx.Client(timeout=httpx.Timeout(1.0, connect=0.5), trust_env=False) as http:
+            while time.monotonic() < deadline:
+                if emb.proc.poll() is not None:
+                    text = self._log_tail(emb)
+                    low = text.lower()
+                    if "address already in use" in low or ("port" in low and "in use" in low):
+                        return False
+                    raise LaunchError(self._exit_message(emb, text))
+                try:
+                    r = http.get(emb.url + "/health")
+                    if r.status_code == 200:
+                        # A marimo answering is not proof it is ours (port race): check the listener.
+                        if discovery.pid_owns_port(emb.proc.pid, emb.port) is False:
+                            return False
+                        return True
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+        raise LaunchError(
+            f"marimo did not answer on {emb.url} within {START_TIMEOUT:g}s. Its log: {emb.log}"
+        )
+
+    def _exit_message(self, emb: Embedded, text: str) -> str:
+        tail = "\n".join(text.strip().splitlines()[-8:])
+        if "No module named marimo" in text:
+            return (
+                f"{emb.python} has no marimo installed. Install it there "
+                f"({emb.python} -m pip install marimo), or omit --python to use the kernel's Python."
+            )
+        return f"marimo exited while starting {emb.path} (exit code {emb.proc.returncode}). Its last output:\n{tail}"
+
+    @staticmethod
+    def _log_tail(emb: Embedded, limit: int = 8000) -> str:
+        try:
+            data = emb.log.read_bytes()[-limit:]
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
+
+    def _run_cells(self, emb: Embedded) -> None:
+        client = MarimoClient(emb.url)
+        try:
+            result = client.execute(run_all_cells_code(), emb.notebook, lambda name, text: None, timeout=None)
+            emb.cells_ok = result.success
+            if not result.success:
+                emb.notes.append("some cells raised errors on the first run (%cells shows which)")
+        except KeyboardInterrupt:
+            # Closing the stream interrupted marimo; the server and session stay usable.
+            emb.notes.append("interrupted: not every cell ran")
+        except PairError as e:
+            emb.notes.append(f"running the cells failed: {e}")
+        finally:
+            client.close()
+
+    # -- stop ---------------------------------------------------------------------------
+
+    def stop(self, emb: Embedded) -> None:
+        self._stop_many([emb])
+
+    def stop_all(self) -> None:
+        with self._lock:
+            servers, self._servers = self._servers, []
+        self._stop_many(servers)
+
+    def _stop_many(self, servers: list[Embedded]) -> None:
+        """Clean shutdown for all at once (marimo removes its registry entry), then force."""
+        with self._lock:
+            self._servers = [e for e in self._servers if e not in servers]
+        # marimo runs notebook kernels in sessions of their own: remember them to finish them off.
+        children = [c for e in servers for c in _children(e.proc)]
+        for e in servers:
+            if e.session is not None:
+                e.session.close()
+            if e.alive:
+                try:
+                    e.proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + STOP_GRACE
+        for e in servers:
+            try:
+                e.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _kill_group(e.proc)
+            _forget_registry(e.proc.pid)
+            try:
+                e.log.unlink()
+            except OSError:
+                pass
+        _kill_leftovers(children)
+
+    # -- process hooks --------------------------------------------------------------------
+
+    def _install_hooks(self) -> None:
+        """Stop our servers on SIGTERM and at interpreter exit (shutdown_request calls stop_all too)."""
+        if self._hooks_installed:
+            return
+        self._hooks_installed = True
+        atexit.register(self.stop_all)
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread; the watchdog covers it
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            self.stop_all()
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of a server's process group (the server itself, or orphans it left)."""
+    if os.name != "posix":
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        return
+    try:
+        # While any member lives, the group id cannot be reused, so this only hits our processes.
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.poll() is None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _children(proc: subprocess.Popen) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
+    except psutil.Error:
+        return []
+
+
+def _kill_leftovers(children: list) -> None:
+    """Give a server's former children a moment to follow it out, then SIGKILL the rest."""
+    import psutil
+
+    _, alive = psutil.wait_procs(children, timeout=1.0)
+    for p in alive:
+        try:
+            p.kill()  # psutil checks the pid still names the same process (create time)
+        except psutil.Error:
+            pass
+
+
+def _forget_registry(pid: int) -> None:
+    """Remove registry entries naming `pid` (a server we started), when marimo could not."""
+    entries, _ = discovery.read_registry()
+    for entry in entries:
+        if entry.pid == pid:
+            try:
+                entry.path.unlink()
+            except OSError:
+                pass

@@ -1,0 +1,143 @@
+"""The README's main-job command, `marimo-pair-kernel console [NB.py]`, driven through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import psutil
+from support import MarimoServer
+
+CLI = shutil.which("marimo-pair-kernel", path=os.path.dirname(sys.executable)) or "marimo-pair-kernel"
+ESC = r"(?:\x1b\[[0-9;?]*[A-Za-z])*"  # prompt_toolkit colours the prompt numbers
+
+
+def prompt(kind: str, n: int) -> str:
+    return (r"In \[" if kind == "In" else r"Out\[") + ESC + str(n) + ESC + r"\]:"
+
+
+def registry(state: Path) -> list[dict]:
+    d = state / "marimo" / "servers"
+    return [json.loads(p.read_text()) for p in d.glob("*.json")] if d.is_dir() else []
+
+
+def our_processes(state: Path) -> list[psutil.Process]:
+    """The marimo server the kernel started, its children, and the kernel (the server's parent)."""
+    procs: list[psutil.Process] = []
+    for entry in registry(state):
+        server = psutil.Process(entry["pid"])
+        procs += [server, *server.children(recursive=True), server.parent()]
+    return procs
+
+
+def console(args: list[str], state: Path, tmp: Path) -> pexpect.spawn:
+    env = dict(os.environ, XDG_STATE_HOME=str(state), TMPDIR=str(tmp))
+    for var in ("MARIMO_PAIR_URL", "MARIMO_PAIR_FILE", "MARIMO_TOKEN", "MARIMO_PAIR_OPEN"):
+        env.pop(var, None)
+    child = pexpect.spawn(CLI, ["console", *args], env=env, cwd=str(tmp), encoding="utf-8", timeout=120, dimensions=(40, 200))
+    child.logfile_read = (tmp / "console.log").open("w")
+    return child
+
+
+def exit_cleanly(child: pexpect.spawn, procs: list[psutil.Process], state: Path) -> None:
+    child.sendline("exit")
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert child.exitstatus == 0, child.exitstatus
+    gone, alive = psutil.wait_procs(procs, timeout=15)
+    assert not alive, f"still running after the console exited: {alive}"
+    assert registry(state) == []
+
+
+def test_console_opens_the_notebook_runs_a_line_and_exits_cleanly(tmp_path):
+    state, nb = tmp_path / "state", tmp_path / "analysis.py"
+    child = console([str(nb)], state, tmp_path)
+    try:
+        child.expect(prompt("In", 1))
+        child.sendline("1+1")
+        child.expect(r"marimo is up at http://127\.0\.0\.1:\d+")
+        child.expect(prompt("Out", 1) + ESC + r"\s*" + ESC + "2")
+        child.expect(prompt("In", 2))
+        procs = our_processes(state)
+        assert len(registry(state)) == 1 and nb.exists()
+
+        # Ctrl-C interrupts the running line; the console, the kernel and the server carry on.
+        child.sendline("import time; time.sleep(60)")
+        time.sleep(1.5)
+        child.sendintr()
+        child.expect("KeyboardInterrupt")
+        child.expect(prompt("In", 3))
+        child.sendline("20 + 22")
+        child.expect(prompt("Out", 3) + ESC + r"\s*" + ESC + "42")
+        child.expect(prompt("In", 4))
+        assert all(p.is_running() for p in procs)
+
+        exit_cleanly(child, procs, state)
+    finally:
+        child.close(force=True)
+
+
+def test_console_without_a_notebook_uses_a_scratch_one(tmp_path):
+    state = tmp_path / "state"
+    child = console([], state, tmp_path)
+    try:
+        child.expect(r"Scratch notebook: (\S+scratch\.py)")
+        scratch = Path(child.match.group(1))
+        assert scratch.is_relative_to(tmp_path)
+        child.expect(prompt("In", 1))
+        child.sendline("6 * 7")
+        child.expect(prompt("Out", 1) + ESC + r"\s*" + ESC + "42")
+        child.expect(prompt("In", 2))
+        assert [os.path.realpath(s) for s in _open_paths(state)] == [os.path.realpath(scratch)]
+        exit_cleanly(child, our_processes(state), state)
+        assert scratch.exists()  # kept: whatever was put in it is not lost
+    finally:
+        child.close(force=True)
+
+
+def _open_paths(state: Path) -> list[str]:
+    import httpx
+
+    out = []
+    for entry in registry(state):
+        r = httpx.get(f"http://127.0.0.1:{entry['port']}/api/sessions", timeout=5)
+        out += [s["path"] for s in r.json().values()]
+    return out
+
+
+def test_console_refuses_a_folder(tmp_path):
+    child = pexpect.spawn(CLI, ["console", str(tmp_path)], encoding="utf-8", timeout=60)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert re.search("not a notebook file", child.before)
+
+
+def test_console_on_a_notebook_already_open_uses_that_server_and_leaves_it_running(tmp_path):
+    state = tmp_path / "state"
+    srv = MarimoServer.start(tmp_path / "theirs", state_home=state)
+    try:
+        child = console([str(srv.notebook)], state, tmp_path)
+        try:
+            child.expect(prompt("In", 1))
+            child.sendline("answer")
+            child.expect("already open; nothing started")
+            child.expect(prompt("Out", 1) + ESC + r"\s*" + ESC + "42")
+            child.expect(prompt("In", 2))
+            assert [e["pid"] for e in registry(state)] == [srv.proc.pid]
+            child.sendline("exit")
+            child.expect(pexpect.EOF, timeout=60)
+            child.close()
+            assert child.exitstatus == 0
+        finally:
+            child.close(force=True)
+        assert srv.proc.poll() is None and [e["pid"] for e in registry(state)] == [srv.proc.pid]
+        assert srv.execute("answer")[1]["success"] is True
+    finally:
+        srv.stop()

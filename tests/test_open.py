@@ -1,0 +1,223 @@
+"""%open: the kernel brings its own marimo, owns it, and never touches servers it did not start."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import MarimoServer, execute, start_kernel, stop_kernel
+
+from marimo_pair_kernel.discovery import pid_alive
+from marimo_pair_kernel.launcher import WATCHDOG_BOUND
+
+URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+
+
+def registry(state: Path) -> dict[int, dict]:
+    d = state / "marimo" / "servers"
+    return {json.loads(p.read_text())["port"]: json.loads(p.read_text()) for p in d.glob("*.json")} if d.is_dir() else {}
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(condition, timeout: float) -> float | None:
+    """Seconds until `condition()` held, or None if it did not within `timeout`."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if condition():
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
+
+
+def open_ok(kc, path: Path, *extra: str) -> int:
+    """%open PATH; returns the port of the server it started or targeted."""
+    run = execute(kc, f"%open {path} {' '.join(extra)}".strip(), timeout=120)
+    assert run.reply["status"] == "ok", run.reply
+    m = URL.search(run.stdout)
+    assert m, run.stdout
+    return int(m.group(1))
+
+
+def kernel_pid(km) -> int:
+    return km.provisioner.pid
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("open")
+
+
+@pytest.fixture(scope="module")
+def state(root) -> Path:
+    s = root / "state"
+    s.mkdir()
+    return s
+
+
+@pytest.fixture(scope="module")
+def kernel_pair(state, root):
+    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
+    try:
+        yield km, kc
+    finally:
+        stop_kernel(km, kc)
+
+
+@pytest.fixture(scope="module")
+def kernel(kernel_pair):
+    return kernel_pair[1]
+
+
+@pytest.fixture(scope="module")
+def foreign(root, state):
+    """A server this test started itself, registered where the kernels look: not theirs to stop."""
+    srv = MarimoServer.start(root / "foreign", state_home=state)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+# -- the embedded default ----------------------------------------------------------------------
+
+
+def test_open_new_notebook_then_cell_then_value(kernel, root, state):
+    new = root / "NEW.py"
+    assert not new.exists() and registry(state) == {}
+    run = execute(kernel, f"%open {new}", timeout=120)
+    assert run.reply["status"] == "ok", run.reply
+    assert "starting marimo" in run.stdout
+    port = int(URL.search(run.stdout).group(1))
+    assert list(registry(state)) == [port]
+    assert new.exists()
+
+    run = execute(kernel, "%%cell --name v\nv = 7\n")
+    assert run.reply["status"] == "ok", run.reply
+    run = execute(kernel, "v * 6")
+    assert run.reply["status"] == "ok", run.reply
+    assert run.result["text/plain"] == "42"
+    assert "v = 7" in new.read_text()
+
+
+def test_status_says_the_kernel_started_it_and_reopen_starts_nothing(kernel, root, state):
+    run = execute(kernel, "%status")
+    info = run.displays[0]["application/json"]
+    assert info["started_by_kernel"] is True and info["notebook"] == str(root / "NEW.py")
+    before = registry(state)
+    run = execute(kernel, f"%open {root / 'NEW.py'}")
+    assert run.reply["status"] == "ok", run.reply
+    assert "starting marimo" not in run.stdout
+    assert registry(state) == before
+
+
+def test_open_of_a_notebook_open_elsewhere_targets_it_and_starts_nothing(kernel, foreign, state, root):
+    before = registry(state)
+    port = open_ok(kernel, foreign.notebook)
+    assert port == foreign.port
+    assert registry(state) == before  # nothing new registered, so nothing started
+    assert execute(kernel, "answer").result["text/plain"] == "42"
+    assert execute(kernel, "%status").displays[0]["application/json"]["started_by_kernel"] is False
+    open_ok(kernel, root / "NEW.py")  # and back
+
+
+def test_jupyter_interrupt_does_not_reach_the_server(kernel_pair, state):
+    km, kc = kernel_pair
+    ports = set(registry(state))
+    km.interrupt_kernel()  # SIGINT to the kernel's process group
+    time.sleep(1.0)
+    assert set(registry(state)) == ports and all(port_open(p) for p in ports)
+    assert execute(kc, "6 * 7").result["text/plain"] == "42"
+
+
+def test_bad_arguments_are_explained(kernel, root):
+    run = execute(kernel, f"%open {root}")
+    assert run.reply["status"] == "error" and "directory" in run.reply["evalue"]
+    run = execute(kernel, f"%open {root / 'x.py'} --python {root / 'no-such-python'}")
+    assert run.reply["status"] == "error"
+    assert "--python" in run.reply["evalue"]
+    run = execute(kernel, "%open")
+    assert run.reply["status"] == "error" and "usage" in run.reply["evalue"].lower()
+
+
+# -- lifecycle: the kernel stops what it started, and only that ------------------------------------
+
+
+def test_shutdown_stops_the_owned_server_only(state, root, foreign):
+    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
+    try:
+        port = open_ok(kc, root / "shutdown.py")
+        open_ok(kc, foreign.notebook)  # targeted, not owned
+        pid = registry(state)[port]["pid"]
+    finally:
+        stop_kernel(km, kc)
+    assert not port_open(port)
+    assert port not in registry(state)
+    assert not pid_alive(pid)
+    assert foreign.port in registry(state) and port_open(foreign.port)
+    assert foreign.execute("answer")[1]["success"] is True
+
+
+def test_restart_stops_the_owned_server(state, root):
+    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
+    try:
+        port = open_ok(kc, root / "restart.py")
+        km.restart_kernel(now=False)
+        kc.wait_for_ready(timeout=60)
+        assert not port_open(port)
+        assert port not in registry(state)
+    finally:
+        stop_kernel(km, kc)
+
+
+def test_sigterm_to_the_kernel_stops_the_owned_server(state, root):
+    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
+    try:
+        port = open_ok(kc, root / "sigterm.py")
+        status = Path(f"/proc/{kernel_pid(km)}/status")
+        if status.exists():  # Linux: the kernel catches SIGTERM now (bit 15 of SigCgt)
+            caught = int(re.search(r"SigCgt:\s*([0-9a-f]+)", status.read_text()).group(1), 16)
+            assert caught & (1 << (signal.SIGTERM - 1))
+        os.kill(kernel_pid(km), signal.SIGTERM)
+        # Stopped by the kernel's own handler (not the watchdog): the entry is removed cleanly.
+        assert wait_until(lambda: not port_open(port) and port not in registry(state), 10) is not None
+        assert wait_until(lambda: not km.is_alive(), 10) is not None
+    finally:
+        stop_kernel(km, kc)
+
+
+def test_sigkill_of_the_kernel_ends_the_server_within_the_watchdog_bound(state, root):
+    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
+    try:
+        port = open_ok(kc, root / "sigkill.py", "--python", sys.executable)
+        pid = registry(state)[port]["pid"]
+        os.kill(kernel_pid(km), signal.SIGKILL)
+        elapsed = wait_until(lambda: not pid_alive(pid) and not port_open(port), WATCHDOG_BOUND + 5)
+        assert elapsed is not None, "the orphaned marimo server is still running"
+        print(f"orphaned server gone {elapsed:.2f}s after SIGKILL of the kernel (bound {WATCHDOG_BOUND}s)")
+        assert elapsed < WATCHDOG_BOUND
+        assert port not in registry(state)
+    finally:
+        stop_kernel(km, kc)
+
+
+def test_the_example_notebook_opens_with_its_cells_run(kernel, root):
+    example = Path(__file__).parent.parent / "examples" / "penguins.py"
+    copy = root / "penguins.py"  # a copy: opening must not touch the repository's file
+    copy.write_text(example.read_text())
+    open_ok(kernel, copy)
+    run = execute(kernel, "mass_by_species['Gentoo'], len(chosen)")
+    assert run.reply["status"] == "ok", run.reply
+    assert run.result["text/plain"] == "(5087.5, 4)"
+    open_ok(kernel, root / "NEW.py")
