@@ -1,0 +1,325 @@
+"""%cells, %cell show|run|delete|move, %%cell [edit], %graph: read and edit the notebook's cells.
+
+The scratchpad forgets; cells persist. Every edit goes through marimo's code mode
+(see codemode.py), so marimo itself changes its document and writes the `.py` file.
+TARGET is a cell id, a cell name, or an index (as %cells numbers them).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import codemode
+from ..errors import UsageError
+from ..outputs import ErrorInfo, table_bundle
+from . import MagicContext, MagicParser, magic
+
+BINDINGS_KEY = "cells.bindings"  # ctx.state: Jupyter cell id → marimo cell id made by unnamed %%cell
+SUBCOMMANDS = ("show", "run", "delete", "move", "edit")
+
+_USAGE = """%cell show|run|delete TARGET
+       %cell move TARGET (--before T | --after T)
+       %%cell [--name N] [--before T | --after T] [--hide-code] [--no-run]   + code below
+       %%cell edit TARGET [--no-run]                                        + code below"""
+
+_DESCRIPTION = """Read and edit the notebook's cells. TARGET is a cell id, a cell name, or an index.
+
+  %cell show TARGET        the cell's code, status, defs/refs and neighbours
+  %cell run TARGET         run it (and, as marimo does, its stale descendants)
+  %cell delete TARGET      delete it; says which cells lose their inputs
+  %cell move TARGET --before T | --after T
+  %%cell [options]         create a cell from the code below and run it; with --name N,
+                           running it again replaces the code of the cell named N
+  %%cell edit TARGET       replace that cell's code with the code below, then run it
+
+A %%cell run from JupyterLab stays bound to the marimo cell it created, so
+re-running the Jupyter cell updates that marimo cell instead of adding another.
+New cells show their code in marimo's editor unless --hide-code is given."""
+
+
+def _targets(ctx: MagicContext) -> list[str]:
+    return codemode.cell_words(ctx)
+
+
+def _subcommands(ctx: MagicContext) -> list[str]:
+    return list(SUBCOMMANDS)
+
+
+def _setup_cell(p: MagicParser) -> None:
+    p.usage = _USAGE.replace("%", "%%")  # argparse %-formats usage text
+    p.add_argument("command", nargs="?", choices=SUBCOMMANDS, help="what to do (line form), or edit (cell form)")
+    p.add_argument("target", nargs="?", help="a cell id, name or index")
+    p.add_argument("--name", help="cell form: the cell's name; re-running replaces that cell's code")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--before", metavar="T", help="place the cell before cell T")
+    where.add_argument("--after", metavar="T", help="place the cell after cell T")
+    p.add_argument("--hide-code", action="store_true", help="cell form: collapse the code in marimo's editor")
+    p.add_argument("--no-run", action="store_true", help="cell form: save the cell without running it")
+
+
+@magic(
+    "cell",
+    "One cell: %cell show|run|delete|move TARGET; %%cell creates (or edits) a cell and runs it.",
+    line=True,
+    cell=True,
+    description=_DESCRIPTION,
+    setup=_setup_cell,
+    completers={"command": _subcommands, "target": _targets},
+)
+def cell_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> Any:
+    if body is None:
+        return _line_form(ctx, args)
+    if args.command not in (None, "edit"):
+        raise UsageError(f"%%cell {args.command} takes no code below it; write %cell {args.command} TARGET.\n\n{_usage()}")
+    if not body.strip():
+        raise UsageError(f"%%cell needs the cell's code on the lines below it.\n\n{_usage()}")
+    if args.command == "edit":
+        return _edit(ctx, args, body)
+    if args.target is not None:
+        raise UsageError(f"unexpected argument {args.target!r}: %%cell takes only options (or `edit TARGET`).\n\n{_usage()}")
+    return _put(ctx, args, body)
+
+
+def _usage() -> str:
+    return "usage: " + _USAGE
+
+
+def _line_form(ctx: MagicContext, args: argparse.Namespace) -> Any:
+    cmd = args.command
+    if cmd is None:
+        raise UsageError(f"%cell needs a subcommand: show, run, delete or move (or use %%cell with code below).\n\n{_usage()}")
+    if cmd == "edit":
+        raise UsageError(f"%%cell edit is a cell magic: put `%%cell edit TARGET` on the first line and the new code below.\n\n{_usage()}")
+    if args.target is None:
+        raise UsageError(f"%cell {cmd} needs a TARGET (a cell id, name or index).\n\n{_usage()}")
+    extra = [o for o, v in (("--name", args.name), ("--hide-code", args.hide_code), ("--no-run", args.no_run)) if v]
+    if cmd != "move" and (args.before or args.after):
+        extra.append("--before" if args.before else "--after")
+    if extra:
+        raise UsageError(f"%cell {cmd} does not take {', '.join(extra)}.\n\n{_usage()}")
+    if cmd == "show":
+        return _show(ctx, args.target)
+    if cmd == "run":
+        return codemode.call(ctx, "run", {"target": args.target}, what="%cell run").error
+    if cmd == "delete":
+        return _delete(ctx, args.target)
+    if not (args.before or args.after):
+        raise UsageError(f"%cell move needs --before T or --after T.\n\n{_usage()}")
+    answer = codemode.call(
+        ctx, "move", {"target": args.target, "before": args.before, "after": args.after}, what="%cell move"
+    )
+    return answer.error
+
+
+# -- %%cell ----------------------------------------------------------------------------------
+
+
+def _put(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | None:
+    bindings: dict[str, str] = dict(ctx.state(BINDINGS_KEY) or {})
+    jupyter_cell = ctx.cell_id
+    request = {
+        "code": body.rstrip("\n"),
+        "name": args.name,
+        "bound": bindings.get(jupyter_cell) if jupyter_cell else None,
+        "before": args.before,
+        "after": args.after,
+        "hide_code": bool(args.hide_code),
+        "run": not args.no_run,
+    }
+    try:
+        answer = codemode.call(ctx, "put", request, what="%%cell", keep=bool(jupyter_cell))
+    except codemode.CodeModeRefused as e:
+        if e.ename == "MultipleDefinitionError" and not args.name and not request["bound"]:
+            # Most often the same %%cell run twice from a client that sends no cell id.
+            raise codemode.CodeModeRefused(
+                f"{e} If this %%cell was run before, give it a name so re-running replaces "
+                "that cell: %%cell --name NAME.",
+                e.ename,
+            ) from None
+        raise
+    made = answer.payload.get("id")
+    if jupyter_cell and made:
+        bindings[jupyter_cell] = str(made)
+        ctx.set_state(BINDINGS_KEY, bindings)
+    return answer.error
+
+
+def _edit(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | None:
+    if args.target is None:
+        raise UsageError(f"%%cell edit needs a TARGET (a cell id, name or index).\n\n{_usage()}")
+    extra = [o for o, v in (("--name", args.name), ("--hide-code", args.hide_code), ("--before", args.before), ("--after", args.after)) if v]
+    if extra:
+        raise UsageError(f"%%cell edit does not take {', '.join(extra)}.\n\n{_usage()}")
+    request = {"target": args.target, "code": body.rstrip("\n"), "run": not args.no_run}
+    return codemode.call(ctx, "edit", request, what="%%cell edit").error
+
+
+# -- listings ----------------------------------------------------------------------------------
+
+
+def _label(cid: str, names: dict[str, str | None]) -> str:
+    name = names.get(cid)
+    return f"{name} ({cid})" if name else cid
+
+
+def _first_line(code: str) -> str:
+    lines = [ln for ln in code.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    return lines[0] + (" …" if len(lines) > 1 else "")
+
+
+def _where(ctx: MagicContext) -> dict[str, Any]:
+    target = getattr(ctx.targeter, "target", None)
+    if target is None:
+        return {}
+    return {"url": target.url, "notebook": target.path}
+
+
+def _read(ctx: MagicContext, what: str, detail: bool) -> list[dict[str, Any]]:
+    return list(codemode.call(ctx, "cells", {"detail": detail}, what=what).payload.get("cells") or [])
+
+
+@magic("cells", "List the notebook's cells: index, id, name, status, defs/refs, first line of code.")
+def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
+    cells = _read(ctx, "%cells", detail=False)
+    rows = [
+        (c["index"], c["id"], c["name"] or "", c["status"] or "", ", ".join(c["defs"]), ", ".join(c["refs"]), _first_line(c["code"]))
+        for c in cells
+    ]
+    notes = ["(no cells)"] if not cells else ["Use %cell show TARGET for one cell's code; TARGET is the #, id or name."]
+    ctx.display(
+        table_bundle(
+            ["#", "id", "name", "status", "defs", "refs", "code"],
+            rows,
+            {**_where(ctx), "cells": cells},
+            title=f"{len(cells)} cell{'s' if len(cells) != 1 else ''}",
+            notes=notes,
+        )
+    )
+
+
+def _find(cells: list[dict[str, Any]], target: str) -> dict[str, Any]:
+    """The same resolution as code mode's side (id, then name, then index), on a listing we have."""
+    for c in cells:
+        if c["id"] == target:
+            return c
+    named = [c for c in cells if c["name"] == target]
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        raise codemode.CodeModeRefused(
+            f"{len(named)} cells are named {target!r} ({', '.join(c['id'] for c in named)}); use an id.",
+            "CellNotFoundError",
+        )
+    try:
+        i = int(target)
+    except ValueError:
+        i = None
+    if i is not None and -len(cells) <= i < len(cells):
+        return cells[i]
+    raise codemode.CodeModeRefused(
+        f"No cell {target!r}: give a cell id, a cell name, or an index 0..{len(cells) - 1}. Run %cells to list them.",
+        "CellNotFoundError",
+    )
+
+
+def _show(ctx: MagicContext, target: str) -> None:
+    cells = _read(ctx, "%cell show", detail=True)
+    c = _find(cells, target)
+    names = {x["id"]: x["name"] for x in cells}
+
+    def ids(key: str) -> str:
+        return ", ".join(_label(i, names) for i in c.get(key, []))
+
+    rows = [
+        ("id", c["id"]),
+        ("name", c["name"] or ""),
+        ("index", c["index"]),
+        ("status", c["status"] or ""),
+        ("defs", ", ".join(c["defs"])),
+        ("refs", ", ".join(c["refs"])),
+        ("parents", ids("parents")),
+        ("children", ids("children")),
+        ("hide_code", c["hide_code"]),
+        ("errors", "; ".join(c["errors"])),
+    ]
+    bundle = table_bundle(["", ""], rows, {**_where(ctx), "cell": c}, title=f"cell {_label(c['id'], names)}")
+    import html
+
+    bundle["text/plain"] += "\n\n" + c["code"]
+    bundle["text/html"] += f"<pre><code>{html.escape(c['code'])}</code></pre>"
+    ctx.display(bundle)
+
+
+def _delete(ctx: MagicContext, target: str) -> ErrorInfo | None:
+    answer = codemode.call(ctx, "delete", {"target": target}, what="%cell delete")
+    p = answer.payload
+    if not p:  # a cell marimo re-ran raised, and took the answer with it
+        return answer.error
+    deleted = p.get("deleted") or {}
+    lose = p.get("lose_inputs") or []
+    affected = p.get("affected") or []
+    label = f"{deleted.get('name')} ({deleted.get('id')})" if deleted.get("name") else str(deleted.get("id"))
+    lines = [f"Deleted cell {label}."]
+    if lose:
+        lines.append("These cells lose their inputs:")
+        for x in lose:
+            who = f"{x['name']} ({x['id']})" if x.get("name") else x["id"]
+            lines.append(f"  {who}: {', '.join(x['names'])} no longer defined")
+    else:
+        lines.append("No cell read what it defined.")
+    if affected:
+        shown = ", ".join(f"{x['name']} ({x['id']})" if x.get("name") else x["id"] for x in affected)
+        lines.append(f"Further descendants, affected through them: {shown}")
+    data = {"deleted": deleted, "lose_inputs": lose, "affected": affected}
+    ctx.display({"text/plain": "\n".join(lines), "application/json": data})
+    return answer.error
+
+
+def _setup_graph(p: MagicParser) -> None:
+    p.add_argument("target", nargs="?", help="one cell (id, name or index): its ancestors and descendants")
+
+
+@magic(
+    "graph",
+    "The dataflow graph: each cell's defs, refs, ancestors and descendants (or one cell's).",
+    setup=_setup_graph,
+    completers={"target": _targets},
+)
+def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
+    cells = _read(ctx, "%graph", detail=True)
+    names = {c["id"]: c["name"] for c in cells}
+    columns = ["#", "id", "name", "defs", "refs", "ancestors", "descendants"]
+
+    def row(c: dict[str, Any], *lead: Any) -> tuple[Any, ...]:
+        return (
+            *lead,
+            c["index"],
+            c["id"],
+            c["name"] or "",
+            ", ".join(c["defs"]),
+            ", ".join(c["refs"]),
+            ", ".join(_label(i, names) for i in c["ancestors"]),
+            ", ".join(_label(i, names) for i in c["descendants"]),
+        )
+
+    if args.target is None:
+        rows = [row(c) for c in cells]
+        data = {**_where(ctx), "cells": cells}
+        ctx.display(table_bundle(columns, rows, data, title="dataflow graph", notes=[] if cells else ["(no cells)"]))
+        return
+    c = _find(cells, args.target)
+    by_id = {x["id"]: x for x in cells}
+    related = [("ancestor", by_id[i]) for i in c["ancestors"] if i in by_id]
+    related.append(("this cell", c))
+    related += [("descendant", by_id[i]) for i in c["descendants"] if i in by_id]
+    rows = [row(x, rel) for rel, x in related]
+    data = {
+        **_where(ctx),
+        "cell": c,
+        "ancestors": [by_id[i] for i in c["ancestors"] if i in by_id],
+        "descendants": [by_id[i] for i in c["descendants"] if i in by_id],
+    }
+    ctx.display(table_bundle(["relation", *columns], rows, data, title=f"dataflow around {_label(c['id'], names)}"))

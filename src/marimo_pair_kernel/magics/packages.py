@@ -1,0 +1,128 @@
+"""%packages / %pip (marimo's package manager), %ui set (a mo.ui element's value), %token."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import codemode
+from ..errors import NoTargetError, UsageError
+from ..outputs import ErrorInfo
+from . import MagicContext, MagicParser, magic
+
+UI_NAMES_KEY = "packages.ui_names"
+
+
+def _install(ctx: MagicContext, specs: list[str], add: bool, what: str) -> ErrorInfo | None:
+    request = {"add": add, "specs": specs, "names": [codemode.package_name(s) for s in specs]}
+    answer = codemode.call(ctx, "packages", request, what=what)
+    results = answer.payload.get("results") or []
+    failed = [r["package"] for r in results if r.get("ok") is False]
+    if failed:
+        verb = "install" if add else "remove"
+        return ErrorInfo(
+            "PackageError",
+            f"marimo's package manager could not {verb} {', '.join(failed)}. Check the name "
+            "(and the notebook's environment: marimo uses its configured manager, e.g. pip or uv).",
+            [f"PackageError: could not {verb} {', '.join(failed)}"],
+        )
+    return answer.error
+
+
+def _setup_packages(p: MagicParser) -> None:
+    p.add_argument("action", choices=("add", "remove"))
+    p.add_argument("packages", nargs="+", metavar="PKG", help="pip-style requirement, e.g. pandas or 'numpy>=2'")
+
+
+@magic(
+    "packages",
+    "Add or remove packages through marimo's package manager: %packages add|remove PKG…",
+    setup=_setup_packages,
+    completers={"action": lambda ctx: ["add", "remove"]},
+)
+def packages_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> ErrorInfo | None:
+    return _install(ctx, list(args.packages), args.action == "add", f"%packages {args.action}")
+
+
+def _setup_pip(p: MagicParser) -> None:
+    p.add_argument("action", choices=("install", "uninstall"))
+    p.add_argument("packages", nargs="+", metavar="PKG")
+    p.add_argument("-y", "--yes", action="store_true", help="accepted for habit; uninstall never asks")
+
+
+@magic(
+    "pip",
+    "pip install|uninstall PKG… through marimo's package manager (same as %packages).",
+    setup=_setup_pip,
+    description=(
+        "Install or uninstall packages in the notebook's environment through marimo's package\n"
+        "manager (the same as %packages add|remove). pip's own options are not passed on."
+    ),
+    completers={"action": lambda ctx: ["install", "uninstall"]},
+)
+def pip_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> ErrorInfo | None:
+    return _install(ctx, list(args.packages), args.action == "install", f"%pip {args.action}")
+
+
+def _ui_names(ctx: MagicContext) -> list[str]:
+    import time
+
+    cached = ctx.state(UI_NAMES_KEY)
+    if cached and time.monotonic() - cached[0] < codemode.INDEX_TTL:
+        return list(cached[1])
+    names = list(codemode.call(ctx, "ui_names", {}, what="completion").payload.get("names") or [])
+    ctx.set_state(UI_NAMES_KEY, (time.monotonic(), names))
+    return names
+
+
+def _setup_ui(p: MagicParser) -> None:
+    p.add_argument("action", choices=("set",))
+    p.add_argument("name", help="the variable holding the element (dotted access allowed: form.slider)")
+    p.add_argument("value", nargs="+", help="JSON or a Python literal (7, 'red', [1, 5], true); else taken as text")
+
+
+@magic(
+    "ui",
+    "Set a mo.ui element's value as if the person had used it: %ui set NAME VALUE",
+    setup=_setup_ui,
+    completers={"action": lambda ctx: ["set"], "name": _ui_names},
+)
+def ui_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> ErrorInfo | None:
+    value = codemode.parse_ui_value(" ".join(args.value))
+    answer = codemode.call(ctx, "ui", {"name": args.name, "value": value}, what="%ui set")
+    shown = answer.payload.get("value")
+    if shown is not None:
+        ctx.stream("stdout", f"{args.name}.value = {shown}\n")
+    return answer.error
+
+
+def _setup_token(p: MagicParser) -> None:
+    # Anything after %token may be the token itself: take every word as a positional (no
+    # option parsing, so argparse never repeats one back in an "unrecognized" error).
+    p.prefix_chars = "\0"
+    p.add_argument("words", nargs="*", help=argparse.SUPPRESS)
+
+
+@magic(
+    "token",
+    "Enter the marimo server's auth token with hidden input; kept in this kernel's memory only.",
+    setup=_setup_token,
+)
+def token_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> Any:
+    if args.words:
+        raise UsageError(
+            "%token takes no arguments: a token typed on the line would stay in the notebook and "
+            "the history. Run %token alone and type it at the hidden prompt (or set MARIMO_TOKEN)."
+        )
+    token = ctx.ask_password("marimo token: ").strip()
+    if not token:
+        raise UsageError("No token entered; the kernel's token is unchanged.")
+    ctx.targeter.set_token(token)
+    try:
+        target = ctx.targeter.current()
+    except NoTargetError:
+        ctx.stream("stdout", "Token set (in memory only). No notebook is chosen yet: use %connect URL.\n")
+        return None
+    target.client.sessions()  # an AuthError here says the server refused this token
+    ctx.stream("stdout", f"Token set (in memory only); connected to {target.path} on {target.url}.\n")
+    return None

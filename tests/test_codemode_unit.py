@@ -1,0 +1,163 @@
+"""Pure parsing and formatting around code mode (no marimo, no kernel)."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+
+from marimo_pair_kernel import codemode
+from marimo_pair_kernel.errors import UnsupportedServer, UsageError
+from marimo_pair_kernel.magics import load_all
+
+MULTI = (
+    "Multiply-defined names:\n"
+    "  - 'seed' is already defined in cell 'Hbol' (_)\n"
+    "  - 'total' is already defined in cell 'SoPS' (total)\n\n"
+    "To skip validation, use: async with cm.get_context(skip_validation=True) as ctx"
+)
+CYCLE = (
+    "Cycles detected: {(('Aaaa', 'Bbbb'), ('Bbbb', 'Aaaa'))}\n\n"
+    "To skip validation, use: async with cm.get_context(skip_validation=True) as ctx"
+)
+INDEX = [["Hbol", None], ["SoPS", "total"], ["Aaaa", "cyc_a"], ["Bbbb", None]]
+
+
+@pytest.mark.parametrize(
+    "spec, name",
+    [
+        ("pandas", "pandas"),
+        ("numpy>=1.26", "numpy"),
+        ("scikit-learn[alldeps]==1.5", "scikit-learn"),
+        ("typing_extensions; python_version<'3.12'", "typing_extensions"),
+        ("/tmp/w/mpk_probe_pkg-0.1-py3-none-any.whl", "mpk_probe_pkg"),
+        ("./dist/foo_bar-2.0-py3-none-any.whl", "foo_bar"),
+        ("https://example.org/pkg.tar.gz", None),
+        ("git+https://github.com/a/b", None),
+        ("./local/project", None),
+        ("", None),
+    ],
+)
+def test_package_name(spec, name):
+    assert codemode.package_name(spec) == name
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("7", 7),
+        ("2.5", 2.5),
+        ("true", True),
+        ("True", True),
+        ("'red'", "red"),
+        ('"red"', "red"),
+        ("red", "red"),
+        ("hello world", "hello world"),
+        ("[1, 5]", [1, 5]),
+        ("(1, 5)", (1, 5)),
+        ('{"a": 1}', {"a": 1}),
+        ("{1, 2}", "{1, 2}"),  # a set cannot travel as JSON: keep the text
+        ("null", None),
+    ],
+)
+def test_parse_ui_value(text, value):
+    assert codemode.parse_ui_value(text) == value
+
+
+def test_multiply_defined_names_every_offending_name_without_marimo_hints():
+    e = codemode.refusal({"kind": "RuntimeError", "message": MULTI}, INDEX)
+    assert e.ename == "MultipleDefinitionError"
+    msg = str(e)
+    assert "'seed' is already defined in cell 'Hbol'" in msg
+    assert "'total' is already defined in cell 'SoPS' (total)" in msg
+    assert "(_)" not in msg and "skip_validation" not in msg
+    assert msg.endswith("The notebook is unchanged.")
+
+
+def test_cycle_names_the_cells_and_the_variables_that_close_it():
+    # %%cell edit cyc_a with `a_v = b_v + 1`, while Bbbb reads a_v and defines b_v.
+    err = {
+        "kind": "RuntimeError",
+        "message": CYCLE,
+        "target": "Aaaa",
+        "cells": {"Aaaa": {"defs": ["a_v"], "refs": []}, "Bbbb": {"defs": ["b_v"], "refs": ["a_v"]}},
+    }
+    e = codemode.refusal(err, INDEX, code="a_v = b_v + 1\n")
+    assert e.ename == "CycleError"
+    msg = str(e)
+    assert "cyc_a (Aaaa) defines a_v, read by Bbbb; Bbbb defines b_v, read by cyc_a (Aaaa)" in msg
+    assert "skip_validation" not in msg and msg.endswith("The notebook is unchanged.")
+
+
+def test_cycle_through_a_new_cell():
+    err = {"kind": "RuntimeError", "message": "Cycles detected: {(('Bbbb', 'Zzzz'), ('Zzzz', 'Bbbb'))}",
+           "target": None, "cells": {"Bbbb": {"defs": ["b_v"], "refs": ["z_v"]}}}
+    msg = str(codemode.refusal(err, INDEX, code="z_v = b_v * 2"))
+    assert "Bbbb defines b_v, read by the new cell; the new cell defines z_v, read by Bbbb" in msg
+
+
+def test_syntax_error_message():
+    e = codemode.refusal({"kind": "SyntaxError", "message": "invalid syntax", "lineno": 1, "text": "def f(:\n"}, [])
+    assert e.ename == "SyntaxError"
+    assert "invalid syntax (line 1)" in str(e) and "def f(:" in str(e) and "unchanged" in str(e)
+
+
+def test_lookup_and_other_errors():
+    e = codemode.refusal({"kind": "LookupError", "message": "No cell 'x'"}, [])
+    assert e.ename == "CellNotFoundError" and str(e).startswith("No cell 'x'")
+    e = codemode.refusal({"kind": "ValueError", "message": "Invalid cell name '1x'."}, [])
+    assert e.ename == "ValueError"
+    e = codemode.refusal({"kind": "Weird", "message": "boom"}, [], mutation=False)
+    assert e.ename == "CodeModeError" and str(e) == "boom"
+
+
+def test_unsupported_names_the_version_needed():
+    e = codemode.unsupported("%packages add", ["packages"], "0.23.0")
+    assert isinstance(e, UnsupportedServer)
+    assert "0.24.0" in str(e) and "0.23.0" in str(e) and "ctx.packages" in str(e)
+    e = codemode.unsupported("%cells", ["code mode"], None)
+    assert codemode.CODE_MODE_SINCE in str(e)
+    e = codemode.unsupported("%%cell", ["move_cell", "packages"], "0.20.0")
+    assert "0.24.0" in str(e)
+
+
+@pytest.mark.parametrize("op", sorted(codemode._OPS))
+def test_every_op_builds_valid_python_ending_in_the_answer(op):
+    args = {"code": "x = '''quotes\" and \\\\ back'''", "target": "a'b", "nonce": "n"}
+    code = codemode.build(op, args, nonce="abc")
+    tree = ast.parse(code)  # top-level await parses; marimo compiles it as a cell
+    last = tree.body[-1]
+    assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Dict)
+    assert json.dumps(args) in code or repr(json.dumps(args)) in code
+
+
+# -- the %cell parser (one parser for the line and cell forms) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def cell():
+    return load_all()["cell"]
+
+
+def test_cell_parser_forms(cell):
+    a = cell.parse("show total")
+    assert (a.command, a.target) == ("show", "total")
+    a = cell.parse("move 3 --after Hbol")
+    assert (a.command, a.target, a.after, a.before) == ("move", "3", "Hbol", None)
+    a = cell.parse("--name total --before 0 --hide-code --no-run")
+    assert (a.command, a.name, a.before, a.hide_code, a.no_run) == (None, "total", "0", True, True)
+    a = cell.parse("edit Hbol --no-run")
+    assert (a.command, a.target, a.no_run) == ("edit", "Hbol", True)
+
+
+@pytest.mark.parametrize("line", ["frobnicate", "show --before a --after b", "--bogus", "show 'unclosed"])
+def test_cell_parser_errors_carry_usage(cell, line):
+    with pytest.raises(UsageError) as e:
+        cell.parse(line)
+    assert "%cell show|run|delete TARGET" in str(e.value) or "usage" in str(e.value)
+
+
+def test_cell_help_and_usage_render(cell):
+    assert cell.usage.startswith("usage: %cell show|run|delete TARGET")
+    assert "%%cell edit TARGET" in cell.help()
