@@ -62,6 +62,9 @@ class MarimoPairKernel(Kernel):
         self._state: dict[str, Any] = {}
         self._scratch_names: set[str] = set()
         self._history: list[tuple[int, int, str]] = []  # (session, line, source), as IPython keeps it
+        # Per-request flags, set by do_execute; completion may come before any execute.
+        self._silent = False
+        self._allow_stdin = False
         load_all()
         # `marimo-pair-kernel console NB.py` passes NB.py in MARIMO_PAIR_OPEN: start it now, finish on first execute.
         from .magics.opening import open_from_env

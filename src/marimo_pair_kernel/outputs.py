@@ -126,9 +126,13 @@ def table_bundle(
     json_data: Any,
     title: str | None = None,
     notes: Sequence[str] = (),
+    max_width: int = 60,
 ) -> dict[str, Any]:
-    """An aligned text table, the same as HTML, and JSON for programs."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    """An aligned text table, the same as HTML, and JSON for programs.
+
+    Text cells longer than `max_width` are cut in the text and HTML forms; the JSON keeps all.
+    """
+    cells = [[_cell(v, max_width) for v in row] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     out: list[str] = [title] if title else []
     if rows:
@@ -152,8 +156,8 @@ def table_bundle(
     }
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, max_width: int) -> str:
     if value is None:
         return ""
     text = str(value).replace("\n", " ⏎ ")
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= max_width else text[: max_width - 3] + "..."

@@ -155,12 +155,6 @@ def magic(
 
 def load_all() -> dict[str, Magic]:
     """Import every family so it registers; returns the registry."""
-    from . import help as _help  # noqa: F401
-    from . import targeting as _targeting  # noqa: F401
+    from . import cells, help, opening, packages, targeting  # noqa: F401
 
-    for optional in ("cells", "packages", "opening"):
-        try:
-            __import__(f"{__name__}.{optional}")
-        except ImportError:
-            pass
     return REGISTRY

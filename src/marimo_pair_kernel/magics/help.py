@@ -30,7 +30,7 @@ def help_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
         "Plain code runs in the notebook's scratchpad: notebook variables are readable, new names vanish.",
         "Use %%cell to add durable cells. obj? / obj?? show docs / source. %MAGIC? shows one magic's usage.",
     ]
-    ctx.display(table_bundle(["magic", "does"], rows, data, title="marimo-pair magics", notes=notes))
+    ctx.display(table_bundle(["magic", "does"], rows, data, title="marimo-pair magics", notes=notes, max_width=200))
 
 
 @magic("lsmagic", "List the names of all magics.")
