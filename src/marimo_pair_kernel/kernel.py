@@ -71,6 +71,22 @@ class MarimoPairKernel(Kernel):
 
         self._open_first = open_from_env(self)
 
+    @property
+    def kernel_info(self) -> dict[str, Any]:
+        # ipykernel's version imports debugpy to decide whether to offer "debugger" (a third of
+        # our start-up time); we offer neither the debugger nor subshells, and say so.
+        from ipykernel.kernelbase import kernel_protocol_version
+
+        return {
+            "protocol_version": kernel_protocol_version,
+            "implementation": self.implementation,
+            "implementation_version": self.implementation_version,
+            "language_info": self.language_info,
+            "banner": self.banner,
+            "help_links": self.help_links,
+            "supported_features": [],
+        }
+
     # -- MagicContext ------------------------------------------------------------------
 
     def stream(self, name: str, text: str) -> None:

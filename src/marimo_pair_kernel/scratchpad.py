@@ -7,8 +7,11 @@ appending a small helper *after* the user's code: line numbers in tracebacks sta
 the user's own. The helper returns a dict that marimo renders as
 `application/json`; the marker key tells it apart from a user's value.
 
-Helpers' names start with `_`, so marimo keeps them private to the scratch cell;
-everything they bind vanishes after the call, like any scratchpad name.
+The helper functions live in one small module that the first request installs in
+the marimo kernel's `sys.modules` (`RUNTIME`); later requests send only a short
+tail that calls it, so marimo parses and analyses a few lines, not the helpers,
+on every execute. The tail reinstalls the module when the marimo kernel restarted.
+Names in the tail start with `_`, so marimo keeps them private to the scratch cell.
 
 Code mode (creating and editing cells) is elsewhere: see `codemode.py`.
 """
@@ -24,8 +27,10 @@ from .client import Output
 
 MARKER = "marimo_pair_kernel"
 
-_VALUE_HELPER = r'''
-def _mpk_show(value):
+# Helpers that run inside the marimo kernel, installed once as a module (see `_call`).
+RUNTIME_MODULE = "_marimo_pair_kernel_rt_1"  # bump when RUNTIME changes
+RUNTIME = r'''
+def show(value):
     import json as _j
     if value is None:
         return None
@@ -52,7 +57,85 @@ def _mpk_show(value):
     except Exception:
         pass
     return {"marimo_pair_kernel": _j.dumps({"value": bundle})}
+
+def complete(code, line, column, ns):
+    import json as _j
+    matches, start_back = [], 0
+    try:
+        import jedi
+        comps = jedi.Interpreter(code, [ns]).complete(line, column)
+        if comps:
+            start_back = len(comps[0].name) - len(comps[0].complete)
+        matches = [c.name for c in comps if len(c.name) - len(c.complete) == start_back][:500]
+    except Exception:
+        import re, rlcompleter
+        word = re.search(r"[\w.]*$", code.splitlines()[line - 1][:column] if code else "").group(0)
+        comp = rlcompleter.Completer(ns)
+        i, seen = 0, []
+        while i < 500:
+            m = comp.complete(word, i)
+            if m is None:
+                break
+            seen.append(m.rstrip("("))
+            i += 1
+        prefix = word.rsplit(".", 1)[0] + "." if "." in word else ""
+        matches = [m[len(prefix):] for m in seen]
+        start_back = len(word) - len(prefix)
+    return {"marimo_pair_kernel": _j.dumps({"matches": matches, "start_back": start_back})}
+
+def inspect_name(name, detail, ns):
+    import inspect as _i, json as _j
+    obj, found = None, False
+    try:
+        parts = name.split(".")
+        import builtins
+        obj = ns[parts[0]] if parts[0] in ns else getattr(builtins, parts[0])
+        for p in parts[1:]:
+            obj = getattr(obj, p)
+        found = True
+    except Exception:
+        pass
+    if not found:
+        return {"marimo_pair_kernel": _j.dumps({"found": False})}
+    out = []
+    try:
+        out.append("Signature: %s%s" % (name, _i.signature(obj)))
+    except Exception:
+        pass
+    out.append("Type:      %s" % type(obj).__name__)
+    if not callable(obj) or isinstance(obj, (int, float, str, bytes, list, dict, tuple, set)):
+        r = repr(obj)
+        out.append("String form: %s" % (r if len(r) < 2000 else r[:2000] + "..."))
+    src = None
+    if detail:
+        try:
+            src = _i.getsource(obj)
+        except Exception:
+            src = None
+    if src:
+        out.append("Source:\n%s" % src)
+    else:
+        doc = _i.getdoc(obj)
+        out.append("Docstring: %s" % (doc if doc else "<no docstring>"))
+    try:
+        f = _i.getsourcefile(obj) or _i.getfile(obj)
+        out.append("File:      %s" % f)
+    except Exception:
+        pass
+    return {"marimo_pair_kernel": _j.dumps({"found": True, "text": "\n".join(out)})}
 '''
+
+
+def _call(expression: str) -> str:
+    """Scratchpad lines that make sure the runtime module exists, then evaluate `_mpk_rt.<expression>`."""
+    return (
+        f"_mpk_rt = __import__('sys').modules.get({RUNTIME_MODULE!r})\n"
+        "if _mpk_rt is None:\n"
+        f"    _mpk_rt = __import__('types').ModuleType({RUNTIME_MODULE!r})\n"
+        f"    exec({RUNTIME!r}, _mpk_rt.__dict__)\n"
+        f"    __import__('sys').modules[{RUNTIME_MODULE!r}] = _mpk_rt\n"
+        f"_mpk_rt.{expression}\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -86,7 +169,7 @@ def prepare(code: str) -> Prepared:
     body = "".join(lines)
     if not body.endswith("\n"):
         body += "\n"
-    return Prepared(body + _VALUE_HELPER + "_mpk_show(_mpk_value)\n", True, bound)
+    return Prepared(body + _call("show(_mpk_value)"), True, bound)
 
 
 _PREFIX = "_mpk_value = ("
@@ -157,85 +240,15 @@ def read_payload(output: Output | None) -> dict | None:
 
 # -- completion and inspection, run in the live notebook kernel ------------------------
 
-_COMPLETE = r'''
-def _mpk_complete(code, line, column):
-    import json as _j
-    matches, start_back = [], 0
-    try:
-        import jedi
-        comps = jedi.Interpreter(code, [globals()]).complete(line, column)
-        if comps:
-            start_back = len(comps[0].name) - len(comps[0].complete)
-        matches = [c.name for c in comps if len(c.name) - len(c.complete) == start_back][:500]
-    except Exception:
-        import re, rlcompleter
-        word = re.search(r"[\w.]*$", code.splitlines()[line - 1][:column] if code else "").group(0)
-        comp = rlcompleter.Completer(globals())
-        i, seen = 0, []
-        while i < 500:
-            m = comp.complete(word, i)
-            if m is None:
-                break
-            seen.append(m.rstrip("("))
-            i += 1
-        prefix = word.rsplit(".", 1)[0] + "." if "." in word else ""
-        matches = [m[len(prefix):] for m in seen]
-        start_back = len(word) - len(prefix)
-    return {"marimo_pair_kernel": _j.dumps({"matches": matches, "start_back": start_back})}
-'''
-
-_INSPECT = r'''
-def _mpk_inspect(name, detail):
-    import inspect as _i, json as _j
-    obj, found = None, False
-    try:
-        parts = name.split(".")
-        obj = globals()[parts[0]] if parts[0] in globals() else __builtins__[parts[0]] if isinstance(__builtins__, dict) else getattr(__builtins__, parts[0])
-        for p in parts[1:]:
-            obj = getattr(obj, p)
-        found = True
-    except Exception:
-        pass
-    if not found:
-        return {"marimo_pair_kernel": _j.dumps({"found": False})}
-    out = []
-    try:
-        out.append("Signature: %s%s" % (name, _i.signature(obj)))
-    except Exception:
-        pass
-    out.append("Type:      %s" % type(obj).__name__)
-    if not callable(obj) or isinstance(obj, (int, float, str, bytes, list, dict, tuple, set)):
-        r = repr(obj)
-        out.append("String form: %s" % (r if len(r) < 2000 else r[:2000] + "..."))
-    src = None
-    if detail:
-        try:
-            src = _i.getsource(obj)
-        except Exception:
-            src = None
-    if src:
-        out.append("Source:\n%s" % src)
-    else:
-        doc = _i.getdoc(obj)
-        out.append("Docstring: %s" % (doc if doc else "<no docstring>"))
-    try:
-        f = _i.getsourcefile(obj) or _i.getfile(obj)
-        out.append("File:      %s" % f)
-    except Exception:
-        pass
-    return {"marimo_pair_kernel": _j.dumps({"found": True, "text": "\n".join(out)})}
-'''
-
-
 def completion_code(code: str, cursor_pos: int) -> str:
     before = code[:cursor_pos]
     line = before.count("\n") + 1
     column = len(before.rsplit("\n", 1)[-1])
-    return f"{_COMPLETE}\n_mpk_complete({code!r}, {line}, {column})\n"
+    return _call(f"complete({code!r}, {line}, {column}, globals())")
 
 
 def inspect_code(name: str, detail: int) -> str:
-    return f"{_INSPECT}\n_mpk_inspect({name!r}, {bool(detail)})\n"
+    return _call(f"inspect_name({name!r}, {bool(detail)}, globals())")
 
 
 _NAME_AT = re.compile(r"[A-Za-z_][\w.]*$")
