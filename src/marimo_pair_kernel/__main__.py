@@ -5,11 +5,14 @@ import os
 import sys
 
 
-class _QuietTransportWarning(logging.Filter):
-    # ipykernel warns on every start that loopback TCP is unencrypted; in a console that
-    # lands in the user's terminal. jupyter_client chooses the transport, not the user.
+class _QuietRoutineWarnings(logging.Filter):
+    # ipykernel warns on every start that loopback TCP is unencrypted (jupyter_client chose
+    # the transport, not the user), and after `exit` that the console has gone; in a
+    # console both land in the user's terminal and neither asks anything of them.
+    QUIET = ("running over TCP without encryption", "Parent appears to have exited")
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "running over TCP without encryption" not in str(record.msg)
+        return not any(q in str(record.msg) for q in self.QUIET)
 
 
 def main() -> None:
@@ -23,12 +26,14 @@ def main() -> None:
 
     from .kernel import MarimoPairKernel
 
-    class App(IPKernelApp):
+    class MarimoPairKernelApp(IPKernelApp):
+        name = "marimo-pair-kernel"
+
         def init_sockets(self) -> None:
-            self.log.addFilter(_QuietTransportWarning())
+            self.log.addFilter(_QuietRoutineWarnings())
             super().init_sockets()
 
-    App.launch_instance(kernel_class=MarimoPairKernel)
+    MarimoPairKernelApp.launch_instance(kernel_class=MarimoPairKernel)
 
 
 if __name__ == "__main__":
