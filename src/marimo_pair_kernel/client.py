@@ -8,9 +8,10 @@ only in the client's default headers and is sent to this server alone.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from httpx_sse import EventSource
@@ -23,12 +24,24 @@ from .errors import (
     PairError,
     RefusedURL,
     ServerGone,
+    ServerUnreachable,
     SessionGone,
     UnsupportedServer,
 )
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 StreamCallback = Callable[[str, str], None]
+
+# The oldest marimo the kernel supports. 0.21.0 already has /api/kernel/execute, but it
+# stops every execution after 30 s and ignores a closed stream (no interrupt).
+MIN_MARIMO = (0, 21, 1)
+MIN_MARIMO_TEXT = "0.21.1"
+_SESSION_DETAIL = ("Invalid stable session id", "Invalid session id", "Missing Marimo-Session-Id")
+
+
+def parse_version(text: str | None) -> tuple[int, int, int] | None:
+    m = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
 
 
 @dataclass(frozen=True)
@@ -73,9 +86,32 @@ def normalize_url(url: str) -> str:
     return p._replace(query="", fragment="").geturl().rstrip("/")
 
 
+def token_in_url(url: str) -> str | None:
+    """The `access_token` of a URL as marimo prints it (`http://host:port?access_token=…`)."""
+    try:
+        values = parse_qs(urlsplit(url.strip()).query).get("access_token")
+    except ValueError:
+        return None
+    return values[0] if values and values[0] else None
+
+
 def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    """Whether the URL's host is this machine's loopback, by address (not by name prefix:
+    `127.0.0.1.nip.io` is a DNS name that can point anywhere)."""
+    import ipaddress
+
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_loopback)
 
 
 class MarimoClient:
@@ -85,6 +121,7 @@ class MarimoClient:
         self.url = normalize_url(url)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._has_token = bool(token)
+        self._version_checked = False
         # No overall read timeout: an execute may legitimately run for hours.
         self._http = httpx.Client(
             headers=headers,
@@ -101,7 +138,11 @@ class MarimoClient:
 
     # -- simple requests -------------------------------------------------------------
 
-    def _get(self, path: str, timeout: float = 3.0) -> httpx.Response:
+    @property
+    def has_token(self) -> bool:
+        return self._has_token
+
+    def _get(self, path: str, timeout: float = 3.0, check_auth: bool = True) -> httpx.Response:
         try:
             r = self._http.get(self.url + path, timeout=timeout)
         except httpx.TimeoutException:
@@ -114,10 +155,18 @@ class MarimoClient:
                 f"Cannot reach a marimo server at {self.shown_url} ({_why(e)}). "
                 "Is it running? Run %discover to see live servers, or %open PATH to start one."
             ) from None
-        self._check_auth(r)
+        if check_auth:
+            self._check_auth(r)
         return r
 
     def _check_auth(self, r: httpx.Response) -> None:
+        if r.status_code in (401, 403) and _json_field(r, "error") == "Missing server token":
+            # marimo's skew protection, not authentication: a server older than the endpoint.
+            raise UnsupportedServer(
+                f"The marimo server at {self.shown_url} does not accept code over HTTP "
+                f"(it has no /api/kernel/execute); marimo-pair-kernel needs marimo >= "
+                f"{MIN_MARIMO_TEXT}. Upgrade marimo there (pip install -U marimo) and restart it."
+            )
         if r.status_code in (401, 403):
             if self._has_token:
                 raise AuthError(
@@ -141,10 +190,36 @@ class MarimoClient:
             r = self._get("/api/version")
         except PairError:
             return None
-        return r.text.strip() if r.status_code == 200 else None
+        return r.text.strip()[:64] if r.status_code == 200 else None
+
+    def check_version(self, known: str | None = None) -> None:
+        """Refuse a marimo older than MIN_MARIMO, naming the version needed (once per client).
+
+        `known` is the version the registry gave; otherwise ask the server. A server
+        that does not say is given the benefit of the doubt: a missing endpoint is
+        reported by name when it is used.
+        """
+        if self._version_checked:
+            return
+        text = known or self.version()
+        found = parse_version(text)
+        if found is not None and found < MIN_MARIMO:
+            raise UnsupportedServer(
+                f"The marimo server at {self.shown_url} runs marimo {text}; marimo-pair-kernel "
+                f"needs marimo >= {MIN_MARIMO_TEXT} (older servers cannot run code over HTTP, or "
+                "stop it after 30 s). Upgrade marimo there (pip install -U marimo) and restart it."
+            )
+        self._version_checked = True
 
     def sessions(self) -> tuple[Notebook, ...]:
-        r = self._get("/api/sessions")
+        r = self._get("/api/sessions", check_auth=False)
+        if r.status_code == 403 and "--no-skew-protection" in str(_json_field(r, "error") or ""):
+            raise UnsupportedServer(
+                f"The marimo server at {self.shown_url} (marimo 0.21) lists its notebooks only "
+                "when started with --no-token --no-skew-protection. Restart it that way, or "
+                "upgrade to marimo >= 0.22."
+            )
+        self._check_auth(r)
         if r.status_code == 404:
             raise UnsupportedServer(
                 f"The marimo server at {self.shown_url} does not list sessions "
@@ -174,10 +249,14 @@ class MarimoClient:
         KeyboardInterrupt (from SIGINT) propagates after the stream is closed, which
         makes marimo interrupt its kernel.
         """
+        saw_report = False
         for event, data in self._events(code, notebook, timeout):
             if event in ("stdout", "stderr"):
                 text = data.get("data") if isinstance(data, dict) else None
                 if isinstance(text, str) and text:
+                    if event == "stderr":
+                        text = _plain_traceback(text)
+                        saw_report = saw_report or _ERROR_REPORT.match(text) is not None
                     on_stream(event, text)
             elif event == "done":
                 if not isinstance(data, dict):
@@ -186,7 +265,12 @@ class MarimoClient:
                 output = None
                 if isinstance(out, dict) and out.get("data"):
                     output = Output(str(out.get("mimetype") or "text/plain"), str(out["data"]))
-                return ExecuteResult(success=bool(data.get("success")), output=output)
+                success = bool(data.get("success"))
+                error = data.get("error")
+                if not success and isinstance(error, dict) and not saw_report:
+                    # marimo < 0.25 puts some errors (a SyntaxError) only in `done`.
+                    on_stream("stderr", _error_report(error))
+                return ExecuteResult(success=success, output=output)
         raise OutcomeUnknown(
             f"The connection to {self.shown_url} ended before marimo confirmed the result, "
             "so the outcome is unknown: the code may or may not have run. Check the notebook "
@@ -208,6 +292,12 @@ class MarimoClient:
         )
         try:
             response = self._http.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            # No connection, so nothing was sent: the caller may look for the notebook again.
+            raise ServerUnreachable(
+                f"The marimo server at {self.shown_url} is not reachable ({_why(e)}); it may have "
+                "stopped. Run %discover to find live notebooks, or %open PATH."
+            ) from None
         except httpx.TimeoutException:
             raise ConnectionFailed(
                 f"The marimo server at {self.shown_url} did not accept the request in time."
@@ -221,6 +311,13 @@ class MarimoClient:
             self._check_auth(response)
             if response.status_code != 200:
                 self._raise_status(response)
+            kind = response.headers.get("content-type", "")
+            if not kind.startswith("text/event-stream"):
+                raise UnsupportedServer(
+                    f"{self.shown_url}/api/kernel/execute did not answer with an event stream "
+                    f"({kind.split(';')[0] or 'no content type'}): this is not a marimo >= "
+                    f"{MIN_MARIMO_TEXT} server, or something in between changed the answer."
+                )
             try:
                 for sse in EventSource(response).iter_sse():
                     try:
@@ -245,21 +342,52 @@ class MarimoClient:
         except (ValueError, AttributeError):
             detail = None
         detail = detail if isinstance(detail, str) else ""
-        if response.status_code == 404 and detail.startswith(
-            ("Invalid stable session id", "Invalid session id")
-        ):
-            raise SessionGone(detail)
-        if response.status_code == 404 and not detail:
+        # marimo answers an unknown stable id with 404 and an unknown per-tab key with 500.
+        if detail.startswith(_SESSION_DETAIL):
+            raise SessionGone(f"The notebook session is gone on {self.shown_url} ({detail[:120]}).")
+        if response.status_code in (404, 405) and detail in ("", "Not Found", "Method Not Allowed"):
             raise UnsupportedServer(
                 f"The marimo server at {self.shown_url} has no /api/kernel/execute endpoint; "
-                "marimo-pair-kernel needs marimo >= 0.21.1 on the server side."
+                f"marimo-pair-kernel needs marimo >= {MIN_MARIMO_TEXT} on the server side. "
+                "Upgrade marimo there (pip install -U marimo) and restart it."
             )
-        if "Missing Marimo-Session-Id" in detail:
-            raise SessionGone(detail)
         raise PairError(
             f"The marimo server at {self.shown_url} answered HTTP {response.status_code}"
-            + (f": {detail}" if detail else ".")
+            + (f": {detail[:300]}" if detail else ".")
         )
+
+
+# The start of an error report on stderr: a traceback, or the bare SyntaxError form.
+_ERROR_REPORT = re.compile(r"(Traceback \(most recent call last\):|line \d+\n)")
+_HIGHLIGHTED = '<span class="codehilite">'
+
+
+def _plain_traceback(text: str) -> str:
+    """marimo < 0.25 sends tracebacks as syntax-highlighted HTML; Jupyter wants the text."""
+    if not text.startswith(_HIGHLIGHTED):
+        return text
+    import html
+
+    return html.unescape(re.sub(r"<[^>]*>", "", text)).rstrip("\n") + "\n"
+
+
+def _error_report(error: dict) -> str:
+    """`done`'s error object (marimo < 0.25) as the stderr text newer marimo would send."""
+    msg = str(error.get("msg") or "")
+    kind = str(error.get("exception_type") or error.get("type") or "Error")
+    if error.get("type") == "MarimoSyntaxError" and _ERROR_REPORT.match(msg):
+        return msg if msg.endswith("\n") else msg + "\n"
+    first, _, rest = msg.partition("\n")
+    return f"Traceback (most recent call last):\n{kind}: {first}\n" + (rest + "\n" if rest else "")
+
+
+def _json_field(r: httpx.Response, name: str) -> object:
+    try:
+        r.read()
+        data = r.json()
+    except (ValueError, httpx.HTTPError):
+        return None
+    return data.get(name) if isinstance(data, dict) else None
 
 
 def _why(e: Exception) -> str:

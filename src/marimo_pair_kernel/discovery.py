@@ -1,14 +1,35 @@
 """Find running marimo servers: read marimo's registry, decide liveness, list notebooks.
 
-A registry entry is *live* only when both signals agree: its pid is alive, and a
-marimo answers `/health` at its address. When the platform lets us see sockets,
-we also require that the registry's pid owns the listening port, so a different
-program squatting on a dead server's port (an impostor) is never sent code or a
-token. Entries are checked concurrently with short timeouts, so a hung server
-(accepts, never answers) costs one timeout, not one per entry.
+How a real marimo is told from an impostor
+------------------------------------------
+marimo's registry (one JSON file per `--no-token` server, in a directory only this
+user can write) says *which process* serves *which port*. A file outlives its
+server when the server crashes, and the freed port can then be taken by any
+program, including another user's. So a registry entry is used only when all of
+these hold, checked in this order, before a single byte is sent to the port:
 
-Nothing here deletes registry files: a file whose process is alive belongs to
-someone, and a stale one is only reported.
+1. the registered pid is alive (not a zombie);
+2. on POSIX, that process belongs to the user running the kernel (a recycled pid
+   of someone else's process is not our marimo);
+3. that process, or one of its descendants, holds the *listening* socket on the
+   registered port, as the operating system reports it (psutil). If the OS does
+   not let us see that, the entry is skipped rather than trusted;
+4. the socket's own address is where we connect (loopback for a wildcard bind),
+   never the host name written in the file;
+5. `GET /health` answers exactly `{"status": "healthy"}` and `GET /api/sessions`
+   answers marimo's session map, each within a short timeout and a size cap.
+
+Steps 1-4 involve no network traffic, so a program squatting on a dead server's
+port receives nothing at all: no code, no token, not even a health check. No token
+is ever sent during discovery, and the kernel never sends its token to a server
+found here (registry servers run without one); the token goes only to a URL the
+user named (`MARIMO_PAIR_URL`, `%connect URL`). A server the user names is trusted
+because they named it; that is also the only way to reach a server whose
+ownership cannot be checked.
+
+Entries are probed concurrently, each with a deadline, so a hung server (accepts,
+never answers) or one that trickles bytes costs one bounded wait, not one per entry.
+Nothing here deletes registry files: a stale one is only reported, with its reason.
 """
 
 from __future__ import annotations
@@ -16,6 +37,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import stat
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +48,17 @@ import httpx
 
 # A registry file is a few hundred bytes; anything larger is not marimo's.
 MAX_REGISTRY_BYTES = 64 * 1024
-HEALTH_TIMEOUT = httpx.Timeout(0.4, connect=0.25)
+# More files than this is not a registry a person has (each is one running server).
+MAX_REGISTRY_FILES = 512
+# Each connect/read waits at most HEALTH_TIMEOUT; all probes together stop at PROBE_DEADLINE.
+HEALTH_TIMEOUT = httpx.Timeout(1.0, connect=0.5)
+PROBE_DEADLINE = 2.5
+# discover() returns within this many seconds however many entries and however they behave:
+# the deadline, plus one connect and one read already under way when it passes.
+DISCOVERY_BOUND = PROBE_DEADLINE + 1.5
+# /health is a few bytes and /api/sessions a few hundred per notebook.
+MAX_ANSWER_BYTES = 1024 * 1024
+_WILDCARDS = ("0.0.0.0", "::", "")
 
 
 @dataclass(frozen=True)
@@ -114,18 +147,26 @@ def registry_dir(environ: Mapping[str, str] = os.environ) -> Path:
 def parse_entry(path: Path) -> RegistryEntry | Skipped:
     """Read one registry file; anything unexpected becomes a `Skipped` with a reason."""
     try:
-        size = path.stat().st_size
-        if size > MAX_REGISTRY_BYTES:
-            return Skipped(str(path), f"file is {size} bytes, too large to be a registry entry")
-        raw = path.read_bytes()
+        st = path.stat()
+        # A directory, FIFO or device named *.json: opening a FIFO would block forever.
+        if not stat.S_ISREG(st.st_mode):
+            return Skipped(str(path), "not a regular file")
+        if st.st_size > MAX_REGISTRY_BYTES:
+            return Skipped(str(path), f"file is {st.st_size} bytes, too large to be a registry entry")
+        with path.open("rb") as f:
+            raw = f.read(MAX_REGISTRY_BYTES + 1)
+        if len(raw) > MAX_REGISTRY_BYTES:
+            return Skipped(str(path), "file is too large to be a registry entry")
     except PermissionError:
         return Skipped(str(path), "cannot read the file (permission denied)")
     except OSError as e:
         return Skipped(str(path), f"cannot read the file ({e.strerror or e})")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError):
         return Skipped(str(path), "not valid JSON (corrupt or partly written)")
+    except RecursionError:
+        return Skipped(str(path), "JSON nested too deeply to be a registry entry")
     if not isinstance(data, dict):
         return Skipped(str(path), "not a JSON object")
     pid, host, port = data.get("pid"), data.get("host"), data.get("port")
@@ -161,6 +202,12 @@ def read_registry(directory: Path | None = None) -> tuple[list[RegistryEntry], l
         files = sorted(directory.glob("*.json"))
     except OSError:
         return [], []
+    if len(files) > MAX_REGISTRY_FILES:
+        skipped.extend(
+            Skipped(str(p), f"more than {MAX_REGISTRY_FILES} registry files; only the first were read")
+            for p in files[MAX_REGISTRY_FILES:]
+        )
+        files = files[:MAX_REGISTRY_FILES]
     for path in files:
         parsed = parse_entry(path)
         (entries if isinstance(parsed, RegistryEntry) else skipped).append(parsed)
@@ -176,22 +223,104 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def pid_owns_port(pid: int, port: int) -> bool | None:
-    """True/False when we can tell whether `pid` (or a child) listens on `port`; None if we cannot."""
+def pid_is_ours(pid: int) -> bool | None:
+    """True when the process runs as this user; None where the platform has no uids."""
+    import psutil
+
+    if not hasattr(os, "getuid"):
+        return None
+    try:
+        return psutil.Process(pid).uids().real == os.getuid()
+    except (psutil.Error, OSError, AttributeError):
+        return False
+
+
+@dataclass(frozen=True)
+class _Sockets:
+    """One look at the machine's listening sockets and process tree, shared by all probes."""
+
+    listening: dict[int, list[tuple[str, int]]]  # pid → (ip, port) it listens on
+    children: dict[int, list[int]]  # pid → its child pids
+
+
+def _sockets() -> _Sockets | None:
+    """None when the OS will not show every process's sockets (macOS without root)."""
+    import psutil
+
+    try:
+        conns = psutil.net_connections(kind="inet")
+    except (psutil.Error, OSError):
+        return None
+    listening: dict[int, list[tuple[str, int]]] = {}
+    for c in conns:
+        if c.status == psutil.CONN_LISTEN and c.pid and c.laddr:
+            listening.setdefault(c.pid, []).append((c.laddr.ip, c.laddr.port))
+    children: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info.get("ppid")
+        if ppid:
+            children.setdefault(ppid, []).append(proc.pid)
+    return _Sockets(listening, children)
+
+
+def _best(found: list[str], port: int) -> tuple[str, int] | bool:
+    if not found:
+        return False
+
+    # Prefer IPv4 loopback (what a wildcard or "localhost" bind includes), then IPv6 loopback.
+    def rank(ip: str) -> int:
+        return 0 if ip.startswith("127.") or ip == "0.0.0.0" else 1 if ip in ("::1", "::") else 2
+
+    return (min(found, key=rank), port)
+
+
+def listening_address(pid: int, port: int, sockets: _Sockets | None = None) -> tuple[str, int] | None | bool:
+    """The (ip, port) that `pid` or a descendant listens on at `port`.
+
+    False when it does not listen there; None when the OS will not tell us.
+    """
+    if sockets is not None:
+        found, todo, seen = [], [pid], set()
+        while todo:
+            p = todo.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            found += [ip for ip, prt in sockets.listening.get(p, ()) if prt == port]
+            todo += sockets.children.get(p, ())
+        return _best(found, port)
+
     import psutil
 
     try:
         proc = psutil.Process(pid)
-        procs = [proc, *proc.children(recursive=True)]
-        for p in procs:
-            for conn in p.net_connections(kind="inet"):
+        found = []
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                conns = p.net_connections(kind="inet")
+            except psutil.NoSuchProcess:
+                continue
+            for conn in conns:
                 if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                    return True
-        return False
+                    found.append(conn.laddr.ip)
+        return _best(found, port)
     except psutil.AccessDenied:
         return None
     except (psutil.Error, OSError):
         return False
+
+
+def pid_owns_port(pid: int, port: int) -> bool | None:
+    """True/False when we can tell whether `pid` (or a child) listens on `port`; None if we cannot."""
+    addr = listening_address(pid, port)
+    return addr if addr is None or addr is False else True
+
+
+def _socket_url(ip: str, port: int, base_url: str) -> str:
+    if ip in _WILDCARDS:
+        ip = "::1" if ip == "::" else "127.0.0.1"
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}{base_url.rstrip('/')}"
 
 
 def parse_sessions(payload: object) -> tuple[Notebook, ...]:
@@ -214,29 +343,78 @@ def parse_sessions(payload: object) -> tuple[Notebook, ...]:
     return tuple(out)
 
 
-def _probe(entry: RegistryEntry) -> Server | Skipped:
+class _Slow(Exception):
+    pass
+
+
+def _get_json(http: httpx.Client, url: str, deadline: float) -> tuple[int, object]:
+    """GET with a size cap and an overall deadline (a server may trickle bytes forever)."""
+    if time.monotonic() > deadline:
+        raise _Slow()
+    with http.stream("GET", url) as r:
+        if r.status_code != 200:
+            return r.status_code, None
+        body = bytearray()
+        for chunk in r.iter_bytes():
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                raise ValueError("answer too large")
+            if time.monotonic() > deadline:
+                raise _Slow()
+        if time.monotonic() > deadline:
+            raise _Slow()
+        try:
+            return 200, json.loads(body.decode("utf-8"))
+        except RecursionError:
+            raise ValueError("answer nested too deeply") from None
+
+
+def _owner_url(entry: RegistryEntry, sockets: _Sockets | None) -> str | Skipped:
+    """Where to reach the entry's server, if its registered process really holds the port.
+
+    No network traffic: only the OS's view of processes and sockets.
+    """
     where = f"{entry.url} (pid {entry.pid})"
     if not pid_alive(entry.pid):
         return Skipped(str(entry.path), f"{where}: process is not running (stale entry)")
+    if pid_is_ours(entry.pid) is False:
+        return Skipped(
+            str(entry.path),
+            f"{where}: the process belongs to another user (the pid was reused; stale entry)",
+        )
+    addr = listening_address(entry.pid, entry.port, sockets)
+    if addr is False:
+        return Skipped(
+            str(entry.path),
+            f"{where}: the registered process does not listen on port {entry.port}; "
+            "something else may hold it, so nothing is sent there",
+        )
+    if addr is None:
+        return Skipped(
+            str(entry.path),
+            f"{where}: cannot check which process holds port {entry.port} (access denied), so "
+            "nothing is sent there; use %connect URL to trust that server explicitly",
+        )
+    return _socket_url(addr[0], entry.port, entry.base_url)
+
+
+def _ask(http: httpx.Client, entry: RegistryEntry, url: str, deadline: float) -> Server | Skipped:
+    """Is it marimo, and which notebooks does it have open? Bounded by `deadline`."""
+    where = f"{entry.url} (pid {entry.pid})"
     try:
-        with httpx.Client(timeout=HEALTH_TIMEOUT, trust_env=False) as http:
-            r = http.get(entry.url + "/health")
-            if r.status_code != 200 or r.json() != {"status": "healthy"}:
-                return Skipped(str(entry.path), f"{where}: /health did not answer like marimo")
-            owns = pid_owns_port(entry.pid, entry.port)
-            if owns is False:
-                return Skipped(
-                    str(entry.path),
-                    f"{where}: the port is held by another process, not the registered marimo",
-                )
-            s = http.get(entry.url + "/api/sessions")
-            notebooks = parse_sessions(s.json()) if s.status_code == 200 else ()
-    except httpx.TimeoutException:
-        return Skipped(str(entry.path), f"{where}: no answer within {HEALTH_TIMEOUT.read}s (hung?)")
+        status, health = _get_json(http, url + "/health", deadline)
+        if status != 200 or health != {"status": "healthy"}:
+            return Skipped(str(entry.path), f"{where}: /health did not answer like marimo")
+        status, sessions = _get_json(http, url + "/api/sessions", deadline)
+        notebooks = parse_sessions(sessions) if status == 200 else ()
+    except (httpx.TimeoutException, _Slow):
+        return Skipped(
+            str(entry.path), f"{where}: no complete answer within {PROBE_DEADLINE:g}s (hung or busy?)"
+        )
     except (httpx.HTTPError, ValueError) as e:
-        return Skipped(str(entry.path), f"{where}: not answering ({type(e).__name__})")
+        return Skipped(str(entry.path), f"{where}: not answering like marimo ({type(e).__name__})")
     return Server(
-        url=entry.url,
+        url=url,
         version=entry.version,
         pid=entry.pid,
         notebooks=notebooks,
@@ -245,12 +423,38 @@ def _probe(entry: RegistryEntry) -> Server | Skipped:
 
 
 def discover(directory: Path | None = None) -> Discovery:
-    """Check every registry entry concurrently; bounded by one health timeout."""
+    """Check every registry entry; returns within DISCOVERY_BOUND seconds.
+
+    Ownership is checked first for all entries (no network); the servers that pass are
+    then asked all at once, one thread each, so a hung one never delays another.
+    """
     entries, skipped = read_registry(directory)
-    servers: list[Server] = []
     stale: list[Skipped] = list(skipped)
-    if entries:
-        with ThreadPoolExecutor(max_workers=min(32, len(entries))) as pool:
-            for result in pool.map(_probe, entries):
-                (servers if isinstance(result, Server) else stale).append(result)
+    sockets = _sockets() if entries else None
+    owned: list[tuple[RegistryEntry, str]] = []
+    for entry in entries:
+        url = _owner_url(entry, sockets)
+        if isinstance(url, Skipped):
+            stale.append(url)
+        else:
+            owned.append((entry, url))
+    servers: list[Server] = []
+    if owned:
+        deadline = time.monotonic() + PROBE_DEADLINE
+        # One client for all probes: each new client costs CPU (TLS setup) that would otherwise
+        # pile up under the GIL when many entries are probed at once.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        with httpx.Client(timeout=HEALTH_TIMEOUT, trust_env=False, limits=limits) as http, \
+                ThreadPoolExecutor(max_workers=len(owned)) as pool:
+            for result in pool.map(lambda eu: _ask(http, eu[0], eu[1], deadline), owned):
+                if isinstance(result, Skipped):
+                    stale.append(result)
+                    continue
+                # Two files for one socket (a copied or rewritten entry) are one server.
+                first = next((s for s in servers if s.url == result.url), None)
+                if first is None:
+                    servers.append(result)
+                else:
+                    reason = f"{result.url}: the same server as {first.registry_file}"
+                    stale.append(Skipped(result.registry_file or "", reason))
     return Discovery(servers=tuple(servers), stale=tuple(stale))

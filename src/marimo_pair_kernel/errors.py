@@ -45,9 +45,17 @@ class AuthError(PairError):
 
 
 class SessionGone(PairError):
-    """The session id we had is unknown to the server (reload, reopen)."""
+    """The session we had cannot be used, and nothing was sent: its id is unknown to the
+    server (reload, reopen), or its server is gone. Safe to find the notebook again
+    by path and retry, because the code did not run."""
 
     ename = "SessionGoneError"
+
+
+class ServerUnreachable(SessionGone):
+    """The server did not accept a connection, so the request was never sent."""
+
+    ename = "ServerGoneError"
 
 
 class UnsupportedServer(PairError):

@@ -435,6 +435,12 @@ class MarimoPairKernel(Kernel):
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:  # type: ignore[override]
         self.cleanup()
+        # ipykernel 7 race: after this reply the control thread flushes stdout/stderr while the
+        # main thread may already have stopped IOPub; each flush then waits flush_timeout (10 s)
+        # and the client kills us instead. Nothing is left to flush here, so wait briefly.
+        for stream in (sys.stdout, sys.stderr):
+            if hasattr(stream, "flush_timeout"):
+                stream.flush_timeout = 0.2
         return {"status": "ok", "restart": restart}
 
     def cleanup(self) -> None:

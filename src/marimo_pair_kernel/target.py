@@ -4,7 +4,13 @@ Order: an explicit `%connect`/`%open`, else `MARIMO_PAIR_URL` (+ `MARIMO_PAIR_FI
 else `MARIMO_PAIR_FILE` among discovered servers, else the one notebook open
 anywhere. A target remembers its file path, so when its session goes away
 (browser reload, notebook reopened, server restarted on another port) the next
-execute finds it again by path instead of failing.
+execute finds it again by path instead of failing. Once a notebook has been
+chosen (even automatically), the kernel sticks to that file: if it closes, the
+kernel says so rather than silently running code in whichever other notebook
+happens to be open. `%connect` with no argument picks again.
+
+The token is sent only to a server the user named (`MARIMO_PAIR_URL`, `%connect
+URL`); servers found in marimo's registry run without a token and never get it.
 """
 
 from __future__ import annotations
@@ -15,9 +21,9 @@ from pathlib import Path
 from typing import Mapping
 
 from . import discovery
-from .client import MarimoClient, display_url, is_loopback, normalize_url
+from .client import MarimoClient, display_url, is_loopback, normalize_url, token_in_url
 from .discovery import Notebook
-from .errors import NoTargetError, RefusedURL
+from .errors import ConnectionFailed, NoTargetError, RefusedURL, ServerUnreachable
 
 ALLOW_REMOTE_ENV = "MARIMO_PAIR_ALLOW_REMOTE"
 
@@ -63,14 +69,19 @@ class Targeter:
         self._warned_remote: set[str] = set()
         self.warnings: list[str] = []  # for the kernel to show once, then clear
         self.target: Target | None = None
-        self._clients: dict[str, MarimoClient] = {}
+        self._clients: dict[tuple[str, bool], MarimoClient] = {}
+        self._url_tokens: dict[str, str] = {}  # access_token given inside a named URL
         self.wanted_path: str | None = None  # remembered across failures, for re-resolution
         self.wanted_url: str | None = None
 
     # -- clients --------------------------------------------------------------------
 
-    def client_for(self, url: str, *, allow_remote: bool = False) -> MarimoClient:
+    def client_for(self, url: str, *, allow_remote: bool = False, named: bool = False) -> MarimoClient:
+        """A client for `url`. Only a `named` URL (one the user gave) gets the token."""
+        in_url = token_in_url(url) if named else None
         url = normalize_url(url)
+        if in_url:
+            self._url_tokens[url] = in_url
         if not is_loopback(url) and not (allow_remote or self.allow_remote):
             raise RefusedURL(
                 f"{display_url(url)} is not on this machine. Notebook code, outputs and your "
@@ -83,9 +94,10 @@ class Targeter:
                 f"Warning: connecting to {display_url(url)}, which is not on this machine; "
                 "code and outputs travel over the network."
             )
-        client = self._clients.get(url)
+        client = self._clients.get((url, named))
         if client is None:
-            client = self._clients[url] = MarimoClient(url, self.token)
+            token = (self.token or self._url_tokens.get(url)) if named else None
+            client = self._clients[(url, named)] = MarimoClient(url, token)
         return client
 
     def set_token(self, token: str | None) -> None:
@@ -94,8 +106,9 @@ class Targeter:
             c.close()
         self._clients.clear()
         if self.target is not None:
-            url = self.target.client.url
-            self.target = Target(self.client_for(url, allow_remote=True), self.target.notebook)
+            old = self.target.client
+            named = old.has_token or old.url == self.wanted_url or old.url == _norm(self.env_url)
+            self.target = Target(self.client_for(old.url, allow_remote=True, named=named), self.target.notebook)
 
     def close(self) -> None:
         for c in self._clients.values():
@@ -107,6 +120,8 @@ class Targeter:
     def current(self) -> Target:
         if self.target is None:
             self.target = self.resolve()
+            # Stick to this file from now on (see the module docstring).
+            self.wanted_path = self.wanted_path or self.target.path
         return self.target
 
     def forget(self) -> None:
@@ -118,7 +133,7 @@ class Targeter:
         if url:
             try:
                 return self.connect_url(url, file=path, remember=False)
-            except NoTargetError:
+            except (NoTargetError, ConnectionFailed, ServerUnreachable):
                 if not path:
                     raise
                 # The server at that URL is gone; the notebook may be open elsewhere now.
@@ -158,7 +173,9 @@ class Targeter:
                 "%connect N, %connect URL --file PATH, or set MARIMO_PAIR_FILE."
             )
         server, nb = candidates[0]
-        return Target(self.client_for(server.url), nb)
+        client = self.client_for(server.url)
+        client.check_version(server.version)
+        return Target(client, nb)
 
     def connect_url(
         self,
@@ -169,8 +186,9 @@ class Targeter:
         allow_remote: bool = False,
         remember: bool = True,
     ) -> Target:
-        client = self.client_for(url, allow_remote=allow_remote)
+        client = self.client_for(url, allow_remote=allow_remote, named=True)
         notebooks = client.sessions()  # raises ConnectionFailed/AuthError with advice
+        client.check_version()
         if session:
             matches = [nb for nb in notebooks if session in (nb.session_id, nb.key)]
         elif file:
@@ -205,11 +223,13 @@ class Targeter:
     def refind(self, old: Target) -> Target:
         """The session went away: find the same file again, on the same server first."""
         path = old.path
+        server_up = True
         if path:
             try:
                 notebooks = old.client.sessions()
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure here means: look elsewhere
                 notebooks = ()
+                server_up = False
             same = [nb for nb in notebooks if _same_path(nb.path, path)]
             if len(same) >= 1:
                 self.target = Target(old.client, same[0])
@@ -221,10 +241,23 @@ class Targeter:
             except NoTargetError:
                 pass
         self.target = None
-        raise NoTargetError(
-            f"The notebook {path or ''} is no longer open on {old.url}, and no live server has "
-            "it open. Reopen it in marimo, run %open PATH, or %discover to see what is open."
+        where = (
+            f"is no longer open on {old.url}"
+            if server_up
+            else f"is gone: the marimo server at {old.url} is not running any more"
         )
+        name = f"notebook {path}" if path else "notebook (it has no file)"
+        raise NoTargetError(
+            f"The {name} {where}, and no live server has it open. Reopen it in marimo, "
+            f"run %open {path or 'PATH'} to start a server for it, or %discover to see what is open."
+        )
+
+
+def _norm(url: str | None) -> str | None:
+    try:
+        return normalize_url(url) if url else None
+    except RefusedURL:
+        return None
 
 
 def resolve_path(path: str) -> str:
