@@ -50,12 +50,17 @@ import httpx
 MAX_REGISTRY_BYTES = 64 * 1024
 # More files than this is not a registry a person has (each is one running server).
 MAX_REGISTRY_FILES = 512
-# Each connect/read waits at most HEALTH_TIMEOUT; all probes together stop at PROBE_DEADLINE.
-HEALTH_TIMEOUT = httpx.Timeout(1.0, connect=0.5)
-PROBE_DEADLINE = 2.5
+# A marimo answers /health from its event loop in milliseconds, even while a cell runs, so
+# the first pass is quick: each connect/read waits HEALTH_TIMEOUT, all probes stop at
+# PROBE_DEADLINE. Only when that finds no server at all, but some entry was merely slow, are
+# the slow ones asked again with PATIENT_TIMEOUT/PATIENT_DEADLINE (a heavily loaded machine).
+HEALTH_TIMEOUT = httpx.Timeout(0.35, connect=0.25)
+PROBE_DEADLINE = 0.6
+PATIENT_TIMEOUT = httpx.Timeout(1.0, connect=0.5)
+PATIENT_DEADLINE = 2.5
 # discover() returns within this many seconds however many entries and however they behave:
-# the deadline, plus one connect and one read already under way when it passes.
-DISCOVERY_BOUND = PROBE_DEADLINE + 1.5
+# both deadlines, plus one connect and one read already under way when each passes.
+DISCOVERY_BOUND = PROBE_DEADLINE + PATIENT_DEADLINE + 2 * 1.5
 # /health is a few bytes and /api/sessions a few hundred per notebook.
 MAX_ANSWER_BYTES = 1024 * 1024
 _WILDCARDS = ("0.0.0.0", "::", "")
@@ -398,6 +403,10 @@ def _owner_url(entry: RegistryEntry, sockets: _Sockets | None) -> str | Skipped:
     return _socket_url(addr[0], entry.port, entry.base_url)
 
 
+class _TooSlow(Skipped):
+    """A probe that ran out of time: maybe hung, maybe only busy."""
+
+
 def _ask(http: httpx.Client, entry: RegistryEntry, url: str, deadline: float) -> Server | Skipped:
     """Is it marimo, and which notebooks does it have open? Bounded by `deadline`."""
     where = f"{entry.url} (pid {entry.pid})"
@@ -408,9 +417,7 @@ def _ask(http: httpx.Client, entry: RegistryEntry, url: str, deadline: float) ->
         status, sessions = _get_json(http, url + "/api/sessions", deadline)
         notebooks = parse_sessions(sessions) if status == 200 else ()
     except (httpx.TimeoutException, _Slow):
-        return Skipped(
-            str(entry.path), f"{where}: no complete answer within {PROBE_DEADLINE:g}s (hung or busy?)"
-        )
+        return _TooSlow(str(entry.path), f"{where}: no complete answer in time (hung or busy?)")
     except (httpx.HTTPError, ValueError) as e:
         return Skipped(str(entry.path), f"{where}: not answering like marimo ({type(e).__name__})")
     return Server(
@@ -422,11 +429,27 @@ def _ask(http: httpx.Client, entry: RegistryEntry, url: str, deadline: float) ->
     )
 
 
+def _ask_all(
+    owned: list[tuple[RegistryEntry, str]], timeout: httpx.Timeout, within: float
+) -> list[Server | Skipped]:
+    """Ask every owned entry at once, one thread each, so a hung one never delays another."""
+    if not owned:
+        return []
+    deadline = time.monotonic() + within
+    # One client for all probes: each new client costs CPU (TLS setup) that would otherwise
+    # pile up under the GIL when many entries are probed at once.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    with httpx.Client(timeout=timeout, trust_env=False, limits=limits) as http, \
+            ThreadPoolExecutor(max_workers=len(owned)) as pool:
+        return list(pool.map(lambda eu: _ask(http, eu[0], eu[1], deadline), owned))
+
+
 def discover(directory: Path | None = None) -> Discovery:
     """Check every registry entry; returns within DISCOVERY_BOUND seconds.
 
     Ownership is checked first for all entries (no network); the servers that pass are
-    then asked all at once, one thread each, so a hung one never delays another.
+    then asked all at once. Entries that were only slow are asked again, more patiently,
+    when nothing else answered.
     """
     entries, skipped = read_registry(directory)
     stale: list[Skipped] = list(skipped)
@@ -438,23 +461,21 @@ def discover(directory: Path | None = None) -> Discovery:
             stale.append(url)
         else:
             owned.append((entry, url))
+    results = _ask_all(owned, HEALTH_TIMEOUT, PROBE_DEADLINE)
+    slow = [eu for eu, r in zip(owned, results) if isinstance(r, _TooSlow)]
+    if slow and not any(isinstance(r, Server) for r in results):
+        results = [r for r in results if not isinstance(r, _TooSlow)]
+        results += _ask_all(slow, PATIENT_TIMEOUT, PATIENT_DEADLINE)
     servers: list[Server] = []
-    if owned:
-        deadline = time.monotonic() + PROBE_DEADLINE
-        # One client for all probes: each new client costs CPU (TLS setup) that would otherwise
-        # pile up under the GIL when many entries are probed at once.
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-        with httpx.Client(timeout=HEALTH_TIMEOUT, trust_env=False, limits=limits) as http, \
-                ThreadPoolExecutor(max_workers=len(owned)) as pool:
-            for result in pool.map(lambda eu: _ask(http, eu[0], eu[1], deadline), owned):
-                if isinstance(result, Skipped):
-                    stale.append(result)
-                    continue
-                # Two files for one socket (a copied or rewritten entry) are one server.
-                first = next((s for s in servers if s.url == result.url), None)
-                if first is None:
-                    servers.append(result)
-                else:
-                    reason = f"{result.url}: the same server as {first.registry_file}"
-                    stale.append(Skipped(result.registry_file or "", reason))
+    for result in results:
+        if isinstance(result, Skipped):
+            stale.append(Skipped(result.path, result.reason))
+            continue
+        # Two files for one socket (a copied or rewritten entry) are one server.
+        first = next((s for s in servers if s.url == result.url), None)
+        if first is None:
+            servers.append(result)
+        else:
+            reason = f"{result.url}: the same server as {first.registry_file}"
+            stale.append(Skipped(result.registry_file or "", reason))
     return Discovery(servers=tuple(servers), stale=tuple(stale))

@@ -13,16 +13,19 @@ import logging
 import re
 import sys
 import traceback as tb_module
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
 from . import __version__, scratchpad
-from .client import ExecuteResult
 from .errors import PairError, SessionGone, UsageError
-from .magics import REGISTRY, MagicContext, RunOutcome, load_all
+from .magics import Magic, MagicContext, RunOutcome, load_all
 from .outputs import ErrorInfo, error_from_exception, parse_error, starts_error_report, value_bundle
-from .target import Targeter
+
+if TYPE_CHECKING:
+    from .client import ExecuteResult
+    from .target import Targeter
 
 log = logging.getLogger("marimo_pair_kernel")
 
@@ -56,7 +59,7 @@ class MarimoPairKernel(Kernel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.targeter = Targeter()
+        self._targeter: Targeter | None = None
         self.launcher = None
         self.cell_id: str | None = None
         self._state: dict[str, Any] = {}
@@ -65,11 +68,27 @@ class MarimoPairKernel(Kernel):
         # Per-request flags, set by do_execute; completion may come before any execute.
         self._silent = False
         self._allow_stdin = False
-        load_all()
-        # `marimo-pair-kernel console NB.py` passes NB.py in MARIMO_PAIR_OPEN: start it now, finish on first execute.
-        from .magics.opening import open_from_env
+        self._open_first = None
+        if os.environ.get("MARIMO_PAIR_OPEN"):
+            # `marimo-pair-kernel console NB.py`: start the server now, finish %open on first execute.
+            from .magics.opening import open_from_env
 
-        self._open_first = open_from_env(self)
+            self._open_first = open_from_env(self)
+
+    # httpx, discovery and the magic families load on first use, not at start-up: a kernel
+    # that starts as fast as ipykernel's own is what makes the console feel instant.
+
+    @property
+    def targeter(self) -> Targeter:
+        if self._targeter is None:
+            from .target import Targeter
+
+            self._targeter = Targeter()
+        return self._targeter
+
+    @property
+    def magics(self) -> dict[str, Magic]:
+        return load_all()
 
     @property
     def kernel_info(self) -> dict[str, Any]:
@@ -292,7 +311,7 @@ class MarimoPairKernel(Kernel):
     # -- magics and pager --------------------------------------------------------------------
 
     def _magic(self, name: str, argline: str, body: str | None, *, cell: bool, reply: dict) -> ErrorInfo | None:
-        m = REGISTRY.get(name)
+        m = self.magics.get(name)
         if m is None:
             raise UsageError(f"There is no magic {'%%' if cell else '%'}{name}. Run %help to list the magics.")
         if cell and not m.cell:
@@ -315,7 +334,7 @@ class MarimoPairKernel(Kernel):
         return None
 
     def _magic_help_text(self, name: str) -> str:
-        m = REGISTRY.get(name.lstrip("%"))
+        m = self.magics.get(name.lstrip("%"))
         if m is None:
             raise UsageError(f"There is no magic %{name.lstrip('%')}. Run %help to list them.")
         return m.help()
@@ -351,7 +370,7 @@ class MarimoPairKernel(Kernel):
             first_line = code.lstrip().split("\n", 1)[0]
             m = re.match(r"^(%%?)(\w*)$", line)
             if m:
-                names = sorted(n for n, mg in REGISTRY.items() if (mg.cell if m.group(1) == "%%" else mg.line))
+                names = sorted(n for n, mg in self.magics.items() if (mg.cell if m.group(1) == "%%" else mg.line))
                 reply["matches"] = [m.group(1) + n for n in names if n.startswith(m.group(2))]
                 reply["cursor_start"] = cursor_pos - len(line)
                 return reply
@@ -366,7 +385,7 @@ class MarimoPairKernel(Kernel):
                 matches = [str(x) for x in payload.get("matches", [])]
                 back = int(payload.get("start_back", 0))
                 if not (m := re.search(r"%\w*$", before)):
-                    matches += [f"%{n}" for n in sorted(REGISTRY) if before.endswith("%")]
+                    matches += [f"%{n}" for n in sorted(self.magics) if before.endswith("%")]
                 reply["matches"] = matches
                 reply["cursor_start"] = cursor_pos - back
         except (PairError, KeyboardInterrupt):
@@ -376,7 +395,7 @@ class MarimoPairKernel(Kernel):
         return reply
 
     def _magic_words(self, name: str, word: str) -> list[str]:
-        m = REGISTRY.get(name)
+        m = self.magics.get(name)
         if m is None:
             return []
         words = list(m.options())
@@ -448,7 +467,8 @@ class MarimoPairKernel(Kernel):
             if self.launcher is not None:
                 self.launcher.stop_all()
         finally:
-            self.targeter.close()
+            if self._targeter is not None:
+                self._targeter.close()
 
 
 def _input_call(code: str) -> str | None:

@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .client import Output
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import Output
 
 _HEADER = "Traceback (most recent call last):"
 # A stderr chunk that begins an error report: a traceback, or marimo's bare SyntaxError form.

@@ -23,7 +23,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from .client import Output
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import Output
 
 MARKER = "marimo_pair_kernel"
 
