@@ -131,3 +131,28 @@ def test_discover_display(kernel, server):
     servers = bundle["application/json"]["servers"]
     assert [s["url"] for s in servers] == [server.url]
     assert servers[0]["notebooks"][0]["path"] == str(server.notebook)
+
+
+def test_completion_never_interrupts_a_running_cell(kernel, server):
+    """While the notebook is busy (here: a long run from someone else), completion steps aside."""
+    import threading
+
+    outcome = {}
+
+    def person_runs():
+        outcome["events"], outcome["done"] = server.execute("import time\ntime.sleep(3)\nprint('finished')")
+
+    t = threading.Thread(target=person_runs)
+    t.start()
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    msg_id = kernel.complete("answ")
+    reply = kernel.get_shell_msg(timeout=20)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert time.monotonic() - t0 < 1.5  # did not wait for the run to end
+    t.join(timeout=30)
+    assert outcome["done"]["success"] is True  # and did not cut it short
+    assert "finished" in "".join(d["data"] for n, d in outcome["events"] if n == "stdout")
+    # Once idle, completion works again.
+    kernel.complete("answ")
+    assert "answer" in kernel.get_shell_msg(timeout=20)["content"]["matches"]

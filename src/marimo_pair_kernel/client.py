@@ -237,6 +237,19 @@ class MarimoClient:
 
     # -- execute ------------------------------------------------------------------------
 
+    def busy(self, notebook: Notebook) -> bool:
+        """Whether the notebook's kernel is running something (a cell, or another execute).
+
+        False when the server cannot say (older marimo): callers then simply go ahead.
+        """
+        try:
+            r = self._http.get(
+                self.url + "/api/kernel/status", headers={"Marimo-Session-Id": notebook.key}, timeout=1.0
+            )
+            return r.status_code == 200 and r.json().get("state") == "running"
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
+
     def execute(
         self,
         code: str,

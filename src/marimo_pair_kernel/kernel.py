@@ -280,9 +280,20 @@ class MarimoPairKernel(Kernel):
             return result, parse_error(scratchpad.restore_traceback(held[-1]))
         return result, ErrorInfo("Error", "marimo reported a failure without a traceback", ["marimo reported a failure without a traceback"])
 
-    def _internal(self, code: str, timeout: float = 5.0) -> dict | None:
-        """Run our own helper code silently; None when it fails or times out."""
+    def _internal(self, code: str, quick: bool = False) -> dict | None:
+        """Run our own helper code silently; None when it fails.
+
+        `quick` is for editing help (completion, inspection): it must neither wait behind a
+        running cell nor cut one short. A timed-out stream would interrupt marimo's kernel,
+        possibly the person's own cell, so a busy kernel is skipped, and the timeout is only a
+        last resort.
+        """
         target = self.targeter.current()
+        timeout = None
+        if quick:
+            if target.client.busy(target.notebook):
+                return None
+            timeout = 10.0
         try:
             result = target.client.execute(code, target.notebook, lambda n, t: None, timeout=timeout)
         except SessionGone:
@@ -380,7 +391,7 @@ class MarimoPairKernel(Kernel):
                 reply["matches"] = self._magic_words(name, word)
                 reply["cursor_start"] = cursor_pos - len(word)
                 return reply
-            payload = self._internal(scratchpad.completion_code(code, cursor_pos), timeout=10.0)
+            payload = self._internal(scratchpad.completion_code(code, cursor_pos), quick=True)
             if payload:
                 matches = [str(x) for x in payload.get("matches", [])]
                 back = int(payload.get("start_back", 0))
@@ -412,7 +423,7 @@ class MarimoPairKernel(Kernel):
         if not name:
             return reply
         try:
-            payload = self._internal(scratchpad.inspect_code(name, detail_level), timeout=10.0)
+            payload = self._internal(scratchpad.inspect_code(name, detail_level), quick=True)
         except (PairError, KeyboardInterrupt):
             return reply
         if payload and payload.get("found"):
