@@ -73,6 +73,13 @@ def test_execution_count_silent_and_user_expressions(kernel):
     run = execute(kernel, "print('quiet'); 3", silent=True)
     assert run.messages == [] or all(m["msg_type"] == "execute_input" for m in run.messages)
     assert execute(kernel, "4").reply["execution_count"] == n + 2
+    # As in IPython: store_history=False runs without taking a number.
+    run = execute(kernel, "5", store_history=False)
+    assert run.reply["execution_count"] == n + 2 and run.result["text/plain"] == "5"
+    run = execute(kernel, "6")
+    assert run.reply["execution_count"] == n + 3
+    (inp,) = [m["content"] for m in run.messages if m["msg_type"] == "execute_input"]
+    assert inp["execution_count"] == n + 3 == run.of("execute_result")[0]["execution_count"]
     run = execute(kernel, "pass", user_expressions={"a": "answer * 2", "bad": "1/0"})
     ue = run.reply["user_expressions"]
     assert ue["a"]["status"] == "ok" and ue["a"]["data"]["text/plain"] == "84"

@@ -14,13 +14,13 @@ import re
 import sys
 import traceback as tb_module
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ipykernel.kernelbase import Kernel
 
 from . import __version__, scratchpad
-from .errors import PairError, SessionGone, UsageError
-from .magics import Magic, MagicContext, RunOutcome, load_all
+from .errors import ConnectionFailed, PairError, ServerGone, SessionGone, UsageError
+from .magics import Magic, RunOutcome, load_all
 from .outputs import ErrorInfo, error_from_exception, parse_error, starts_error_report, value_bundle
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class MarimoPairKernel(Kernel):
         "Code runs in the notebook's scratchpad; %help lists the magics, %%cell adds durable cells."
     )
     help_links = [{"text": "marimo", "url": "https://docs.marimo.io"}]
+    _count = 1  # the number the next stored execution gets, as IPython's In[n]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -147,11 +148,12 @@ class MarimoPairKernel(Kernel):
         cell_id: str | None = None,
     ) -> dict[str, Any]:
         self.cell_id = cell_id or (cell_meta or {}).get("cellId")
-        if store_history and not silent:
-            self._history.append((1, self.execution_count, code))
+        store_history = store_history and not silent  # the message spec: silent forces it off
+        if store_history:
+            self._history.append((1, self._count, code))
         self._allow_stdin = allow_stdin
         self._silent = silent
-        reply: dict[str, Any] = {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
+        reply: dict[str, Any] = {"status": "ok", "payload": [], "user_expressions": {}}
         try:
             self._flush_warnings()
             error = self._execute(code, reply)
@@ -174,7 +176,20 @@ class MarimoPairKernel(Kernel):
                 self.send_response(self.iopub_socket, "error", error.content())
             reply.update(status="error", **error.content())
             reply.pop("payload", None)
+        if store_history:
+            self._count += 1
+        reply["execution_count"] = self._count - 1
         return reply
+
+    # As in IPython: the count advances only for executions stored in history, and
+    # execute_input shows the number the cell will get (ipykernel's own increment is ignored).
+    @property
+    def execution_count(self) -> int:  # type: ignore[override]
+        return self._count
+
+    @execution_count.setter
+    def execution_count(self, value: int) -> None:
+        pass
 
     def _flush_warnings(self) -> None:
         for w in self.targeter.warnings:
@@ -229,7 +244,7 @@ class MarimoPairKernel(Kernel):
             self.send_response(
                 self.iopub_socket,
                 "execute_result",
-                {"execution_count": self.execution_count, "data": bundle, "metadata": {}},
+                {"execution_count": self._count, "data": bundle, "metadata": {}},
             )
         return None
 
@@ -244,8 +259,22 @@ class MarimoPairKernel(Kernel):
                 return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", hint])
         return error
 
-    def _scratch(self, code: str, timeout: float | None = None) -> tuple[ExecuteResult, ErrorInfo | None]:
-        """Send code to the scratchpad, streaming output; retry once if the session moved."""
+    def _send(self, code: str, on_stream: Callable[[str, str], None], timeout: float | None = None) -> ExecuteResult:
+        """Run code on the current target; retry once where the session moved (nothing ran)."""
+        target = self.targeter.current()
+        try:
+            return target.client.execute(code, target.notebook, on_stream, timeout=timeout)
+        except SessionGone:
+            target = self.targeter.refind(target)
+            return target.client.execute(code, target.notebook, on_stream, timeout=timeout)
+        except (ServerGone, ConnectionFailed):
+            if not target.client.health(timeout=0.5):
+                # Next execute re-resolves (same file, maybe another port) instead of reusing a dead target.
+                self.targeter.forget()
+            raise
+
+    def _scratch(self, code: str) -> tuple[ExecuteResult, ErrorInfo | None]:
+        """Send code to the scratchpad, streaming its output to the client."""
         held: list[str] = []
 
         def on_stream(name: str, text: str) -> None:
@@ -256,20 +285,9 @@ class MarimoPairKernel(Kernel):
             elif not self._silent:
                 self.stream(name, text)
 
-        target = self.targeter.current()
+        self.targeter.current()
         self._flush_warnings()  # e.g. "not on this machine": before the code goes there, not one execute later
-        try:
-            result = target.client.execute(code, target.notebook, on_stream, timeout=timeout)
-        except SessionGone:
-            target = self.targeter.refind(target)
-            result = target.client.execute(code, target.notebook, on_stream, timeout=timeout)
-        except PairError as e:
-            from .errors import ServerGone, ConnectionFailed
-
-            if isinstance(e, (ServerGone, ConnectionFailed)) and not target.client.health(timeout=0.5):
-                # Next execute re-resolves (same file, maybe another port) instead of reusing a dead target.
-                self.targeter.forget()
-            raise
+        result = self._send(code, on_stream)
         if result.success:
             if held and not self._silent:
                 self.stream("stderr", "".join(held))
@@ -288,17 +306,13 @@ class MarimoPairKernel(Kernel):
         possibly the person's own cell, so a busy kernel is skipped, and the timeout is only a
         last resort.
         """
-        target = self.targeter.current()
         timeout = None
         if quick:
+            target = self.targeter.current()
             if target.client.busy(target.notebook):
                 return None
             timeout = 10.0
-        try:
-            result = target.client.execute(code, target.notebook, lambda n, t: None, timeout=timeout)
-        except SessionGone:
-            target = self.targeter.refind(target)
-            result = target.client.execute(code, target.notebook, lambda n, t: None, timeout=timeout)
+        result = self._send(code, lambda name, text: None, timeout)
         return scratchpad.read_payload(result.output) if result.success else None
 
     def _user_expressions(self, expressions: dict[str, str]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from ..errors import UsageError
 
 if TYPE_CHECKING:
-    from ..client import ExecuteResult
     from ..target import Targeter
 
 
