@@ -57,13 +57,24 @@ def free_port() -> int:
 
 
 def stop_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Stop a process we started in its own group: TERM, then KILL."""
+    """Stop a process we started in its own group, and every descendant: TERM, then KILL.
+
+    marimo starts each notebook kernel in a session of its own (out of reach of killpg), and
+    some versions leave it running when the server stops; so descendants are listed first
+    and finished off afterwards.
+    """
+    import psutil
+
     if proc.poll() is not None:
         return
     try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:
-        return
+        pass
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -72,6 +83,12 @@ def stop_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         except ProcessLookupError:
             pass
         proc.wait(timeout=5)
+    _, alive = psutil.wait_procs(descendants, timeout=3)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
 
 
 @dataclass
@@ -230,9 +247,21 @@ class MarimoServer:
             stop_group(self.proc)
 
     def kill(self) -> None:
+        """SIGKILL the server (a crash), and its notebook kernels, which would outlive it."""
+        import psutil
+
         if self.proc is not None and self.proc.poll() is None:
+            try:
+                descendants = psutil.Process(self.proc.pid).children(recursive=True)
+            except psutil.Error:
+                descendants = []
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+            for p in descendants:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
 
 
 # -- kernels --------------------------------------------------------------------------
