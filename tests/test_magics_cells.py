@@ -279,6 +279,10 @@ def test_graph_shows_defs_refs_ancestors_descendants(kernel):
     assert data["cell"]["name"] == "graph_leaf"
     assert [c["id"] for c in data["ancestors"]][:2] == ["Hbol", "MJUe"]
     assert "this cell" in one["text/plain"]
+    # A TARGET may also be a variable that exactly one cell defines.
+    by_var = ok(execute(kernel, "%graph graph_leaf_v")).displays[0]["application/json"]
+    assert by_var["cell"]["name"] == "graph_leaf"
+    assert ok(execute(kernel, "%cell show answer")).displays[0]["application/json"]["cell"]["id"] == "MJUe"
 
 
 # -- JupyterLab cell ids ----------------------------------------------------------------------------

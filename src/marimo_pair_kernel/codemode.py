@@ -102,8 +102,15 @@ def _mpk_resolve(ctx, target):
         i = None
     if i is not None and -len(ids) <= i < len(ids):
         return ids[i]
+    # Last: the one cell that defines a variable of that name (`%graph answer`).
+    try:
+        defining = sorted(ctx.graph.get_defining_cells(target))
+    except Exception:
+        defining = []
+    if len(defining) == 1 and defining[0] in ids:
+        return defining[0]
     raise LookupError(
-        "No cell %r: give a cell id, a cell name, or an index 0..%d. Run %%cells to list them."
+        "No cell %r: give a cell id, a cell name, an index 0..%d, or a variable one cell defines. Run %%cells to list them."
         % (target, len(ids) - 1)
     )
 

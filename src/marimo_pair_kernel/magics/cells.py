@@ -2,7 +2,7 @@
 
 The scratchpad forgets; cells persist. Every edit goes through marimo's code mode
 (see codemode.py), so marimo itself changes its document and writes the `.py` file.
-TARGET is a cell id, a cell name, or an index (as %cells numbers them).
+TARGET is a cell id, a cell name, an index (as %cells numbers them), or a variable one cell defines.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _USAGE = """%cell show|run|delete TARGET
        %%cell [--name N] [--before T | --after T] [--hide-code] [--no-run]   + code below
        %%cell edit TARGET [--no-run]                                        + code below"""
 
-_DESCRIPTION = """Read and edit the notebook's cells. TARGET is a cell id, a cell name, or an index.
+_DESCRIPTION = """Read and edit the notebook's cells. TARGET is a cell id, a cell name, an index, or a variable one cell defines.
 
   %cell show TARGET        the cell's code, status, defs/refs and neighbours
   %cell run TARGET         run it (and, as marimo does, its stale descendants)
@@ -188,7 +188,7 @@ def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
         (c["index"], c["id"], c["name"] or "", c["status"] or "", ", ".join(c["defs"]), ", ".join(c["refs"]), _first_line(c["code"]))
         for c in cells
     ]
-    notes = ["(no cells)"] if not cells else ["Use %cell show TARGET for one cell's code; TARGET is the #, id or name."]
+    notes = ["(no cells)"] if not cells else ["Use %cell show TARGET for one cell's code; TARGET is the #, id, name or a variable it defines."]
     ctx.display(
         table_bundle(
             ["#", "id", "name", "status", "defs", "refs", "code"],
@@ -201,7 +201,7 @@ def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
 
 
 def _find(cells: list[dict[str, Any]], target: str) -> dict[str, Any]:
-    """The same resolution as code mode's side (id, then name, then index), on a listing we have."""
+    """The same resolution as code mode's side (id, name, index, defined variable), on a listing we have."""
     for c in cells:
         if c["id"] == target:
             return c
@@ -219,8 +219,12 @@ def _find(cells: list[dict[str, Any]], target: str) -> dict[str, Any]:
         i = None
     if i is not None and -len(cells) <= i < len(cells):
         return cells[i]
+    defining = [c for c in cells if target in c.get("defs", ())]
+    if len(defining) == 1:
+        return defining[0]
     raise codemode.CodeModeRefused(
-        f"No cell {target!r}: give a cell id, a cell name, or an index 0..{len(cells) - 1}. Run %cells to list them.",
+        f"No cell {target!r}: give a cell id, a cell name, an index 0..{len(cells) - 1}, or a variable "
+        "one cell defines. Run %cells to list them.",
         "CellNotFoundError",
     )
 
