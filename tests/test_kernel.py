@@ -163,3 +163,12 @@ def test_completion_never_interrupts_a_running_cell(kernel, server):
     # Once idle, completion works again.
     kernel.complete("answ")
     assert "answer" in kernel.get_shell_msg(timeout=20)["content"]["matches"]
+
+
+def test_displayed_output_is_display_data(kernel):
+    run = execute(kernel, "import marimo as mo\nmo.output.append(mo.md('**shown**'))")
+    assert run.reply["status"] == "ok"
+    assert run.result is None
+    (bundle,) = run.displays
+    assert "<strong>shown</strong>" in bundle["text/html"]
+    assert bundle["text/plain"] == "shown"

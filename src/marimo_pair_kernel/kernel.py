@@ -237,15 +237,23 @@ class MarimoPairKernel(Kernel):
         if error is not None:
             return self._hint(error)
         self._scratch_names |= prepared.bound_names
+        if self._silent:
+            return None
         payload = scratchpad.read_payload(result.output)
-        value = payload.get("value") if payload else None
-        bundle = value_bundle(value, None if payload else result.output)
-        if bundle and not self._silent:
-            self.send_response(
-                self.iopub_socket,
-                "execute_result",
-                {"execution_count": self._count, "data": bundle, "metadata": {}},
-            )
+        if payload is not None:
+            bundle = value_bundle(payload.get("value"), None)
+            if bundle:
+                self.send_response(
+                    self.iopub_socket,
+                    "execute_result",
+                    {"execution_count": self._count, "data": bundle, "metadata": {}},
+                )
+        elif result.output is not None:
+            # No value of ours, yet marimo has an output: what the code displayed
+            # (display(...), mo.output.append(...)), which Jupyter calls display_data.
+            bundle = value_bundle(None, result.output)
+            if bundle:
+                self.display(bundle)
         return None
 
     def _hint(self, error: ErrorInfo) -> ErrorInfo:
