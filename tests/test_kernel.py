@@ -172,3 +172,13 @@ def test_displayed_output_is_display_data(kernel):
     (bundle,) = run.displays
     assert "<strong>shown</strong>" in bundle["text/html"]
     assert bundle["text/plain"] == "shown"
+
+
+def test_input_inside_a_notebook_function_fails_fast(kernel, server):
+    assert execute(kernel, "%%cell --name asker\ndef ask():\n    return input('name? ')\n").reply["status"] == "ok"
+    t0 = time.monotonic()
+    run = execute(kernel, "ask()", timeout=30)
+    assert time.monotonic() - t0 < 5
+    assert run.reply["status"] == "error"
+    assert "input() cannot be answered here" in run.reply["evalue"]
+    assert execute(kernel, "6 * 7").result["text/plain"] == "42"  # and all is well after

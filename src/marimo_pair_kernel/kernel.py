@@ -25,7 +25,7 @@ from .outputs import ErrorInfo, error_from_exception, parse_error, starts_error_
 
 if TYPE_CHECKING:
     from .client import ExecuteResult
-    from .target import Targeter
+    from .target import Target, Targeter
 
 log = logging.getLogger("marimo_pair_kernel")
 
@@ -61,6 +61,7 @@ class MarimoPairKernel(Kernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._targeter: Targeter | None = None
+        self._installed: set[tuple[str, str]] = set()  # notebook sessions that have our helpers
         self.launcher = None
         self.cell_id: str | None = None
         self._state: dict[str, Any] = {}
@@ -82,7 +83,7 @@ class MarimoPairKernel(Kernel):
     @property
     def targeter(self) -> Targeter:
         if self._targeter is None:
-            from .target import Targeter
+            from .target import Target, Targeter
 
             self._targeter = Targeter()
         return self._targeter
@@ -271,15 +272,24 @@ class MarimoPairKernel(Kernel):
         """Run code on the current target; retry once where the session moved (nothing ran)."""
         target = self.targeter.current()
         try:
-            return target.client.execute(code, target.notebook, on_stream, timeout=timeout)
+            return self._execute_on(target, code, on_stream, timeout)
         except SessionGone:
             target = self.targeter.refind(target)
-            return target.client.execute(code, target.notebook, on_stream, timeout=timeout)
+            return self._execute_on(target, code, on_stream, timeout)
         except (ServerGone, ConnectionFailed):
             if not target.client.health(timeout=0.5):
                 # Next execute re-resolves (same file, maybe another port) instead of reusing a dead target.
                 self.targeter.forget()
             raise
+
+    def _execute_on(self, target: Target, code: str, on_stream: Callable[[str, str], None], timeout: float | None) -> ExecuteResult:
+        # Once per notebook session: install our helpers, so that even the first code that
+        # reaches an input() (say, inside a notebook function) fails at once instead of hanging.
+        session = (target.client.url, target.notebook.session_id or target.notebook.key)
+        if session not in self._installed:
+            target.client.execute(scratchpad.install_code(), target.notebook, lambda name, text: None, timeout=timeout)
+            self._installed.add(session)
+        return target.client.execute(code, target.notebook, on_stream, timeout=timeout)
 
     def _scratch(self, code: str) -> tuple[ExecuteResult, ErrorInfo | None]:
         """Send code to the scratchpad, streaming its output to the client."""

@@ -31,8 +31,42 @@ if TYPE_CHECKING:
 MARKER = "marimo_pair_kernel"
 
 # Helpers that run inside the marimo kernel, installed once as a module (see `_call`).
-RUNTIME_MODULE = "_marimo_pair_kernel_rt_1"  # bump when RUNTIME changes
+RUNTIME_MODULE = "_marimo_pair_kernel_rt_2"  # bump when RUNTIME changes
 RUNTIME = r'''
+INPUT_REFUSED = (
+    "input() cannot be answered here: this code runs in marimo's scratchpad for a Jupyter "
+    "client (marimo-pair-kernel), and marimo would wait for a browser prompt that the client "
+    "never sees. Put the value in the code instead, or use a mo.ui.text element in a %%cell."
+)
+
+
+def guard_input(ns):
+    """Make input() in scratchpad code fail at once instead of waiting for a browser forever.
+
+    marimo gives the notebook's namespace (`__main__`, which each scratchpad run copies) its
+    own `input`; cells (the person's own runs) keep it, only code running as the scratch
+    cell gets the error.
+    """
+    current = ns.get("input")
+    if current is None or getattr(current, "_mpk_guard", False):
+        return
+    def input(prompt=""):
+        try:
+            from marimo._runtime.context import get_context
+            in_scratch = get_context().execution_context.cell_id == "__scratch__"
+        except Exception:
+            in_scratch = False
+        if in_scratch:
+            raise RuntimeError(INPUT_REFUSED)
+        return current(prompt)
+    input._mpk_guard = True
+    ns["input"] = input
+
+
+def installed():
+    return {"marimo_pair_kernel": "{}"}
+
+
 def show(value):
     import json as _j
     if value is None:
@@ -137,8 +171,14 @@ def _call(expression: str) -> str:
         f"    _mpk_rt = __import__('types').ModuleType({RUNTIME_MODULE!r})\n"
         f"    exec({RUNTIME!r}, _mpk_rt.__dict__)\n"
         f"    __import__('sys').modules[{RUNTIME_MODULE!r}] = _mpk_rt\n"
+        "    _mpk_rt.guard_input(__import__('sys').modules['__main__'].__dict__)\n"
         f"_mpk_rt.{expression}\n"
     )
+
+
+def install_code() -> str:
+    """Install the runtime (and the input() guard) before the first user code runs."""
+    return _call("installed()")
 
 
 @dataclass(frozen=True)
