@@ -8,7 +8,6 @@ kernel never dies of them.
 
 from __future__ import annotations
 
-import ast
 import logging
 import re
 import sys
@@ -83,7 +82,7 @@ class MarimoPairKernel(Kernel):
     @property
     def targeter(self) -> Targeter:
         if self._targeter is None:
-            from .target import Target, Targeter
+            from .target import Targeter
 
             self._targeter = Targeter()
         return self._targeter
@@ -223,17 +222,16 @@ class MarimoPairKernel(Kernel):
             if name.startswith("%"):
                 return self._page(self._magic_help_text(name.lstrip("%")), reply)
             return self._page(self._inspect_text(name, len(marks) - 1), reply)
-        refused = _input_call(stripped)
-        if refused:
-            raise PairError(
-                f"{refused}() cannot be answered here: marimo's scratchpad would wait for a browser "
-                "prompt that the Jupyter client never sees, and hang. Put the value in the code "
-                "instead, or use a mo.ui.text element in a %%cell."
-            )
-        return self._run_user_code(code)
-
-    def _run_user_code(self, code: str) -> ErrorInfo | None:
         prepared = scratchpad.prepare(code)
+        if prepared.asks_input:
+            raise PairError(
+                f"{prepared.asks_input}() cannot be answered here: marimo's scratchpad would wait for "
+                "a browser prompt that the Jupyter client never sees, and hang. Put the value in the "
+                "code instead, or use a mo.ui.text element in a %%cell."
+            )
+        return self._run_user_code(prepared)
+
+    def _run_user_code(self, prepared: scratchpad.Prepared) -> ErrorInfo | None:
         result, error = self._scratch(prepared.code)
         if error is not None:
             return self._hint(error)
@@ -512,19 +510,3 @@ class MarimoPairKernel(Kernel):
         finally:
             if self._targeter is not None:
                 self._targeter.close()
-
-
-def _input_call(code: str) -> str | None:
-    """'input' or 'getpass' when the code calls one directly: those would hang in marimo."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            f = node.func
-            if isinstance(f, ast.Name) and f.id in ("input", "raw_input"):
-                return f.id
-            if isinstance(f, ast.Attribute) and f.attr == "getpass":
-                return "getpass"
-    return None

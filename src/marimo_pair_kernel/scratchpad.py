@@ -188,6 +188,7 @@ class Prepared:
     code: str
     has_value: bool  # the last statement is an expression whose value we show
     bound_names: frozenset[str]  # top-level names the code binds (they vanish after)
+    asks_input: str | None = None  # "input"/"getpass" when the code calls one directly
 
 
 def prepare(code: str) -> Prepared:
@@ -198,8 +199,9 @@ def prepare(code: str) -> Prepared:
         # Let marimo report it: its Python may accept syntax ours does not.
         return Prepared(code, False, frozenset())
     bound = frozenset(_top_level_bindings(tree))
+    asks = _input_call(tree)
     if not tree.body or not isinstance(tree.body[-1], ast.Expr) or _ends_with_semicolon(code):
-        return Prepared(code, False, bound)
+        return Prepared(code, False, bound, asks)
     last = tree.body[-1]
     lines = code.splitlines(keepends=True)
     # ast offsets are UTF-8 byte offsets: edit the affected lines as bytes.
@@ -212,7 +214,7 @@ def prepare(code: str) -> Prepared:
     body = "".join(lines)
     if not body.endswith("\n"):
         body += "\n"
-    return Prepared(body + _call("show(_mpk_value)"), True, bound)
+    return Prepared(body + _call("show(_mpk_value)"), True, bound, asks)
 
 
 _PREFIX = "_mpk_value = ("
@@ -231,6 +233,18 @@ def restore_traceback(text: str) -> str:
         if nxt.strip() and set(nxt.strip()) <= set("^~") and nxt[col : col + len(_PREFIX)].strip() == "":
             lines[i + 1] = nxt[:col] + nxt[col + len(_PREFIX) :]
     return "\n".join(lines)
+
+
+def _input_call(tree: ast.Module) -> str | None:
+    """A prompt the code asks for directly: it would wait for a browser, so it is refused early."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in ("input", "raw_input"):
+                return f.id
+            if isinstance(f, ast.Attribute) and f.attr == "getpass":
+                return "getpass"
+    return None
 
 
 def _ends_with_semicolon(code: str) -> bool:
