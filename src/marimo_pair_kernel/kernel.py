@@ -155,7 +155,6 @@ class MarimoPairKernel(Kernel):
         self._silent = silent
         reply: dict[str, Any] = {"status": "ok", "payload": [], "user_expressions": {}}
         try:
-            self._flush_warnings()
             error = self._execute(code, reply)
             if error is None and user_expressions:
                 reply["user_expressions"] = self._user_expressions(user_expressions)
