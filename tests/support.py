@@ -332,10 +332,20 @@ class Run:
         return [c["data"] for c in self.of("display_data")]
 
 
-def execute(kc, code: str, timeout: float = 60, **kw: Any) -> Run:
-    """Execute and collect this request's IOPub messages up to idle, plus the reply."""
+def execute(kc, code: str, timeout: float = 60, metadata: dict | None = None, **kw: Any) -> Run:
+    """Execute and collect this request's IOPub messages up to idle, plus the reply.
+
+    `metadata` goes in the request's metadata, as JupyterLab sends `{"cellId": ...}`.
+    """
     t0 = time.monotonic()
-    msg_id = kc.execute(code, **kw)
+    if metadata is None:
+        msg_id = kc.execute(code, **kw)
+    else:
+        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                   "allow_stdin": False, "stop_on_error": True, **kw}
+        msg = kc.session.msg("execute_request", content, metadata=metadata)
+        kc.shell_channel.send(msg)
+        msg_id = msg["header"]["msg_id"]
     messages, times = [], []
     while True:
         m = kc.get_iopub_msg(timeout=timeout)

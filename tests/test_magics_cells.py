@@ -30,30 +30,8 @@ def wait_for_file(path, needle: str, timeout: float = 15.0) -> str:
 
 
 def execute_with_cell_id(kc, code: str, cell_id: str, timeout: float = 60) -> Run:
-    """Like support.execute, but with JupyterLab's `cellId` in the request metadata."""
-    content = {
-        "code": code, "silent": False, "store_history": True,
-        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True,
-    }
-    msg = kc.session.msg("execute_request", content, metadata={"cellId": cell_id})
-    kc.shell_channel.send(msg)
-    msg_id = msg["header"]["msg_id"]
-    messages = []
-    t0 = time.monotonic()
-    while True:
-        m = kc.get_iopub_msg(timeout=timeout)
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        if m["msg_type"] == "status":
-            if m["content"]["execution_state"] == "idle":
-                break
-            continue
-        messages.append(m)
-    while True:
-        reply = kc.get_shell_msg(timeout=timeout)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            break
-    return Run(messages, reply["content"], [], time.monotonic() - t0)
+    """Like support.execute, with JupyterLab's `cellId` in the request metadata."""
+    return execute(kc, code, timeout=timeout, metadata={"cellId": cell_id})
 
 
 def ok(run: Run) -> Run:
