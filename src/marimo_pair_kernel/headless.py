@@ -26,7 +26,6 @@ class HeadlessSession:
         self.key = f"mpk-{uuid.uuid4().hex[:12]}"
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._stop = threading.Event()
-        self._ready = threading.Event()
         self._error: str | None = None
         self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name=f"marimo-sse-{self.key}", daemon=True)

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 KERNEL_NAME = "marimo-pair"
-DISPLAY_NAME = "marimo (pair)"
 
 
 def kernelspec_source() -> Path:

@@ -32,10 +32,6 @@ _EXIT = {"exit", "quit", "exit()", "quit()"}
 _PAGER = re.compile(r"^\s*(\?{1,2})?\s*([A-Za-z_%][\w.]*)\s*(\?{1,2})?\s*$")
 
 
-class _Interrupted(Exception):
-    pass
-
-
 class MarimoPairKernel(Kernel):
     implementation = "marimo-pair-kernel"
     implementation_version = __version__

@@ -147,7 +147,6 @@ class Embedded:
     log: Path
     session: HeadlessSession | None = None
     notebook: Notebook | None = None
-    cells_ok: bool | None = None  # False: some cells raised on the first run; None: not run to the end
     created: bool = False  # the notebook file did not exist before
     notes: list[str] = field(default_factory=list)
 
@@ -321,7 +320,6 @@ class Launcher:
         client = MarimoClient(emb.url)
         try:
             result = client.execute(run_all_cells_code(), emb.notebook, lambda name, text: None, timeout=None)
-            emb.cells_ok = result.success
             if not result.success:
                 emb.notes.append("some cells raised errors on the first run (%cells shows which)")
         except KeyboardInterrupt:
