@@ -131,6 +131,13 @@ def test_help_lists_every_magic(kernel):
         assert f"%{name}" in bundle["text/plain"]
 
 
+def test_lsmagic_lists_line_and_cell_magics(kernel):
+    (bundle,) = execute(kernel, "%lsmagic").displays
+    assert {"text/plain", "text/html", "application/json"} <= set(bundle)
+    assert "%%cell" in bundle["application/json"]["cell"]
+    assert "%discover" in bundle["application/json"]["line"]
+
+
 def test_discover_display(kernel, server):
     run = execute(kernel, "%discover")
     (bundle,) = run.displays

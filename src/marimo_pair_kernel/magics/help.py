@@ -38,7 +38,11 @@ def lsmagic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> No
     line = sorted(f"%{n}" for n, m in REGISTRY.items() if m.line)
     cell = sorted(f"%%{n}" for n, m in REGISTRY.items() if m.cell)
     text = "Available line magics:\n" + "  ".join(line) + "\n\nAvailable cell magics:\n" + "  ".join(cell)
-    ctx.display({"text/plain": text, "application/json": {"line": line, "cell": cell}})
+    html = "".join(
+        f"<p><b>{title}</b> " + " ".join(f"<code>{n}</code>" for n in names) + "</p>"
+        for title, names in (("Line magics:", line), ("Cell magics:", cell))
+    )
+    ctx.display({"text/plain": text, "text/html": html, "application/json": {"line": line, "cell": cell}})
 
 
 def show_magic_help(ctx: MagicContext, name: str) -> None:
