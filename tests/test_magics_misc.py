@@ -217,7 +217,11 @@ def pkg_server(tmp_path_factory):
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
-    (site / "_marimo_pair_tests.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # Every site directory this Python sees (a venv's own, and the base one beneath a
+    # --system-site-packages venv), so marimo's dependencies resolve there too.
+    dirs = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+                          *(p for p in sys.path if p.endswith("site-packages"))])
+    (site / "_marimo_pair_tests.pth").write_text("".join(d + "\n" for d in dirs))
     srv = MarimoServer.start(root / "nb", python=str(venv / "bin" / "python"))
     srv.site = site  # type: ignore[attr-defined]
     try:

@@ -1,6 +1,6 @@
 """Profile the kernel side of a benchmark with py-spy (`pip install py-spy`).
 
-    python bench/profile.py {trivial,bulk,start,discovery} [--out DIR] [--top N]
+    python bench/profile_kernel.py {trivial,bulk,start,discovery} [--out DIR] [--top N]
 
 The kernel runs under `py-spy record` through a temporary kernelspec, so the samples
 are the kernel process's own (idle waits excluded). `discovery` profiles the CLI's
