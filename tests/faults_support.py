@@ -27,6 +27,7 @@ import psutil
 from jupyter_client import KernelManager
 
 from marimo_pair_kernel.discovery import registry_dir
+from support import Outputs
 
 
 def registry_entry(state_home: Path, *, pid: int, port: int, host: str = "127.0.0.1", name: str | None = None,
@@ -189,28 +190,12 @@ def local_non_loopback_ipv4() -> str | None:
 
 
 @dataclass
-class Exchange:
-    """Everything one execute produced: all IOPub messages for it, and the reply."""
+class Exchange(Outputs):
+    """Everything one execute produced: all IOPub messages for it, and the whole reply message."""
 
     messages: list[dict]
     reply: dict
     input_requests: list[dict] = field(default_factory=list)
-
-    def of(self, msg_type: str) -> list[dict]:
-        return [m["content"] for m in self.messages if m["msg_type"] == msg_type]
-
-    @property
-    def stdout(self) -> str:
-        return "".join(c["text"] for c in self.of("stream") if c["name"] == "stdout")
-
-    @property
-    def stderr(self) -> str:
-        return "".join(c["text"] for c in self.of("stream") if c["name"] == "stderr")
-
-    @property
-    def result(self) -> dict | None:
-        r = self.of("execute_result")
-        return r[0]["data"] if r else None
 
     @property
     def status(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from jupyter_client import KernelManager
 
+from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 from marimo_pair_kernel.discovery import Notebook
 from marimo_pair_kernel.headless import HeadlessSession
 
@@ -184,13 +185,7 @@ class MarimoServer:
         nb = hs.start()
         self.sessions.append(hs)
         if run_cells:
-            self.execute(
-                "import marimo._code_mode as cm\n"
-                "async with cm.get_context() as ctx:\n"
-                "    for c in ctx.cells:\n"
-                "        ctx.run_cell(c.id)\n",
-                nb,
-            )
+            self.execute(RUN_ALL_CELLS, nb)
         return nb
 
     def close_sessions(self) -> None:
@@ -299,12 +294,10 @@ def stop_kernel(km, kc) -> None:
             km.shutdown_kernel(now=True)
 
 
-@dataclass
-class Run:
+class Outputs:
+    """Views over one execute's IOPub `messages` (shared by Run and the fault suite's Exchange)."""
+
     messages: list[dict]
-    reply: dict
-    times: list[float]
-    reply_time: float
 
     def of(self, msg_type: str) -> list[dict]:
         return [m["content"] for m in self.messages if m["msg_type"] == msg_type]
@@ -330,6 +323,14 @@ class Run:
     @property
     def displays(self) -> list[dict]:
         return [c["data"] for c in self.of("display_data")]
+
+
+@dataclass
+class Run(Outputs):
+    messages: list[dict]
+    reply: dict
+    times: list[float]
+    reply_time: float
 
 
 def execute(kc, code: str, timeout: float = 60, metadata: dict | None = None, **kw: Any) -> Run:

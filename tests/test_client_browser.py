@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 from support import MarimoServer, execute, start_kernel, stop_kernel
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -56,12 +57,6 @@ if __name__ == "__main__":
     app.run()
 '''
 
-RUN_ALL = (
-    "import marimo._code_mode as cm\n"
-    "async with cm.get_context() as ctx:\n"
-    "    for c in ctx.cells:\n"
-    "        ctx.run_cell(c.id)\n"
-)
 
 GREETING = '''%%cell --name greeting
 import marimo as _mo
@@ -109,7 +104,7 @@ def page(server):
             time.sleep(0.1)
         # marimo 0.25 does not run a notebook when its page opens (auto_instantiate is off):
         # run it once, as the person would with "run all"; the last cell's output shows it ran.
-        server.execute(RUN_ALL)
+        server.execute(RUN_ALL_CELLS)
         wait_for_texts(pg, ["ready: 42"], timeout_ms=30_000)
         yield pg
     finally:

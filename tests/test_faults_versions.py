@@ -20,17 +20,12 @@ import os
 
 import pytest
 from faults_support import OLD_MARIMO_VERSION, LoggedKernel, Recorder, WsSession, old_marimo_python, registry_entry
+from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 from support import MarimoServer
 
 from marimo_pair_kernel.client import MIN_MARIMO_TEXT
 from marimo_pair_kernel.discovery import Notebook
 
-RUN_ALL = (
-    "import marimo._code_mode as cm\n"
-    "async with cm.get_context() as ctx:\n"
-    "    for c in ctx.cells:\n"
-    "        ctx.run_cell(getattr(c, 'id', None) or c.cell_id)\n"  # 0.21 calls it cell_id
-)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +39,7 @@ def old_server(tmp_path_factory):
     try:
         tab = WsSession(srv.url, str(srv.notebook)).start()
         srv.tabs = [tab]  # type: ignore[attr-defined]
-        _, done = srv.execute(RUN_ALL, Notebook(key=tab.key, session_id=None, path=str(srv.notebook), filename=None))
+        _, done = srv.execute(RUN_ALL_CELLS, Notebook(key=tab.key, session_id=None, path=str(srv.notebook), filename=None))
         assert done["success"], done
         yield srv
     finally:

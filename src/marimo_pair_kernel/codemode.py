@@ -400,6 +400,15 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Run every cell once, as a browser does when it opens a notebook (marimo 0.21 says cell_id).
+RUN_ALL_CELLS = (
+    "import marimo._code_mode as cm\n"
+    "async with cm.get_context() as ctx:\n"
+    "    for c in ctx.cells:\n"
+    "        ctx.run_cell(getattr(c, 'id', None) or c.cell_id)\n"
+)
+
+
 def build(op: str, args: dict[str, Any], nonce: str = "") -> str:
     """The scratchpad code for one op: wrapper, op function, and the answer as last expression."""
     call = (

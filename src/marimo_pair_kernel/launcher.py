@@ -38,6 +38,7 @@ import httpx
 
 from . import discovery
 from .client import MarimoClient, normalize_url
+from .codemode import RUN_ALL_CELLS
 from .discovery import Notebook
 from .errors import LaunchError, PairError
 from .headless import HeadlessSession
@@ -113,21 +114,6 @@ if sys.path and sys.path[0] == "":
 sys.argv = ["marimo"] + sys.argv[5:]
 runpy.run_module("marimo", run_name="__main__", alter_sys=True)
 """
-
-# Run every cell once, as a browser does when it opens a notebook. Sent as scratchpad code.
-# NOTE: kept here as one small function's constant so it can move to codemode.py (the module
-# that owns code-mode snippets) without touching the launcher's logic.
-RUN_ALL_CELLS = (
-    "import marimo._code_mode as cm\n"
-    "async with cm.get_context() as ctx:\n"
-    "    for c in ctx.cells:\n"
-    "        ctx.run_cell(c.id)\n"
-)
-
-
-def run_all_cells_code() -> str:
-    return RUN_ALL_CELLS
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -319,7 +305,7 @@ class Launcher:
     def _run_cells(self, emb: Embedded) -> None:
         client = MarimoClient(emb.url)
         try:
-            result = client.execute(run_all_cells_code(), emb.notebook, lambda name, text: None, timeout=None)
+            result = client.execute(RUN_ALL_CELLS, emb.notebook, lambda name, text: None, timeout=None)
             if not result.success:
                 emb.notes.append("some cells raised errors on the first run (%cells shows which)")
         except KeyboardInterrupt:
