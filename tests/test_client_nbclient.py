@@ -85,8 +85,8 @@ def test_outputs_saved_in_the_ipynb(first_run, server):
     assert stdout(cells[4]) == "scratch sees 410 820\n"
 
     [listing] = [o for o in cells[5]["outputs"] if o["output_type"] == "display_data"]
-    assert {"text/plain", "text/html", "application/json"} <= set(listing["data"])
-    assert {"base", "doubled"} <= {c["name"] for c in listing["data"]["application/json"]["cells"]}
+    assert {"text/plain", "text/html", "application/vnd.marimo-pair+json"} <= set(listing["data"])
+    assert {"base", "doubled"} <= {c["name"] for c in listing["data"]["application/vnd.marimo-pair+json"]["cells"]}
 
     counts = [c["execution_count"] for c in cells if c["cell_type"] == "code"]
     assert counts == sorted(counts) and len(set(counts)) == len(counts)
@@ -141,8 +141,9 @@ def test_example_notebook_runs(server, kernel_env, tmp_path):
         errors = [o for c in nb.cells if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
         assert not errors, errors
         # Plain-code values come out as they were saved in the example.
-        for old, new in zip(saved.cells, nb.cells):
+        for old, new in zip(saved.cells, nb.cells, strict=True):
             if old["cell_type"] == "code" and not old["source"].startswith("%"):
-                assert [o["data"]["text/plain"] for o in new["outputs"]] == [o["data"]["text/plain"] for o in old["outputs"]]
+                plain = [o["data"]["text/plain"] for o in new["outputs"]]
+                assert plain == [o["data"]["text/plain"] for o in old["outputs"]]
     names = Counter(c["name"] for c in server.cells())
     assert all(n == 1 for name, n in names.items() if name and name != "_"), names

@@ -161,3 +161,53 @@ def test_cell_parser_errors_carry_usage(cell, line):
 def test_cell_help_and_usage_render(cell):
     assert cell.usage.startswith("usage: %cell show|run|delete TARGET")
     assert "%%cell edit TARGET" in cell.help()
+    assert "%cell run --all" in cell.help()
+
+
+def test_run_all_parses(cell):
+    a = cell.parse("run --all")
+    assert (a.command, a.target, a.all) == ("run", None, True)
+
+
+# -- a notebook nobody has run ----------------------------------------------------------------------
+
+
+def _wrapper_namespace() -> dict:
+    ns: dict = {}
+    exec(codemode._WRAPPER, ns)  # the text marimo runs; its helpers are plain Python
+    return ns
+
+
+@pytest.mark.parametrize(
+    "code, defs, refs",
+    [
+        ("seed = 41", {"seed"}, set()),
+        ("answer = seed + 1\nprint(answer)", {"answer"}, {"seed"}),
+        (
+            "import numpy as np\nfrom os import path\ndef f(x):\n    return x + y\nclass C: pass",
+            {"np", "path", "f", "C"},
+            {"y"},
+        ),
+        ("_private = 1\nout = _private + len([])", {"out"}, set()),  # marimo keeps _names to the cell
+        ("heavy = [p for p in penguins if p > 4]", {"heavy"}, {"penguins"}),
+        ("def f(:", set(), set()),
+    ],
+)
+def test_unrun_cells_names_are_read_from_their_code(code, defs, refs):
+    assert _wrapper_namespace()["_mpk_parse_names"](code) == (defs, refs)
+
+
+def test_stale_note_only_when_cells_have_not_run():
+    idle = {"id": "a", "status": "idle"}
+    stale = {"id": "b", "status": "stale"}
+    assert codemode.stale_note([idle]) is None
+    assert "1 of 2 cells have not run" in (codemode.stale_note([idle, stale]) or "")
+    assert "No cell of this notebook has run yet" in (codemode.stale_note([stale]) or "")
+    assert "%cell run --all" in (codemode.stale_note([stale]) or "")
+
+
+def test_ops_that_show_output_carry_the_runtime():
+    from marimo_pair_kernel import scratchpad
+
+    assert scratchpad.install_code() in codemode.build("put", {"code": "x = 1"})
+    assert scratchpad.install_code() not in codemode.build("cells", {"detail": False})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from support import execute
@@ -10,7 +11,9 @@ from support import execute
 def test_stream_arrives_while_code_runs(kernel):
     run = execute(kernel, "import time\nprint('a', flush=True)\ntime.sleep(1.5)\nprint('b')")
     assert run.reply["status"] == "ok"
-    streams = [(t, m["content"]["text"]) for t, m in zip(run.times, run.messages) if m["msg_type"] == "stream"]
+    streams = [
+        (t, m["content"]["text"]) for t, m in zip(run.times, run.messages, strict=True) if m["msg_type"] == "stream"
+    ]
     assert "".join(s for _, s in streams) == "a\nb\n"
     first_a = next(t for t, s in streams if "a" in s)
     assert run.reply_time - first_a > 1.0, (first_a, run.reply_time)
@@ -24,13 +27,13 @@ def test_values_are_ipython_reprs(kernel):
         assert run.of("execute_result")[0]["execution_count"] == run.reply["execution_count"]
 
 
-def test_rich_value_keeps_marimo_form(kernel):
+def test_rich_value_as_ipykernel_shows_it(kernel):
+    # IPython's formatter on marimo's object, as the python3 kernel: its HTML and its markdown.
     run = execute(kernel, "import marimo as mo\nmo.md('# Title')")
-    assert "text/plain" in run.result
-    assert "<h1" in run.result["text/markdown"]
+    assert run.result["text/plain"] == "_md()"
+    assert "<h1" in run.result["text/html"] and run.result["text/markdown"] == "# Title"
     run = execute(kernel, "{'a': [1, 2]}")
-    assert run.result["application/json"] == {"a": [1, 2]}
-    assert run.result["text/plain"] == "{'a': [1, 2]}"
+    assert run.result == {"text/plain": "{'a': [1, 2]}"}  # no application/json, as ipykernel
 
 
 def test_no_value_for_statements_none_and_semicolon(kernel):
@@ -49,7 +52,8 @@ def test_error_is_one_message_and_stderr_before_it_arrives(kernel):
     assert errors[0]["evalue"] == "division by zero"
     assert "before" in run.stderr
     assert "Traceback" not in run.stderr  # not echoed
-    assert any("1/0" in line for line in errors[0]["traceback"])  # the user's line, not our rewrite
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors[0]["traceback"]))  # colored as IPython does
+    assert "----> 3 1/0" in shown  # the user's line, not our rewrite
 
 
 def test_syntax_error_and_runtime_error_in_expression(kernel):
@@ -125,7 +129,7 @@ def test_help_lists_every_magic(kernel):
 
     run = execute(kernel, "%help")
     bundle = run.displays[0]
-    names = {m["name"] for m in bundle["application/json"]}
+    names = {m["name"] for m in bundle["application/vnd.marimo-pair+json"]}
     assert names == set(load_all())
     for name in names:
         assert f"%{name}" in bundle["text/plain"]
@@ -133,16 +137,16 @@ def test_help_lists_every_magic(kernel):
 
 def test_lsmagic_lists_line_and_cell_magics(kernel):
     (bundle,) = execute(kernel, "%lsmagic").displays
-    assert {"text/plain", "text/html", "application/json"} <= set(bundle)
-    assert "%%cell" in bundle["application/json"]["cell"]
-    assert "%discover" in bundle["application/json"]["line"]
+    assert {"text/plain", "text/html", "application/vnd.marimo-pair+json"} <= set(bundle)
+    assert "%%cell" in bundle["application/vnd.marimo-pair+json"]["cell"]
+    assert "%discover" in bundle["application/vnd.marimo-pair+json"]["line"]
 
 
 def test_discover_display(kernel, server):
     run = execute(kernel, "%discover")
     (bundle,) = run.displays
-    assert {"text/plain", "text/html", "application/json"} <= set(bundle)
-    servers = bundle["application/json"]["servers"]
+    assert {"text/plain", "text/html", "application/vnd.marimo-pair+json"} <= set(bundle)
+    servers = bundle["application/vnd.marimo-pair+json"]["servers"]
     assert [s["url"] for s in servers] == [server.url]
     assert servers[0]["notebooks"][0]["path"] == str(server.notebook)
 
@@ -178,7 +182,7 @@ def test_displayed_output_is_display_data(kernel):
     assert run.result is None
     (bundle,) = run.displays
     assert "<strong>shown</strong>" in bundle["text/html"]
-    assert bundle["text/plain"] == "shown"
+    assert bundle["text/plain"] == "_md()"  # IPython's repr of marimo's object, as ipykernel
 
 
 def test_input_inside_a_notebook_function_fails_fast(kernel, server):

@@ -38,7 +38,7 @@ class MarimoPairKernelTests(jkt.KernelTests):
         {"code": "'a'", "result": "'a'"},
         {"code": "(1, 'a', None)", "result": "(1, 'a', None)"},
     ]
-    code_display_data = [{"code": "%discover", "mime": "application/json"}]
+    code_display_data = [{"code": "%discover", "mime": "application/vnd.marimo-pair+json"}]
 
     supported_history_operations = ("tail", "range", "search")
     code_history_pattern = "6 *"

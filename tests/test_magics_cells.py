@@ -6,12 +6,15 @@ through marimo's code mode over raw HTTP) and, for persistence, on disk.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from support import Run, execute
 
 pytestmark = pytest.mark.timeout(180)
+
+PAIR = "application/vnd.marimo-pair+json"  # listings' JSON (plain application/json would outrank the table)
 
 
 def by_name(server, name: str) -> list[dict]:
@@ -74,7 +77,7 @@ def test_same_name_again_replaces_the_code(kernel, server):
 def test_new_cells_show_their_code_unless_hide_code(kernel, server):
     ok(execute(kernel, "%%cell --name shown_cell\nshown_v = 1\n"))
     ok(execute(kernel, "%%cell --name hidden_cell --hide-code\nhidden_v = 1\n"))
-    listing = ok(execute(kernel, "%cells")).displays[0]["application/json"]["cells"]
+    listing = ok(execute(kernel, "%cells")).displays[0][PAIR]["cells"]
     flags = {c["name"]: c["hide_code"] for c in listing}
     assert flags["shown_cell"] is False
     assert flags["hidden_cell"] is True
@@ -140,9 +143,10 @@ def test_an_error_raised_by_the_cell_is_an_error_with_its_traceback(kernel, serv
     assert run.reply["status"] == "error"
     assert run.reply["ename"] == "ZeroDivisionError"
     assert "about to fail" in run.stdout
-    tb = "\n".join(run.error["traceback"])
-    assert "raiser_v = 1 / 0" in tb
-    assert "_code_mode" not in tb  # the cell's frames, not marimo's internals
+    tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(run.error["traceback"]))  # IPython's colors, as ipykernel
+    assert "----> 2 raiser_v = 1 / 0" in tb
+    assert "Cell raiser (" in tb  # the frame is named after the cell
+    assert "_code_mode" not in tb and "__marimo__" not in tb  # the cell's frames, not marimo's internals
     assert "Traceback" not in run.stderr  # shown once, as the error
     cells = by_name(server, "raiser")
     assert len(cells) == 1 and cells[0]["status"] == "exception"
@@ -204,7 +208,7 @@ def test_cell_delete_reports_who_loses_inputs(kernel, server):
     ok(execute(kernel, "%%cell --name del_grandchild\ndel_w = del_z + 1\n"))
     run = ok(execute(kernel, "%cell delete del_src"))
     assert by_name(server, "del_src") == []
-    data = run.displays[0]["application/json"]
+    data = run.displays[0][PAIR]
     assert data["deleted"]["name"] == "del_src"
     assert [(x["name"], x["names"]) for x in data["lose_inputs"]] == [("del_child", ["del_x"])]
     assert [x["name"] for x in data["affected"]] == ["del_grandchild"]
@@ -219,8 +223,9 @@ def test_cells_listing_carries_json(kernel, server):
     run = ok(execute(kernel, "%cells"))
     assert len(run.displays) == 1
     bundle = run.displays[0]
-    assert {"text/plain", "text/html", "application/json"} <= set(bundle)
-    listing = bundle["application/json"]["cells"]
+    assert {"text/plain", "text/html", PAIR} <= set(bundle)
+    assert "application/json" not in bundle  # JupyterLab would show a JSON tree instead of the table
+    listing = bundle[PAIR]["cells"]
     independent = server.cells()
     assert [c["id"] for c in listing] == [c["id"] for c in independent]
     first = next(c for c in listing if c["id"] == "Hbol")
@@ -234,8 +239,8 @@ def test_cell_show(kernel):
     run = ok(execute(kernel, "%cell show Hbol"))
     assert len(run.displays) == 1
     b = run.displays[0]
-    assert b["application/json"]["cell"]["id"] == "Hbol"
-    assert "MJUe" in b["application/json"]["cell"]["children"]
+    assert b[PAIR]["cell"]["id"] == "Hbol"
+    assert "MJUe" in b[PAIR]["cell"]["children"]
     assert "seed = 41" in b["text/plain"] and "seed = 41" in b["text/html"]
 
 
@@ -243,7 +248,7 @@ def test_graph_shows_defs_refs_ancestors_descendants(kernel):
     ok(execute(kernel, "%%cell --name graph_leaf\ngraph_leaf_v = answer + 1\n"))
     run = ok(execute(kernel, "%graph"))
     assert len(run.displays) == 1
-    cells = {c["id"]: c for c in run.displays[0]["application/json"]["cells"]}
+    cells = {c["id"]: c for c in run.displays[0][PAIR]["cells"]}
     seed, answer = cells["Hbol"], cells["MJUe"]
     assert seed["defs"] == ["seed"] and answer["refs"] == ["seed"]
     leaf = next(c for c in cells.values() if c["name"] == "graph_leaf")
@@ -253,14 +258,14 @@ def test_graph_shows_defs_refs_ancestors_descendants(kernel):
         assert col in run.displays[0]["text/plain"]
 
     one = ok(execute(kernel, "%graph graph_leaf")).displays[0]
-    data = one["application/json"]
+    data = one[PAIR]
     assert data["cell"]["name"] == "graph_leaf"
     assert [c["id"] for c in data["ancestors"]][:2] == ["Hbol", "MJUe"]
     assert "this cell" in one["text/plain"]
     # A TARGET may also be a variable that exactly one cell defines.
-    by_var = ok(execute(kernel, "%graph graph_leaf_v")).displays[0]["application/json"]
+    by_var = ok(execute(kernel, "%graph graph_leaf_v")).displays[0][PAIR]
     assert by_var["cell"]["name"] == "graph_leaf"
-    assert ok(execute(kernel, "%cell show answer")).displays[0]["application/json"]["cell"]["id"] == "MJUe"
+    assert ok(execute(kernel, "%cell show answer")).displays[0][PAIR]["cell"]["id"] == "MJUe"
 
 
 # -- JupyterLab cell ids ----------------------------------------------------------------------------

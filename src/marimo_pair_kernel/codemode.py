@@ -24,11 +24,13 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
+from . import scratchpad
 from .errors import PairError, UnsupportedServer
-from .outputs import ErrorInfo
+from .outputs import ErrorInfo, with_cells
 
 if TYPE_CHECKING:
     from .magics import MagicContext
@@ -110,9 +112,52 @@ def _mpk_resolve(ctx, target):
     if len(defining) == 1 and defining[0] in ids:
         return defining[0]
     raise LookupError(
-        "No cell %r: give a cell id, a cell name, an index 0..%d, or a variable one cell defines. Run %%cells to list them."
-        % (target, len(ids) - 1)
+        "No cell %r: give a cell id, a cell name, an index 0..%d, or a variable one cell defines. "
+        "Run %%cells to list them." % (target, len(ids) - 1)
     )
+
+
+def _mpk_parse_names(code):
+    # What a cell marimo has not compiled yet (a notebook nobody ran) defines and reads: marimo's
+    # own compiler when it has one, else the top-level bindings; `_private` names stay local.
+    import ast, builtins
+    try:
+        from marimo._ast.compiler import compile_cell
+        impl = compile_cell(code or "", cell_id="_mpk_unrun")
+        defined, read = set(impl.defs), set(impl.refs)
+    except Exception:
+        defined, read = set(), set()
+        try:
+            tree = ast.parse(code or "")
+        except (SyntaxError, ValueError):
+            tree = None
+        scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+                  ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+        for stmt in (tree.body if tree is not None else ()):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add(stmt.name)
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                defined |= {(a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*"}
+            else:
+                todo = [stmt]
+                while todo:
+                    node = todo.pop()
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        defined.add(node.id)
+                    todo.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, scopes))
+        if tree is not None:
+            nodes = list(ast.walk(tree))
+            local = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            local |= {n.arg for n in nodes if isinstance(n, ast.arg)}
+            read = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
+    defined = {d for d in defined if not d.startswith("_")}
+    return defined, {r for r in read - defined if not r.startswith("_") and not hasattr(builtins, r)}
+
+
+def _mpk_status(c):
+    status = getattr(c, "status", None)
+    status = getattr(status, "value", status)
+    return None if status is None else str(status)
 
 
 def _mpk_cell_info(ctx, i, c, order=None):
@@ -121,20 +166,19 @@ def _mpk_cell_info(ctx, i, c, order=None):
     g = ctx.graph
     cid = _mpk_cid(c)
     impl = g.cells.get(cid)
-    defs = sorted(impl.defs) if impl is not None else []
-    refs = sorted(
-        r for r in (impl.refs if impl is not None else ())
-        if r in g.definitions or not hasattr(builtins, r)
-    )
-    status = getattr(c, "status", None)
-    status = getattr(status, "value", status)
+    if impl is not None:
+        defs = sorted(impl.defs)
+        refs = sorted(r for r in impl.refs if r in g.definitions or not hasattr(builtins, r))
+    else:
+        parsed = _mpk_parse_names(c.code)
+        defs, refs = sorted(parsed[0]), sorted(parsed[1])
     cfg = c.config
     info = {
         "index": i,
         "id": cid,
         "name": None if _mpk_unnamed(c.name) else c.name,
         "code": c.code or "",
-        "status": None if status is None else str(status),
+        "status": _mpk_status(c),
         "defs": defs,
         "refs": refs,
         "hide_code": bool(getattr(cfg, "hide_code", False)),
@@ -157,7 +201,6 @@ def _mpk_index(ctx):
 
 
 async def _mpk_codemode(op, args, needs, nonce):
-    import sys, types
     version = None
     try:
         import marimo
@@ -186,16 +229,142 @@ async def _mpk_codemode(op, args, needs, nonce):
                 for i in set(re.findall(r"'([^']+)'", msg)) if i in g.cells
             }
         return {"error": err, "index": _mpk_index(ctx)}
+    finally:
+        _mpk_stash().capture = None
     out["index"] = _mpk_index(ctx)
     out["version"] = version
     if nonce:
-        stash = sys.modules.get("_marimo_pair_kernel_stash")
-        if stash is None:
-            stash = sys.modules["_marimo_pair_kernel_stash"] = types.ModuleType("_marimo_pair_kernel_stash")
-            stash.answers = {}
+        stash = _mpk_stash()
         while len(stash.answers) >= 16:
             stash.answers.pop(next(iter(stash.answers)))
-        stash.answers[nonce] = out
+        stash.answers[nonce] = {k: v for k, v in out.items() if k != "outputs"}
+    return out
+
+
+def _mpk_stash():
+    # A module of ours in the marimo kernel: answers kept for `recover`, and the output capture.
+    import sys, types
+    stash = sys.modules.get("_marimo_pair_kernel_stash")
+    if stash is None:
+        stash = types.ModuleType("_marimo_pair_kernel_stash")
+        stash.answers = {}
+        sys.modules["_marimo_pair_kernel_stash"] = stash
+    if getattr(stash, "hook_version", None) != 2:
+        # Defined in the stash's own namespace, so the hook holds no scratchpad globals alive.
+        exec(_MPK_HOOK, stash.__dict__)
+        stash.hook_version = 2
+    return stash
+
+
+_MPK_HOOK = """
+capture = None  # {cell id: what its run left} while an op of ours runs cells
+media = {}  # cell id -> [(mimetype, data)] its plt.show() sent, while armed
+media_dropped = {}  # cell id -> how many more it sent, past the bound
+MAX_MEDIA, MAX_MEDIA_CHARS = 20, 20_000_000  # what one run may hold here; the page shows them all
+hooked = globals().get("hooked")  # the marimo kernel's hooks that have run_hook
+
+
+def run_hook(*args):
+    # What marimo's runner holds; it looks keep_output up at each call (so a newer one applies).
+    return keep_output(*args)
+
+
+def keep_output(*args):
+    # A post-execution hook of marimo's runner: (cell, context, run_result). While an op of
+    # ours runs cells, keep the value and the mo.output items of those cells, as marimo
+    # holds them right after the run (nothing is run again to show them).
+    want = capture
+    if want is None or len(args) < 2:
+        return
+    cell, run_result = args[0], args[-1]
+    cid = getattr(cell, "cell_id", None)
+    if cid in want:
+        items = getattr(run_result, "accumulated_output", None)
+        want[cid] = {
+            "value": getattr(run_result, "output", None),
+            "items": list(getattr(items, "_items", None) or ()),
+            "failed": getattr(run_result, "exception", None) is not None,
+            "media": media.pop(cid, []),
+            "media_dropped": media_dropped.pop(cid, 0),
+        }
+
+
+def tap(original):
+    # plt.show() in a cell sends its figure as console "media", not as the cell's output:
+    # while armed, keep a copy of the media our cells send (then pass it on unchanged).
+    def broadcast_console_output(channel, mimetype, data, cell_id=None, *args, **kwargs):
+        want = capture
+        if want is not None and str(getattr(channel, "value", channel)) == "media":
+            cid = cell_id
+            if cid is None:
+                try:
+                    from marimo._runtime.context import get_context
+                    cid = get_context().stream.cell_id
+                except Exception:
+                    cid = None
+            if cid in want and isinstance(data, str):
+                kept = media.setdefault(cid, [])
+                if len(kept) < MAX_MEDIA and sum(len(d) for _, d in kept) + len(data) <= MAX_MEDIA_CHARS:
+                    kept.append((str(getattr(mimetype, "value", mimetype)), data))
+                else:
+                    media_dropped[cid] = media_dropped.get(cid, 0) + 1
+        return original(channel, mimetype, data, cell_id, *args, **kwargs)
+    broadcast_console_output._mpk_tap = True
+    return broadcast_console_output
+"""
+
+
+def _mpk_capture(ctx, ids):
+    # Arm the hook for these cells (installed once per marimo kernel; idle when not armed).
+    stash = _mpk_stash()
+    hooks = getattr(getattr(ctx, "_kernel", None), "_hooks", None)
+    if hooks is None or not hasattr(hooks, "add_post_execution"):
+        return False
+    if stash.hooked is not hooks:
+        hooks.add_post_execution(stash.run_hook)
+        stash.hooked = hooks
+        try:
+            from marimo._messaging.notification_utils import CellNotificationUtils as U
+            if not getattr(U.broadcast_console_output, "_mpk_tap", False):
+                U.broadcast_console_output = staticmethod(stash.tap(U.broadcast_console_output))
+        except Exception:
+            pass
+    stash.media.clear()
+    stash.media_dropped.clear()
+    stash.capture = {i: None for i in ids}
+    return True
+
+
+def _mpk_outputs(target):
+    # What the cell shows on the page, as Jupyter displays: its value, else its mo.output items.
+    import sys
+    stash = _mpk_stash()
+    got = (stash.capture or {}).get(target)
+    stash.capture = None
+    rt = sys.modules.get(_MPK_RUNTIME)
+    stash.media.clear()
+    stash.media_dropped.clear()
+    if not got or got["failed"] or rt is None:
+        return []
+    out = []
+    for mimetype, data in got.get("media") or ():  # figures plt.show() put in the console, as they came
+        try:
+            shown = rt.from_marimo(mimetype, data)
+        except Exception:
+            shown = None
+        if shown:
+            out.append({"data": {"text/plain": "<Figure>", **shown}, "metadata": {}})
+    if got.get("media_dropped"):
+        note = "... %d more figures, shown on the marimo page" % got["media_dropped"]
+        out.append({"data": {"text/plain": note}, "metadata": {}})
+    values = [got["value"]] if got["value"] is not None else got["items"]
+    for v in values:
+        try:
+            b = rt.bundle(v)
+        except Exception:
+            b = None
+        if b:
+            out.append(b)
     return out
 '''
 
@@ -242,7 +411,8 @@ async def _mpk_op(ctx, a):
             action = "created"
         if a["run"]:
             ctx.run_cell(target)
-    return {"action": action, "id": target, "ran": a["run"]}
+            _mpk_capture(ctx, [target])
+    return {"action": action, "id": target, "ran": a["run"], "outputs": _mpk_outputs(target)}
 ''',
     "edit": r'''
 async def _mpk_op(ctx, a):
@@ -252,14 +422,16 @@ async def _mpk_op(ctx, a):
         ctx.edit_cell(target, a["code"])
         if a["run"]:
             ctx.run_cell(target)
-    return {"action": "edited", "id": target, "ran": a["run"]}
+            _mpk_capture(ctx, [target])
+    return {"action": "edited", "id": target, "ran": a["run"], "outputs": _mpk_outputs(target)}
 ''',
     "run": r'''
 async def _mpk_op(ctx, a):
-    target = _mpk_resolve(ctx, a["target"])
+    target = a["_target"] = _mpk_resolve(ctx, a["target"])
     async with ctx:
         ctx.run_cell(target)
-    return {"action": "ran", "id": target, "ran": True}
+        _mpk_capture(ctx, [target])
+    return {"action": "ran", "id": target, "ran": True, "outputs": _mpk_outputs(target)}
 ''',
     "move": r'''
 async def _mpk_op(ctx, a):
@@ -375,12 +547,61 @@ async def _mpk_op(ctx, a):
         return {"names": []}
     return {"names": sorted(n for n, v in ctx.globals.items() if isinstance(v, UIElement))}
 ''',
+    # %cell run --all: every stale cell, one code-mode batch each (so progress shows as it
+    # goes), parents first; a cell that already ran as a descendant of an earlier one is skipped.
+    "run_all": r'''
+async def _mpk_op(ctx, a):
+    cells = list(ctx.cells)
+    stale = [_mpk_cid(c) for c in cells if _mpk_status(c) == "stale"]
+    g = ctx.graph
+    names, deps = {}, {}
+    for c in cells:
+        cid = _mpk_cid(c)
+        impl = g.cells.get(cid)
+        defs, refs = (set(impl.defs), set(impl.refs)) if impl is not None else _mpk_parse_names(c.code)
+        deps[cid] = refs
+        for d in defs:
+            names.setdefault(d, cid)
+    order = []
+    pending = list(stale)
+    while pending:
+        ready = [cid for cid in pending
+                 if not any(names.get(r) in pending and names.get(r) != cid for r in deps[cid])]
+        if not ready:  # a cycle, or names defined twice: marimo will say what is wrong
+            ready = pending[:1]
+        for cid in ready:
+            order.append(cid)
+            pending.remove(cid)
+    label = {
+        _mpk_cid(c): _mpk_cid(c) if _mpk_unnamed(c.name) else "%s (%s)" % (c.name, _mpk_cid(c)) for c in cells
+    }
+    total = len(order)
+    ran = []
+    for k, cid in enumerate(order, 1):
+        if _mpk_status(ctx.cells[cid]) != "stale":
+            continue
+        print("running cell %d/%d: %s" % (k, total, label[cid]), flush=True)
+        async with ctx:
+            ctx.run_cell(cid)
+        ran.append(cid)
+    after = {_mpk_cid(c): _mpk_status(c) for c in ctx.cells}
+    return {
+        "action": "ran_all",
+        "stale": stale,
+        "ran": [cid for cid in stale if after.get(cid) != "stale"],
+        "failed": [cid for cid in stale if after.get(cid) == "exception"],
+        "still_stale": [cid for cid in stale if after.get(cid) == "stale"],
+    }
+''',
+    # The answer an op left before a cell it ran raised, and the code of the cells in the traceback.
     "recover": r'''
 async def _mpk_op(ctx, a):
     import sys
     stash = sys.modules.get("_marimo_pair_kernel_stash")
-    found = stash.answers.pop(a["nonce"], None) if stash is not None else None
-    return {"answer": found}
+    found = stash.answers.pop(a["nonce"], None) if stash is not None and a["nonce"] else None
+    ids = set(_mpk_ids(ctx))
+    sources = {cid: ctx.cells[cid].code or "" for cid in a.get("cells") or () if cid in ids}
+    return {"answer": found, "sources": sources}
 ''',
 }
 
@@ -391,13 +612,17 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "put": ("cells", "create_cell", "edit_cell", "move_cell", "run_cell"),
     "edit": ("cells", "edit_cell", "run_cell"),
     "run": ("cells", "run_cell"),
+    "run_all": ("cells", "graph", "run_cell"),
     "move": ("cells", "move_cell"),
     "delete": ("cells", "graph", "delete_cell"),
     "packages": ("packages",),
     "ui": ("globals", "set_ui_value"),
     "ui_names": ("globals",),
-    "recover": (),
+    "recover": ("cells",),
 }
+
+# Ops whose answer carries a cell's output, made by the runtime's bundle() (scratchpad.RUNTIME).
+_SHOWS_OUTPUT = ("put", "edit", "run")
 
 
 # Run every cell once, as a browser does when it opens a notebook (marimo 0.21 says cell_id).
@@ -413,9 +638,11 @@ def build(op: str, args: dict[str, Any], nonce: str = "") -> str:
     """The scratchpad code for one op: wrapper, op function, and the answer as last expression."""
     call = (
         f"{{'marimo_pair_kernel': __import__('json').dumps(await _mpk_codemode("
-        f"_mpk_op, __import__('json').loads({json.dumps(args)!r}), {list(_NEEDS[op])!r}, {nonce!r}))}}\n"
+        f"_mpk_op, __import__('json').loads({json.dumps(args)!r}), {list(_NEEDS[op])!r}, {nonce!r}), default=str)}}\n"
     )
-    return _WRAPPER + _OPS[op] + "\n" + call
+    # Ops that show a cell's output need the runtime module (installed if marimo restarted).
+    runtime = scratchpad.install_code() if op in _SHOWS_OUTPUT else ""
+    return runtime + f"_MPK_RUNTIME = {scratchpad.RUNTIME_MODULE!r}\n" + _WRAPPER + _OPS[op] + "\n" + call
 
 
 # -- running ops and reading answers ----------------------------------------------------------
@@ -432,11 +659,13 @@ def call(ctx: MagicContext, op: str, args: dict[str, Any], *, what: str, keep: b
     payload = outcome.payload
     if payload is None:
         if outcome.error is None:
-            raise PairError(f"{what}: marimo finished without an answer from code mode; check the notebook with %cells.")
-        recovered = recover(ctx, nonce) if keep else None
+            raise PairError(
+                f"{what}: marimo finished without an answer from code mode; check the notebook with %cells."
+            )
+        recovered, error = with_cell_lines(ctx, outcome.error, nonce)
         if recovered:
             remember_index(ctx, recovered)
-        return Answer(recovered or {}, outcome.error)
+        return Answer(recovered or {}, error)
     if "unsupported" in payload:
         raise unsupported(what, payload.get("unsupported") or [], payload.get("version"))
     if "error" in payload:
@@ -451,10 +680,87 @@ def call(ctx: MagicContext, op: str, args: dict[str, Any], *, what: str, keep: b
     return Answer(payload, outcome.error)
 
 
-def recover(ctx: MagicContext, nonce: str) -> dict[str, Any] | None:
-    outcome = ctx.run(build("recover", {"nonce": nonce}))
-    answer = (outcome.payload or {}).get("answer")
-    return answer if isinstance(answer, dict) else None
+def with_cell_lines(ctx: MagicContext, error: ErrorInfo, nonce: str = "") -> tuple[dict[str, Any] | None, ErrorInfo]:
+    """An error whose frames are in notebook cells: fetch those cells' code (one more round trip)
+    and format the traceback with their lines and names. With `nonce`, also the answer an op
+    stashed before a cell it ran raised."""
+    from . import tracebacks
+
+    excs = tracebacks.parse(error.raw) if error.raw else None
+    ids = sorted({f.cell_id for e in excs or () for f in e.frames if f.cell_id and f.cell_id != tracebacks.SCRATCH})
+    if not nonce and not ids:
+        return None, error
+    try:
+        outcome = ctx.run(build("recover", {"nonce": nonce, "cells": ids}))
+    except PairError:
+        return None, error
+    payload = outcome.payload or {}
+    answer = payload.get("answer")
+    sources = payload.get("sources") or {}
+    names = {str(row[0]): row[1] for row in payload.get("index") or () if row}
+    if excs and sources:
+        error = with_cells(error, sources, names)
+    return (answer if isinstance(answer, dict) else None), error
+
+
+def label(cell: dict[str, Any]) -> str:
+    return f"{cell['name']} ({cell['id']})" if cell.get("name") else str(cell["id"])
+
+
+def stale_note(cells: Sequence[dict[str, Any]]) -> str | None:
+    """For %cells: say so when cells have not run (their names are undefined until they do)."""
+    stale = [c for c in cells if c.get("status") == "stale"]
+    if not stale:
+        return None
+    if len(stale) == len(cells):
+        head = "No cell of this notebook has run yet (opening a notebook does not run it)"
+    else:
+        head = f"{len(stale)} of {len(cells)} cells have not run since they were opened, created or edited"
+    return (
+        f"{head}: the names they define are undefined until they run. "
+        "Run them with %cell run --all, or on the marimo page."
+    )
+
+
+def unrun_note(ctx: MagicContext, name: str, page: str = "") -> str | None:
+    """Why `name` is undefined when a notebook cell defines it: the cell has not run, or failed.
+
+    One more round trip, taken only after a NameError. None when no cell defines `name`.
+    """
+    cells = list(call(ctx, "cells", {"detail": False}, what="the NameError note").payload.get("cells") or [])
+    definer = next((c for c in cells if name in (c.get("defs") or ())), None)
+    if definer is None:
+        return None
+    where = f"on the marimo page ({page})" if page else "on the marimo page"
+    if definer.get("status") == "stale":
+        stale = [c for c in cells if c.get("status") == "stale"]
+        if len(stale) > 1:
+            return (
+                f"Note: '{name}' is defined by cell {label(definer)}, which has not run yet: {len(stale)} of "
+                f"{len(cells)} cells of this notebook have not run (opening a notebook does not run it). "
+                f"Run them {where} with \"Run all\", or here with %cell run --all."
+            )
+        return (
+            f"Note: '{name}' is defined by cell {label(definer)}, which has not run since it was created "
+            f"or edited. Run it here with %cell run {definer['id']}, or {where}."
+        )
+    if definer.get("status") == "exception":
+        return (
+            f"Note: '{name}' is defined by cell {label(definer)}, whose last run raised an error, so it "
+            f"defined nothing. See %cell show {definer['id']}; fix it with %%cell edit {definer['id']}."
+        )
+    if definer.get("status") in ("cancelled", "interrupted", "marimo-error", "disabled"):
+        return (
+            f"Note: '{name}' is defined by cell {label(definer)}, which did not run to the end "
+            f"(status: {definer['status']}). See %cell show {definer['id']} and %graph {definer['id']}."
+        )
+    return None
+
+
+def run_all(ctx: MagicContext) -> tuple[dict[str, Any], ErrorInfo | None]:
+    """%cell run --all: run every stale cell (progress streams as it goes); the op's answer and the last error."""
+    answer = call(ctx, "run_all", {}, what="%cell run --all", keep=True)
+    return answer.payload, answer.error
 
 
 def remember_index(ctx: MagicContext, payload: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 - `done` outputs → mimebundles (`text/plain` always, plus the rich form);
 - marimo's stderr tracebacks → one Jupyter `error` (ename, evalue, traceback);
-- listings → one `display_data` bundle: an aligned text table, an HTML table, JSON.
+- listings → one `display_data` bundle: an aligned text table, an HTML table, and JSON
+  under a vendor mimetype (`PAIR_JSON`): frontends rank plain `application/json` above
+  `text/html` and would show a folded JSON tree instead of the table.
 """
 
 from __future__ import annotations
@@ -10,17 +12,23 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, Sequence
-
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import Output
 
+# The machine-readable form of every listing magic (see the README's "For programs and agents").
+PAIR_JSON = "application/vnd.marimo-pair+json"
+
 _HEADER = "Traceback (most recent call last):"
 # A stderr chunk that begins an error report: a traceback, or marimo's bare SyntaxError form.
 _ERROR_START = re.compile(r"^(Traceback \(most recent call last\):|line \d+\n|  File \")")
+# A chained exception whose first part was never raised starts with that exception's line.
+_CHAIN_START = re.compile(
+    r"^[A-Za-z_][\w.]*(: [^\n]*)?\n\n(The above exception was the direct cause|During handling of the above exception)"
+)
 _EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
 
 
@@ -29,17 +37,53 @@ class ErrorInfo:
     ename: str
     evalue: str
     traceback: list[str]
+    raw: str = field(default="", compare=False, repr=False)  # marimo's text, to re-format with more sources
+    context: Any = field(default=None, compare=False, repr=False)  # the tracebacks.Context it was formatted with
 
     def content(self) -> dict[str, Any]:
         return {"ename": self.ename, "evalue": self.evalue, "traceback": self.traceback}
 
 
 def starts_error_report(text: str) -> bool:
-    return bool(_ERROR_START.match(text))
+    return bool(_ERROR_START.match(text) or _CHAIN_START.match(text))
 
 
-def parse_error(text: str) -> ErrorInfo:
-    """marimo's stderr traceback text → ename, evalue and traceback lines."""
+def parse_error(
+    text: str,
+    *,
+    count: int | None = None,
+    source: str | None = None,
+    cells: Mapping[str, str] | None = None,
+    names: Mapping[str, str | None] | None = None,
+) -> ErrorInfo:
+    """marimo's stderr traceback text → ename, evalue and IPython's colored traceback.
+
+    `count` is the execution count (`Cell In[N]`), `source` the code the user sent to the
+    scratchpad, `cells` the code of marimo cells (id → code) and `names` their names: the
+    frames show the lines around the failing one from them (see tracebacks.py).
+    """
+    from . import tracebacks
+
+    ctx = tracebacks.Context(count, source, dict(cells or {}), dict(names or {}))
+    done = tracebacks.format_or_none(text, ctx)
+    if done is not None:
+        excs, colored = done
+        return ErrorInfo(excs[-1].short_name, excs[-1].evalue, colored, text, ctx)
+    plain = _parse_plain(text)
+    return ErrorInfo(plain.ename, plain.evalue, plain.traceback, text, ctx)
+
+
+def with_cells(error: ErrorInfo, cells: Mapping[str, str], names: Mapping[str, str | None]) -> ErrorInfo:
+    """The same error, its frames in notebook cells now showing those cells' lines (and names)."""
+    if not error.raw:
+        return error
+    ctx = error.context
+    count, source = (ctx.count, ctx.scratch) if ctx is not None else (None, None)
+    return parse_error(error.raw, count=count, source=source, cells=cells, names=names)
+
+
+def _parse_plain(text: str) -> ErrorInfo:
+    """The fallback for text that is not a Python traceback we understand: the lines as they are."""
     lines = text.rstrip("\n").split("\n")
     idx = None
     last_frame = max((i for i, ln in enumerate(lines) if ln.startswith("  File ")), default=None)
@@ -51,10 +95,12 @@ def parse_error(text: str) -> ErrorInfo:
     if idx is None:
         for i in range(len(lines) - 1, -1, -1):
             ln = lines[i]
-            if ln and not ln.startswith(" ") and ln != _HEADER and _EXC_LINE.match(ln.split(" ", 1)[0].rstrip(":")):
-                if ":" in ln or re.match(r"^[A-Za-z_][\w.]*$", ln):
-                    idx = i
-                    break
+            top_level = ln and not ln.startswith(" ") and ln != _HEADER
+            if top_level and _EXC_LINE.match(ln.split(" ", 1)[0].rstrip(":")) and (
+                ":" in ln or re.match(r"^[A-Za-z_][\w.]*$", ln)
+            ):
+                idx = i
+                break
     if idx is None:
         summary = next((ln for ln in reversed(lines) if ln.strip()), "marimo reported a failure")
         return ErrorInfo("Error", summary.strip(), lines)
@@ -70,21 +116,24 @@ def parse_error(text: str) -> ErrorInfo:
 
 def error_from_exception(exc: BaseException) -> ErrorInfo:
     """One of our own errors as a Jupyter error: the message, no Python traceback."""
+    from .tracebacks import plain_message
+
     ename = getattr(exc, "ename", type(exc).__name__)
     message = str(exc) or ename
-    return ErrorInfo(ename, message, [f"{ename}: {message}"])
+    return ErrorInfo(ename, message, plain_message(ename, message))
 
 
 def value_bundle(payload_value: dict[str, Any] | None, output: Output | None) -> dict[str, Any] | None:
-    """The mimebundle for an execute_result, from our helper's payload or marimo's output."""
+    """The mimebundle for an execute_result, from our helper's payload or marimo's output.
+
+    `payload_value` is the runtime's `bundle()` data (already as Jupyter wants it); without
+    it, marimo's own rendering is converted, and HTML made for marimo's page is dropped.
+    """
     bundle: dict[str, Any] = {}
     if payload_value:
         for mime, data in payload_value.items():
-            if not isinstance(data, str):
-                continue
-            converted = _convert(mime, data, payload_value.get("text/plain", ""))
-            if converted is not None:
-                bundle[mime] = converted
+            if isinstance(data, str) or mime == "application/json" or mime.endswith("+json"):
+                bundle[mime] = data
     elif output is not None and output.data:
         # Not our helper's answer (e.g. the value helper failed): keep what marimo gave.
         converted = _convert(output.mimetype, output.data, "")
@@ -94,11 +143,73 @@ def value_bundle(payload_value: dict[str, Any] | None, output: Output | None) ->
     return bundle or None
 
 
+# Displays made while the code runs arrive on stdout as `DISPLAY_MARK + json + "\n"` lines
+# (scratchpad.RUNTIME writes them; MARK there must equal this). One display is held at most.
+DISPLAY_MARK = "\x1emarimo-pair-kernel:display:"
+MAX_DISPLAY_CHARS = 24_000_000
+
+
+class DisplayStream:
+    """Splits marimo's stdout into plain text and the runtime's display messages."""
+
+    def __init__(self) -> None:
+        self._held: list[str] | None = None  # the display being received, in pieces
+        self._size = 0
+
+    def feed(self, text: str) -> list[tuple[str, Any]]:
+        """("text", str) and ("display", dict) items, in order; ("note", str) for a lost display."""
+        out: list[tuple[str, Any]] = []
+        while text:
+            if self._held is not None:
+                nl = text.find("\n")
+                piece = text if nl < 0 else text[:nl]
+                self._size += len(piece)
+                if self._size <= MAX_DISPLAY_CHARS:
+                    self._held.append(piece)
+                if nl < 0:
+                    return out
+                text = text[nl + 1 :]
+                out.append(self._finish())
+                continue
+            i = text.find(DISPLAY_MARK)
+            if i < 0:
+                out.append(("text", text))
+                break
+            if i:
+                out.append(("text", text[:i]))
+            text = text[i + len(DISPLAY_MARK) :]
+            self._held, self._size = [], 0
+        return out
+
+    def close(self) -> list[tuple[str, Any]]:
+        """At the end of an execute: a display cut off mid-way becomes a note."""
+        if self._held is None:
+            return []
+        self._held = None
+        return [("note", "marimo-pair-kernel: a display was cut off before it ended and is not shown.\n")]
+
+    def _finish(self) -> tuple[str, Any]:
+        held, size = self._held or [], self._size
+        self._held, self._size = None, 0
+        if size > MAX_DISPLAY_CHARS:
+            return ("note", f"marimo-pair-kernel: a display of {size / 1e6:.0f} MB was not shown "
+                    f"(this kernel passes on at most {MAX_DISPLAY_CHARS / 1e6:.0f} MB per display).\n")
+        try:
+            msg = json.loads("".join(held))
+        except ValueError:
+            return ("note", "marimo-pair-kernel: a display arrived damaged and is not shown.\n")
+        if not isinstance(msg, dict):
+            return ("note", "marimo-pair-kernel: a display arrived damaged and is not shown.\n")
+        return ("display", msg)
+
+
 def _convert(mime: str, data: str, text: str) -> Any:
     if mime == "text/plain":
         return data
     if mime == "text/html" and _is_plain_repr(data, text):
         return None  # marimo's fallback `<pre>repr</pre>`: text/plain says it better
+    if mime == "text/html" and "<marimo-" in data:
+        return None  # made for marimo's page: renders blank anywhere else
     if mime == "application/json":
         try:
             return json.loads(data)
@@ -113,7 +224,7 @@ def _convert(mime: str, data: str, text: str) -> Any:
 
 def _is_plain_repr(data: str, text: str) -> bool:
     m = re.fullmatch(r"<pre[^>]*>(.*)</pre>", data.strip(), re.S)
-    return bool(m) and (not text or html.unescape(m.group(1)) == text)
+    return m is not None and (not text or html.unescape(m.group(1)) == text)
 
 
 def _plain_from_html(data: str) -> str:
@@ -139,23 +250,28 @@ def table_bundle(
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     out: list[str] = [title] if title else []
     if rows:
-        out.append("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+        out.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
         out.append("  ".join("-" * w for w in widths))
-        out.extend("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells)
+        out.extend("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip() for r in cells)
     out.extend(notes)
     head = f"<p><b>{html.escape(title)}</b></p>" if title else ""
     table = ""
     if rows:
-        th = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        # JupyterLab right-aligns table cells (made for numbers); these are words and code.
+        left = ' style="text-align:left"'
+        th = "".join(f"<th{left}>{html.escape(c)}</th>" for c in columns)
         trs = "".join(
-            "<tr>" + "".join(f"<td><code>{html.escape(v)}</code></td>" for v in r) + "</tr>" for r in cells
+            "<tr>"
+            + "".join(f"<td{left}><code>{html.escape(v)}</code></td>" if v else f"<td{left}></td>" for v in r)
+            + "</tr>"
+            for r in cells
         )
         table = f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
     foot = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
     return {
         "text/plain": "\n".join(out),
         "text/html": head + table + foot,
-        "application/json": json_data,
+        PAIR_JSON: json_data,
     }
 
 

@@ -19,14 +19,18 @@ BINDINGS_KEY = "cells.bindings"  # ctx.state: Jupyter cell id → marimo cell id
 SUBCOMMANDS = ("show", "run", "delete", "move", "edit")
 
 _USAGE = """%cell show|run|delete TARGET
+       %cell run --all
        %cell move TARGET (--before T | --after T)
        %%cell [--name N] [--before T | --after T] [--hide-code] [--no-run]   + code below
        %%cell edit TARGET [--no-run]                                        + code below"""
 
-_DESCRIPTION = """Read and edit the notebook's cells. TARGET is a cell id, a cell name, an index, or a variable one cell defines.
+_DESCRIPTION = """Read and edit the notebook's cells. TARGET is a cell id, a cell name, an index, \
+or a variable one cell defines.
 
   %cell show TARGET        the cell's code, status, defs/refs and neighbours
   %cell run TARGET         run it (and, as marimo does, its stale descendants)
+  %cell run --all          run every cell that has not run yet (a notebook nobody ran,
+                           or cells created or edited without running)
   %cell delete TARGET      delete it; says which cells lose their inputs
   %cell move TARGET --before T | --after T
   %%cell [options]         create a cell from the code below and run it; with --name N,
@@ -35,7 +39,9 @@ _DESCRIPTION = """Read and edit the notebook's cells. TARGET is a cell id, a cel
 
 A %%cell run from JupyterLab stays bound to the marimo cell it created, so
 re-running the Jupyter cell updates that marimo cell instead of adding another.
-New cells show their code in marimo's editor unless --hide-code is given."""
+New cells show their code in marimo's editor unless --hide-code is given.
+After %%cell, %%cell edit and %cell run, the cell's output shows as it does on the
+marimo page (its last value, or what it displayed)."""
 
 
 def _targets(ctx: MagicContext) -> list[str]:
@@ -56,11 +62,13 @@ def _setup_cell(p: MagicParser) -> None:
     where.add_argument("--after", metavar="T", help="place the cell after cell T")
     p.add_argument("--hide-code", action="store_true", help="cell form: collapse the code in marimo's editor")
     p.add_argument("--no-run", action="store_true", help="cell form: save the cell without running it")
+    p.add_argument("--all", action="store_true", help="with run: run every cell that has not run yet")
 
 
 @magic(
     "cell",
-    "One cell: %cell show|run|delete|move TARGET; %%cell creates (or edits) a cell and runs it.",
+    "One cell: %cell show|run|delete|move TARGET; %cell run --all runs what has not run; "
+    "%%cell creates (or edits) a cell and runs it.",
     line=True,
     cell=True,
     description=_DESCRIPTION,
@@ -71,13 +79,19 @@ def cell_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
     if body is None:
         return _line_form(ctx, args)
     if args.command not in (None, "edit"):
-        raise UsageError(f"%%cell {args.command} takes no code below it; write %cell {args.command} TARGET.\n\n{_usage()}")
+        raise UsageError(
+            f"%%cell {args.command} takes no code below it; write %cell {args.command} TARGET.\n\n{_usage()}"
+        )
+    if args.all:
+        raise UsageError(f"--all belongs to the line form: %cell run --all.\n\n{_usage()}")
     if not body.strip():
         raise UsageError(f"%%cell needs the cell's code on the lines below it.\n\n{_usage()}")
     if args.command == "edit":
         return _edit(ctx, args, body)
     if args.target is not None:
-        raise UsageError(f"unexpected argument {args.target!r}: %%cell takes only options (or `edit TARGET`).\n\n{_usage()}")
+        raise UsageError(
+            f"unexpected argument {args.target!r}: %%cell takes only options (or `edit TARGET`).\n\n{_usage()}"
+        )
     return _put(ctx, args, body)
 
 
@@ -88,9 +102,19 @@ def _usage() -> str:
 def _line_form(ctx: MagicContext, args: argparse.Namespace) -> Any:
     cmd = args.command
     if cmd is None:
-        raise UsageError(f"%cell needs a subcommand: show, run, delete or move (or use %%cell with code below).\n\n{_usage()}")
+        raise UsageError(
+            f"%cell needs a subcommand: show, run, delete or move (or use %%cell with code below).\n\n{_usage()}"
+        )
     if cmd == "edit":
-        raise UsageError(f"%%cell edit is a cell magic: put `%%cell edit TARGET` on the first line and the new code below.\n\n{_usage()}")
+        raise UsageError(
+            "%%cell edit is a cell magic: put `%%cell edit TARGET` on the first line and the new code below."
+            f"\n\n{_usage()}"
+        )
+    if args.all:
+        others = (args.target, args.name, args.hide_code, args.no_run, args.before, args.after)
+        if cmd != "run" or any(o not in (None, False) for o in others):
+            raise UsageError(f"--all goes with run alone: %cell run --all.\n\n{_usage()}")
+        return _run_all(ctx)
     if args.target is None:
         raise UsageError(f"%cell {cmd} needs a TARGET (a cell id, name or index).\n\n{_usage()}")
     extra = [o for o, v in (("--name", args.name), ("--hide-code", args.hide_code), ("--no-run", args.no_run)) if v]
@@ -101,7 +125,7 @@ def _line_form(ctx: MagicContext, args: argparse.Namespace) -> Any:
     if cmd == "show":
         return _show(ctx, args.target)
     if cmd == "run":
-        return codemode.call(ctx, "run", {"target": args.target}, what="%cell run").error
+        return _shown(ctx, codemode.call(ctx, "run", {"target": args.target}, what="%cell run"))
     if cmd == "delete":
         return _delete(ctx, args.target)
     if not (args.before or args.after):
@@ -142,17 +166,44 @@ def _put(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | 
     if jupyter_cell and made:
         bindings[jupyter_cell] = str(made)
         ctx.set_state(BINDINGS_KEY, bindings)
-    return answer.error
+    return _shown(ctx, answer)
 
 
 def _edit(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | None:
     if args.target is None:
         raise UsageError(f"%%cell edit needs a TARGET (a cell id, name or index).\n\n{_usage()}")
-    extra = [o for o, v in (("--name", args.name), ("--hide-code", args.hide_code), ("--before", args.before), ("--after", args.after)) if v]
+    given = (("--name", args.name), ("--hide-code", args.hide_code), ("--before", args.before), ("--after", args.after))
+    extra = [o for o, v in given if v]
     if extra:
         raise UsageError(f"%%cell edit does not take {', '.join(extra)}.\n\n{_usage()}")
     request = {"target": args.target, "code": body.rstrip("\n"), "run": not args.no_run}
-    return codemode.call(ctx, "edit", request, what="%%cell edit").error
+    return _shown(ctx, codemode.call(ctx, "edit", request, what="%%cell edit"))
+
+
+def _shown(ctx: MagicContext, answer: codemode.Answer) -> ErrorInfo | None:
+    """Show what the cell shows on the marimo page (after code mode's status line); its error, if any."""
+    for out in answer.payload.get("outputs") or ():
+        if isinstance(out, dict) and isinstance(out.get("data"), dict) and out["data"]:
+            ctx.display(out["data"], out.get("metadata") or {})
+    return answer.error
+
+
+def _run_all(ctx: MagicContext) -> ErrorInfo | None:
+    payload, error = codemode.run_all(ctx)
+    stale, ran, failed = (list(payload.get(k) or ()) for k in ("stale", "ran", "failed"))
+    if not payload:
+        pass  # a cell raised and took the answer with it: the error says what happened
+    elif not stale:
+        ctx.stream("stdout", "Nothing to run: every cell has run since it was last edited.\n")
+    else:
+        text = f"ran {len(ran)} cell{'s' if len(ran) != 1 else ''}"
+        if failed:
+            text += f"; {len(failed)} raised an error ({', '.join(failed)}): see %cell show {failed[0]}"
+        left = [c for c in stale if c not in ran]
+        if left:
+            text += f"; {len(left)} did not run ({', '.join(left)})"
+        ctx.stream("stdout", text + ".\n")
+    return error
 
 
 # -- listings ----------------------------------------------------------------------------------
@@ -185,10 +236,22 @@ def _read(ctx: MagicContext, what: str, detail: bool) -> list[dict[str, Any]]:
 def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
     cells = _read(ctx, "%cells", detail=False)
     rows = [
-        (c["index"], c["id"], c["name"] or "", c["status"] or "", ", ".join(c["defs"]), ", ".join(c["refs"]), _first_line(c["code"]))
+        (
+            c["index"],
+            c["id"],
+            c["name"] or "",
+            c["status"] or "",
+            ", ".join(c["defs"]),
+            ", ".join(c["refs"]),
+            _first_line(c["code"]),
+        )
         for c in cells
     ]
-    notes = ["(no cells)"] if not cells else ["Use %cell show TARGET for one cell's code; TARGET is the #, id, name or a variable it defines."]
+    hint = "Use %cell show TARGET for one cell's code; TARGET is the #, id, name or a variable it defines."
+    notes = ["(no cells)"] if not cells else [hint]
+    unrun = codemode.stale_note(cells)
+    if unrun:
+        notes.insert(0, unrun)
     ctx.display(
         table_bundle(
             ["#", "id", "name", "status", "defs", "refs", "code"],
@@ -278,7 +341,7 @@ def _delete(ctx: MagicContext, target: str) -> ErrorInfo | None:
         shown = ", ".join(f"{x['name']} ({x['id']})" if x.get("name") else x["id"] for x in affected)
         lines.append(f"Further descendants, affected through them: {shown}")
     data = {"deleted": deleted, "lose_inputs": lose, "affected": affected}
-    ctx.display({"text/plain": "\n".join(lines), "application/json": data})
+    ctx.display(table_bundle([], [], data, notes=lines))
     return answer.error
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..outputs import table_bundle
+from ..outputs import PAIR_JSON, table_bundle
 from . import REGISTRY, MagicContext, MagicParser, magic
 
 
@@ -24,7 +24,10 @@ def help_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
         return
     names = sorted(REGISTRY)
     rows = [(_forms(n), REGISTRY[n].summary) for n in names]
-    data = [{"name": n, "forms": _forms(n).split(), "summary": REGISTRY[n].summary, "usage": REGISTRY[n].usage} for n in names]
+    data = [
+        {"name": n, "forms": _forms(n).split(), "summary": REGISTRY[n].summary, "usage": REGISTRY[n].usage}
+        for n in names
+    ]
     notes = [
         "",
         "Plain code runs in the notebook's scratchpad: notebook variables are readable, new names vanish.",
@@ -42,7 +45,7 @@ def lsmagic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> No
         f"<p><b>{title}</b> " + " ".join(f"<code>{n}</code>" for n in names) + "</p>"
         for title, names in (("Line magics:", line), ("Cell magics:", cell))
     )
-    ctx.display({"text/plain": text, "text/html": html, "application/json": {"line": line, "cell": cell}})
+    ctx.display({"text/plain": text, "text/html": html, PAIR_JSON: {"line": line, "cell": cell}})
 
 
 def show_magic_help(ctx: MagicContext, name: str) -> None:
