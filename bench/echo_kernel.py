@@ -20,7 +20,13 @@ class EchoKernel(Kernel):
     banner = "benchmark echo kernel"
 
     async def do_execute(  # type: ignore[override]
-        self, code: str, silent: bool, store_history: bool = True, user_expressions: Any = None, allow_stdin: bool = False, **kw: Any
+        self,
+        code: str,
+        silent: bool,
+        store_history: bool = True,
+        user_expressions: Any = None,
+        allow_stdin: bool = False,
+        **kw: Any,
     ) -> dict[str, Any]:
         if not silent:
             self.send_response(

@@ -14,12 +14,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import httpx
-
 from support import execute as kernel_execute  # tests/support.py
 
 
@@ -81,7 +81,7 @@ def kernel_run(kc: Any, code: str, timeout: float = 300.0) -> Timed:
     t0 = time.perf_counter()
     run = kernel_execute(kc, code, timeout=timeout)
     total = time.perf_counter() - t0
-    streams = [(t, m["content"]) for t, m in zip(run.times, run.messages) if m["msg_type"] == "stream"]
+    streams = [(t, m["content"]) for t, m in zip(run.times, run.messages, strict=True) if m["msg_type"] == "stream"]
     out = run.stdout
     return Timed(
         total,
@@ -166,7 +166,7 @@ class RssSampler:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         import psutil
 
         proc = psutil.Process(self.pid)

@@ -51,7 +51,7 @@ class HungListeners:
     accepts: list[tuple[float, int]] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
 
-    def start(self) -> "HungListeners":
+    def start(self) -> HungListeners:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _LISTENER, str(self.count)],
             stdout=subprocess.PIPE,

@@ -18,16 +18,17 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 from harness import Floor, install_echo_kernel  # noqa: E402
 from registry import HungListeners, build_registry  # noqa: E402
+from responsiveness import console_start, editing_help, lifecycle  # noqa: E402
 from sections import (  # noqa: E402
     Bench,
     Config,
@@ -38,11 +39,15 @@ from sections import (  # noqa: E402
     discovery,
     kernel_start,
     memory,
+    output_conversion,
     trivial_execute,
 )
 from support import MarimoServer, start_kernel, stop_kernel  # noqa: E402
 
-SECTION_KEYS = ("trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory")
+SECTION_KEYS = (
+    "trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory", "output_conversion",
+    "editing_help", "lifecycle", "console_start",
+)
 
 
 def _guarded(key: str, title: str, fn: Callable[[], Section]) -> Section:
@@ -89,6 +94,10 @@ def run(cfg: Config, work: Path) -> list[Section]:
             _guarded("agent_per_call", "5. agent per call", lambda: agent_per_call(b)),
             _guarded("kernel_start", "4. kernel start", lambda: kernel_start(b)),
             _guarded("memory", "6. memory", lambda: memory(b)),
+            _guarded("output_conversion", "7. output conversion", lambda: output_conversion(b)),
+            _guarded("editing_help", "8. editing help", lambda: editing_help(b)),
+            _guarded("lifecycle", "9. lifecycle", lambda: lifecycle(b)),
+            _guarded("console_start", "10. console start", lambda: console_start(b)),
             # Last: it waits out what is left of marimo pair's cap.
             _guarded("discovery", "3. discovery", lambda: discovery(b, crowded, dead_only, pair, hung)),
         ]
@@ -117,7 +126,8 @@ def table(sections: list[Section]) -> str:
         if not any(r[1:]) and r is not head:
             lines.append(r[0])
             continue
-        lines.append("  ".join(c.ljust(w) if i in (0, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        cells = (c.ljust(w) if i in (0, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False)))
+        lines.append("  ".join(cells).rstrip())
     notes = [f"note ({s.key}): {n}" for s in sections for n in s.notes]
     return "\n".join(lines + ([""] + notes if notes else []))
 
@@ -130,13 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config.make(args.quick)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load_before and load_before[0] > 1.0:
-        print(f"[bench] warning: load average {load_before[0]:.1f} before start; other work on this machine skews ratios", file=sys.stderr)
+        print(
+            f"[bench] warning: load average {load_before[0]:.1f} before start; "
+            "other work on this machine skews ratios",
+            file=sys.stderr,
+        )
     started = time.monotonic()
     stamp = datetime.now(timezone.utc)
     with tempfile.TemporaryDirectory(prefix="mpk-bench-") as tmp:
         sections = run(cfg, Path(tmp))
     total = time.monotonic() - started
-    out = Path(args.json) if args.json else HERE / "results" / f"{stamp:%Y%m%d-%H%M%S}{'-quick' if args.quick else ''}.json"
+    default_out = HERE / "results" / f"{stamp:%Y%m%d-%H%M%S}{'-quick' if args.quick else ''}.json"
+    out = Path(args.json) if args.json else default_out
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "meta": {
@@ -148,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "load_average_before_after": [load_before, os.getloadavg() if hasattr(os, "getloadavg") else None],
-            "versions": {n: version(n) for n in ("marimo", "marimo-pair-kernel", "ipykernel", "jupyter_client", "httpx")},
+            "versions": {
+                n: version(n) for n in ("marimo", "marimo-pair-kernel", "ipykernel", "jupyter_client", "httpx")
+            },
             "config": cfg.__dict__,
         },
         "sections": {s.key: s.to_json() for s in sections},

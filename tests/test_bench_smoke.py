@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = {"trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory"}
+SECTIONS = {
+    "trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory", "output_conversion",
+    "editing_help", "lifecycle", "console_start",
+}
 
 
 @pytest.mark.timeout(290)
@@ -56,5 +59,14 @@ def test_bench_quick_produces_every_section(tmp_path):
     mem = sections["memory"]["figures"]
     assert mem["marimo_pair"]["output_bytes"] == mem["output_bytes_expected"]
     assert mem["marimo_pair"]["peak_rss_mb"] > 0
+
+    conv = sections["output_conversion"]["figures"]
+    assert conv["show_value_us_in_marimo"] > 0 and conv["added_ms"] > 0
+
+    assert "own_cost_over_floor_plus_echo_ms" in trivial
+    assert sections["editing_help"]["figures"]["later_name"]["n"] >= 3
+    life = sections["lifecycle"]["figures"]
+    assert life["forced_marimo_pair"] == 0, life  # a forced shutdown is a fact, not a timing
+    assert sections["console_start"]["figures"]["console_first_answer"]["n"] >= 1
 
     assert "section / measure" in proc.stdout

@@ -8,17 +8,20 @@ only in the client's default headers and is sent to this server alone.
 from __future__ import annotations
 
 import json
+import os
 import re
+import ssl
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from httpx_sse import EventSource
 
-from .discovery import Notebook, parse_sessions
+from .discovery import Notebook, parse_sessions, read_registry
 from .errors import (
     AuthError,
+    CertificateError,
     ConnectionFailed,
     OutcomeUnknown,
     PairError,
@@ -37,6 +40,8 @@ StreamCallback = Callable[[str, str], None]
 MIN_MARIMO = (0, 21, 1)
 MIN_MARIMO_TEXT = "0.21.1"
 _SESSION_DETAIL = ("Invalid stable session id", "Invalid session id", "Missing Marimo-Session-Id")
+CA_ENV = "MARIMO_PAIR_CA"
+_TLS_CONTEXTS: dict[tuple[str, str, str], ssl.SSLContext] = {}
 
 
 def parse_version(text: str | None) -> tuple[int, int, int] | None:
@@ -114,6 +119,46 @@ def is_loopback(url: str) -> bool:
     return bool((mapped or ip).is_loopback)
 
 
+def tls_verify(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
+    """What an https connection to marimo trusts.
+
+    The client ignores the environment (trust_env=False, so that no proxy from it is ever
+    used), and with it httpx would also drop SSL_CERT_FILE / SSL_CERT_DIR; they are read
+    here instead. MARIMO_PAIR_CA names a CA bundle (PEM file or directory) trusted in
+    addition to the usual ones: the way to reach a server behind a private or self-signed CA.
+    """
+    env = os.environ if environ is None else environ
+    ca = env.get(CA_ENV) or env.get("KERNEL_" + CA_ENV) or ""  # KERNEL_: see target.env_value
+    key = (ca, env.get("SSL_CERT_FILE", ""), env.get("SSL_CERT_DIR", ""))
+    ctx = _TLS_CONTEXTS.get(key)
+    if ctx is not None:
+        return ctx
+    extra, cert_file, cert_dir = key
+    try:
+        if cert_file or cert_dir:
+            ctx = ssl.create_default_context(cafile=cert_file or None, capath=cert_dir or None)
+        else:
+            import certifi  # what httpx trusts by default
+
+            ctx = ssl.create_default_context(cafile=certifi.where())
+        if extra:
+            if os.path.isdir(extra):
+                ctx.load_verify_locations(capath=extra)
+            else:
+                ctx.load_verify_locations(cafile=extra)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        name = f"{CA_ENV}={extra}" if extra else (
+            f"SSL_CERT_FILE={cert_file}" if cert_file else f"SSL_CERT_DIR={cert_dir}"
+        )
+        raise CertificateError(
+            f"{name} cannot be used as a certificate authority bundle ({_why(e)}). Point it at the "
+            "PEM file of the authority that signed the marimo server's certificate, then restart "
+            "the kernel."
+        ) from None
+    _TLS_CONTEXTS[key] = ctx
+    return ctx
+
+
 class MarimoClient:
     """Talks to one marimo server. Thread-compatible, not thread-safe."""
 
@@ -127,6 +172,8 @@ class MarimoClient:
             headers=headers,
             timeout=httpx.Timeout(10.0, connect=2.0, read=None),
             trust_env=False,  # never route notebook code through a proxy from the env
+            # Plain http has no TLS to verify: skip loading a certificate store (slow) for it.
+            verify=tls_verify() if self.url.startswith("https://") else False,
         )
 
     @property
@@ -151,9 +198,11 @@ class MarimoClient:
                 "It may be busy or hung; try again, or pick another with %connect."
             ) from None
         except httpx.HTTPError as e:
+            self._raise_tls(e)
             raise ConnectionFailed(
                 f"Cannot reach a marimo server at {self.shown_url} ({_why(e)}). "
                 "Is it running? Run %discover to see live servers, or %open PATH to start one."
+                + self._scheme_hint(e)
             ) from None
         if check_auth:
             self._check_auth(r)
@@ -221,6 +270,7 @@ class MarimoClient:
             )
         self._check_auth(r)
         if r.status_code == 404:
+            self._raise_missing_prefix()
             raise UnsupportedServer(
                 f"The marimo server at {self.shown_url} does not list sessions "
                 "(it needs marimo >= 0.22, or 0.21.1 started with --no-token --no-skew-protection)."
@@ -263,27 +313,39 @@ class MarimoClient:
         makes marimo interrupt its kernel.
         """
         saw_report = False
-        for event, data in self._events(code, notebook, timeout):
-            if event in ("stdout", "stderr"):
-                text = data.get("data") if isinstance(data, dict) else None
-                if isinstance(text, str) and text:
-                    if event == "stderr":
-                        text = _plain_traceback(text)
-                        saw_report = saw_report or _ERROR_REPORT.match(text) is not None
-                    on_stream(event, text)
-            elif event == "done":
-                if not isinstance(data, dict):
-                    break
-                out = data.get("output")
-                output = None
-                if isinstance(out, dict) and out.get("data"):
-                    output = Output(str(out.get("mimetype") or "text/plain"), str(out["data"]))
-                success = bool(data.get("success"))
-                error = data.get("error")
-                if not success and isinstance(error, dict) and not saw_report:
-                    # marimo < 0.25 puts some errors (a SyntaxError) only in `done`.
-                    on_stream("stderr", _error_report(error))
-                return ExecuteResult(success=success, output=output)
+        result: ExecuteResult | None = None
+        try:
+            for event, data in self._events(code, notebook, timeout):
+                if result is not None:
+                    # Read on to the end of the stream (marimo ends it right after `done`): a stream
+                    # closed early is a disconnect, which makes marimo interrupt its kernel, and its
+                    # connection cannot go back to the pool for the next execute.
+                    continue
+                if event in ("stdout", "stderr"):
+                    text = data.get("data") if isinstance(data, dict) else None
+                    if isinstance(text, str) and text:
+                        if event == "stderr":
+                            text = _plain_traceback(text)
+                            saw_report = saw_report or _ERROR_REPORT.match(text) is not None
+                        on_stream(event, text)
+                elif event == "done":
+                    if not isinstance(data, dict):
+                        break
+                    out = data.get("output")
+                    output = None
+                    if isinstance(out, dict) and out.get("data"):
+                        output = Output(str(out.get("mimetype") or "text/plain"), str(out["data"]))
+                    success = bool(data.get("success"))
+                    error = data.get("error")
+                    if not success and isinstance(error, dict) and not saw_report:
+                        # marimo < 0.25 puts some errors (a SyntaxError) only in `done`.
+                        on_stream("stderr", _error_report(error))
+                    result = ExecuteResult(success=success, output=output)
+        except ServerGone:
+            if result is None:
+                raise  # after `done`, a broken end of stream changes nothing
+        if result is not None:
+            return result
         raise OutcomeUnknown(
             f"The connection to {self.shown_url} ended before marimo confirmed the result, "
             "so the outcome is unknown: the code may or may not have run. Check the notebook "
@@ -306,6 +368,7 @@ class MarimoClient:
         try:
             response = self._http.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            self._raise_tls(e)
             # No connection, so nothing was sent: the caller may look for the notebook again.
             raise ServerUnreachable(
                 f"The marimo server at {self.shown_url} is not reachable ({_why(e)}); it may have "
@@ -328,11 +391,15 @@ class MarimoClient:
             if not kind.startswith("text/event-stream"):
                 raise UnsupportedServer(
                     f"{self.shown_url}/api/kernel/execute did not answer with an event stream "
-                    f"({kind.split(';')[0] or 'no content type'}): this is not a marimo >= "
-                    f"{MIN_MARIMO_TEXT} server, or something in between changed the answer."
+                    f"({kind.split(';')[0] or 'no content type'}), so the outcome is unknown: the "
+                    f"code may or may not have run. Either this is not a marimo >= "
+                    f"{MIN_MARIMO_TEXT} server, or a proxy in between rewrote the answer: "
+                    + _PROXY_FIX
                 )
+            seen = False
             try:
                 for sse in EventSource(response).iter_sse():
+                    seen = True
                     try:
                         data = json.loads(sse.data) if sse.data else None
                     except ValueError:
@@ -344,9 +411,54 @@ class MarimoClient:
                     f"({_why(e)}); the outcome is unknown. Run %discover to find a live "
                     "notebook, or %open PATH to start one."
                 ) from None
+            if not seen:
+                # marimo always sends at least `done`: an empty stream is something in between.
+                raise OutcomeUnknown(
+                    f"{self.shown_url}/api/kernel/execute answered with an empty event stream "
+                    "(no output and no result), so the outcome is unknown: the code may or may not "
+                    "have run. Usually a proxy in between dropped or held back the stream: " + _PROXY_FIX
+                )
         finally:
             # Closing the stream is what interrupts a still-running marimo execution.
             response.close()
+
+    # -- explaining failures -----------------------------------------------------------
+
+    def _raise_tls(self, e: Exception) -> None:
+        """A TLS failure says which one and how to fix it (nothing was sent)."""
+        message = _tls_failure(e, self.shown_url)
+        if message:
+            raise CertificateError(message) from None
+
+    def _scheme_hint(self, e: Exception) -> str:
+        # A TLS-only server (or proxy) drops a plain-http request without an HTTP answer.
+        if self.url.startswith("http://") and isinstance(e, (httpx.ReadError, httpx.RemoteProtocolError)):
+            return " If the server only speaks https, use an https:// URL."
+        return ""
+
+    def _raise_missing_prefix(self) -> None:
+        """/api/sessions is missing: a marimo behind a base URL, reached without its prefix?"""
+        try:
+            health = self._http.get(self.url + "/health", timeout=2.0).status_code
+        except httpx.HTTPError:
+            return
+        if health != 404:
+            return  # /health is there, so this is the right place: an old marimo
+        port = urlsplit(self.url).port
+        # The registry describes this machine's servers only: no hint for another host's port.
+        entries = read_registry()[0] if is_loopback(self.url) else []
+        prefixes = sorted({e.base_url.rstrip("/") for e in entries if e.port == port and e.base_url.strip("/")})
+        example = f"{self.shown_url}{prefixes[0]}" if prefixes else f"{self.shown_url}/PREFIX"
+        known = (
+            f" marimo's registry says the server on port {port} runs under {prefixes[0]}."
+            if prefixes else ""
+        )
+        raise ConnectionFailed(
+            f"Nothing at {self.shown_url} answers like marimo (/health and /api/sessions are not "
+            f"found there). If marimo runs behind a base URL (marimo edit --base-url PREFIX, or a "
+            f"JupyterHub/proxy path), include that prefix: MARIMO_PAIR_URL={example} or "
+            f"%connect {example}.{known}"
+        )
 
     def _raise_status(self, response: httpx.Response) -> None:
         response.read()
@@ -392,6 +504,60 @@ def _error_report(error: dict) -> str:
         return msg if msg.endswith("\n") else msg + "\n"
     first, _, rest = msg.partition("\n")
     return f"Traceback (most recent call last):\n{kind}: {first}\n" + (rest + "\n" if rest else "")
+
+
+_PROXY_FIX = (
+    "let the proxy pass text/event-stream responses through unbuffered and uncompressed "
+    "(nginx: proxy_buffering off; proxy_http_version 1.1), or point MARIMO_PAIR_URL at "
+    "marimo itself (an SSH tunnel keeps the stream intact)."
+)
+
+
+def _tls_failure(e: BaseException, shown_url: str) -> str | None:
+    """The one-paragraph explanation of a TLS failure in `e`'s cause chain, or None."""
+    cause: BaseException | None = e
+    verify: ssl.SSLCertVerificationError | None = None
+    text = ""
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            verify = cause
+        text += " " + str(cause)
+        cause = cause.__cause__ or cause.__context__
+    reason = ((verify.verify_message if verify is not None else "") or "").rstrip(".")
+    if verify is None and "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
+    elif verify is None:
+        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+            return (
+                f"{shown_url} does not speak TLS (its answer is not an https handshake). Use "
+                f"an http:// URL for it, or put the TLS-terminating proxy in front of marimo."
+            )
+        return None
+    low = reason.lower()
+    where = f"The TLS certificate of {shown_url}"
+    refused = "so the kernel sent nothing there (no code, no token)."
+    if "expired" in low or "not yet valid" in low:
+        return (
+            f"{where} {'has expired' if 'expired' in low else 'is not valid yet'} ({reason}), "
+            f"{refused} Renew the certificate on the server or on the proxy in front of marimo "
+            "(and check this machine's clock), then run the code again."
+        )
+    if "mismatch" in low or "hostname" in low or "not valid for" in low:
+        return (
+            f"{where} was issued for another name ({reason}), {refused} Connect with the host "
+            "name the certificate was issued for (MARIMO_PAIR_URL=https://THAT-NAME:PORT, or "
+            "%connect https://THAT-NAME:PORT), or reissue the certificate to cover this one."
+        )
+    if "issuer" in low or "self-signed" in low or "self signed" in low or "unknown ca" in low:
+        return (
+            f"{where} is signed by an authority this kernel does not trust ({reason}), {refused} "
+            f"Set {CA_ENV}=/path/to/ca.pem (the authority's certificate, PEM) in the kernel's "
+            "environment and restart the kernel; SSL_CERT_FILE works too."
+        )
+    return (
+        f"{where} could not be verified ({reason or 'verification failed'}), {refused} Fix the "
+        f"certificate, or trust its authority with {CA_ENV}=/path/to/ca.pem and restart the kernel."
+    )
 
 
 def _json_field(r: httpx.Response, name: str) -> object:

@@ -8,19 +8,27 @@ kernel never dies of them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import sys
+import threading
+import time
 import traceback as tb_module
-import os
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_futures
+from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
 from . import __version__, scratchpad
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone, UsageError
+from .fastimport import import_httpx_lean
 from .magics import Magic, RunOutcome, load_all
-from .outputs import ErrorInfo, error_from_exception, parse_error, starts_error_report, value_bundle
+from .outputs import DisplayStream, ErrorInfo, error_from_exception, parse_error, starts_error_report, value_bundle
 
 if TYPE_CHECKING:
     from .client import ExecuteResult
@@ -29,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("marimo_pair_kernel")
 
 _EXIT = {"exit", "quit", "exit()", "quit()"}
+# Completion and inspection hold the shell channel at most this long: JupyterLab drops a completion
+# reply after 1 s and jupyter console gives up on the is_complete queued behind it after 1 s, so
+# an empty reply in time beats a late one. The request itself finishes on a worker thread.
+QUICK_DEADLINE = 0.45
 _PAGER = re.compile(r"^\s*(\?{1,2})?\s*([A-Za-z_%][\w.]*)\s*(\?{1,2})?\s*$")
 
 
@@ -65,12 +77,18 @@ class MarimoPairKernel(Kernel):
         # Per-request flags, set by do_execute; completion may come before any execute.
         self._silent = False
         self._allow_stdin = False
+        self._targeter_lock = threading.Lock()
+        self._quick_lock = threading.Lock()
+        self._quick_job: Future | None = None  # the editing-help request in flight, if any
+        self._late: tuple[str, Future] | None = None  # (code, job) of a request that missed its deadline
         self._open_first = None
         if os.environ.get("MARIMO_PAIR_OPEN"):
             # `marimo-pair-kernel console NB.py`: start the server now, finish %open on first execute.
             from .magics.opening import open_from_env
 
             self._open_first = open_from_env(self)
+        # Now rather than at start(): finding the notebook overlaps the rest of the kernel's start-up.
+        threading.Thread(target=self._warm_up, name="marimo-pair-warm-up", daemon=True).start()
 
     # httpx, discovery and the magic families load on first use, not at start-up: a kernel
     # that starts as fast as ipykernel's own is what makes the console feel instant.
@@ -78,10 +96,44 @@ class MarimoPairKernel(Kernel):
     @property
     def targeter(self) -> Targeter:
         if self._targeter is None:
-            from .target import Targeter
+            with self._targeter_lock:  # the warm-up thread may get here first
+                if self._targeter is None:
+                    from .target import Targeter
 
-            self._targeter = Targeter()
+                    self._targeter = Targeter()
         return self._targeter
+
+    def _warm_up(self) -> None:
+        """Before the first Tab: find the notebook, install our runtime there, warm jedi.
+
+        Runs on a thread, so the shell channel answers meanwhile. Sends nothing when there is
+        no notebook yet or its kernel is busy (a person's cell must not wait behind us), and
+        nothing that shows: the runtime is what the first execute would install anyway.
+        """
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            TransformerManager().check_complete("pass")  # is_complete's first answer is instant too
+            if self._open_first is not None:
+                ready = getattr(self._open_first, "ready", None)
+                if ready is None:
+                    return  # an %open at start-up: its first execute finishes it
+                # The console's notebook: once it is open, do now what the first `1 + 1` would
+                # (install our runtime, load IPython's printer in marimo), before it is typed.
+                target, _ = ready.result()
+                # The user-code tail only uses the runtime: install it first (marks it installed).
+                self._quick_submit(scratchpad.install_code() + scratchpad.prepare("0").code, target)
+                return
+            t0 = time.perf_counter()
+            import_httpx_lean()
+            self.targeter.current()
+            log.debug("warm-up: notebook found in %.0f ms", (time.perf_counter() - t0) * 1000)
+            with self._quick_lock:
+                asked = self._quick_job is not None
+            if not asked:  # a Tab that came first installs the runtime itself, and warms jedi
+                self._quick_submit(scratchpad.warm_code())
+        except Exception:  # noqa: BLE001 - warming is an optimisation; the real request reports problems
+            log.debug("warm-up failed", exc_info=True)
 
     @property
     def magics(self) -> dict[str, Magic]:
@@ -108,8 +160,10 @@ class MarimoPairKernel(Kernel):
     def stream(self, name: str, text: str) -> None:
         self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
 
-    def display(self, bundle: dict[str, Any]) -> None:
-        self.send_response(self.iopub_socket, "display_data", {"data": bundle, "metadata": {}, "transient": {}})
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        self.send_response(
+            self.iopub_socket, "display_data", {"data": bundle, "metadata": metadata or {}, "transient": {}}
+        )
 
     def ask_password(self, prompt: str) -> str:
         if not self._allow_stdin:
@@ -155,7 +209,9 @@ class MarimoPairKernel(Kernel):
             if error is None and user_expressions:
                 reply["user_expressions"] = self._user_expressions(user_expressions)
         except KeyboardInterrupt:
-            error = ErrorInfo("KeyboardInterrupt", "", ["KeyboardInterrupt: interrupted; the marimo execution was stopped"])
+            error = ErrorInfo(
+                "KeyboardInterrupt", "", ["KeyboardInterrupt: interrupted; the marimo execution was stopped"]
+            )
         except PairError as e:
             error = error_from_exception(e)
         except Exception as e:  # noqa: BLE001 - a bug of ours must not kill the kernel
@@ -208,16 +264,19 @@ class MarimoPairKernel(Kernel):
         if stripped.startswith("%") and "\n" not in stripped:
             name, _, argline = stripped[1:].partition(" ")
             if name.endswith("?"):
-                return self._page(self._magic_help_text(name.rstrip("?")), reply)
+                self._page(self._magic_help_text(name.rstrip("?")), reply)
+                return None
             return self._magic(name, argline, None, cell=False, reply=reply)
         m = _PAGER.match(stripped) if "?" in stripped else None
         if m and (m.group(1) or m.group(3)):
             marks = m.group(1) or m.group(3)
             name = m.group(2)
             if name.startswith("%"):
-                return self._page(self._magic_help_text(name.lstrip("%")), reply)
-            return self._page(self._inspect_text(name, len(marks) - 1), reply)
-        prepared = scratchpad.prepare(code)
+                self._page(self._magic_help_text(name.lstrip("%")), reply)
+            else:
+                self._page(self._inspect_text(name, len(marks) - 1), reply)
+            return None
+        prepared = scratchpad.prepare(code, self._page_url())
         if prepared.asks_input:
             raise PairError(
                 f"{prepared.asks_input}() cannot be answered here: marimo's scratchpad would wait for "
@@ -235,20 +294,50 @@ class MarimoPairKernel(Kernel):
             return None
         payload = scratchpad.read_payload(result.output)
         if payload is not None:
-            bundle = value_bundle(payload.get("value"), None)
+            # As ipykernel: the value first, then the figures still open at the end.
+            value = payload.get("value") or {}
+            bundle = value_bundle(value.get("data"), None)
             if bundle:
                 self.send_response(
                     self.iopub_socket,
                     "execute_result",
-                    {"execution_count": self._count, "data": bundle, "metadata": {}},
+                    {"execution_count": self._count, "data": bundle, "metadata": value.get("metadata") or {}},
                 )
-        elif result.output is not None:
-            # No value of ours, yet marimo has an output: what the code displayed
-            # (display(...), mo.output.append(...)), which Jupyter calls display_data.
+            for shown in payload.get("after") or []:
+                self._publish({"k": "display", **shown})
+        elif result.output is not None and result.output.data:
+            # Our tail answers with a payload or nothing; marimo's own output means the runtime
+            # is gone (the marimo kernel restarted): show marimo's form, reinstall for next time.
+            if scratchpad.RUNTIME_MODULE in prepared.code:
+                self._installed.clear()
             bundle = value_bundle(None, result.output)
-            if bundle:
+            if bundle and prepared.has_value:
+                content = {"execution_count": self._count, "data": bundle, "metadata": {}}
+                self.send_response(self.iopub_socket, "execute_result", content)
+            elif bundle:
                 self.display(bundle)
         return None
+
+    def _page_url(self) -> str:
+        """The marimo page, named on snapshots of mo.ui elements ("" before a target is known)."""
+        try:
+            return self.targeter.current().url
+        except Exception:  # noqa: BLE001 - the execute itself reports a missing target
+            return ""
+
+    def _publish(self, msg: dict[str, Any]) -> None:
+        """One display message from the runtime (see outputs.DisplayStream) as ipykernel sends it."""
+        if self._silent:
+            return
+        kind = msg.get("k")
+        if kind == "clear":
+            self.send_response(self.iopub_socket, "clear_output", {"wait": bool(msg.get("wait"))})
+            return
+        data = msg.get("data")
+        if kind not in ("display", "update") or not isinstance(data, dict) or not data:
+            return
+        content = {"data": data, "metadata": msg.get("metadata") or {}, "transient": msg.get("transient") or {}}
+        self.send_response(self.iopub_socket, "update_display_data" if kind == "update" else "display_data", content)
 
     def _hint(self, error: ErrorInfo) -> ErrorInfo:
         if error.ename == "NameError":
@@ -259,6 +348,22 @@ class MarimoPairKernel(Kernel):
                     "the scratchpad vanish after each call. Use %%cell to define it in a notebook cell."
                 )
                 return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", hint])
+            if m:
+                # A notebook nobody has run yet (or a cell edited without running) leaves its names undefined.
+                from . import codemode
+
+                try:
+                    note = codemode.unrun_note(self, m.group(1), self._page_url())
+                except Exception:  # noqa: BLE001 - the note is a courtesy; the NameError stands without it
+                    note = None
+                if note:
+                    return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", note], error.raw)
+        if "__marimo__cell_" in error.raw.replace("__marimo__cell___scratch__", ""):
+            # Frames in notebook cells (a function a cell defines): show those cells' lines too.
+            from . import codemode
+
+            with contextlib.suppress(Exception):  # the error as it is beats none
+                error = codemode.with_cell_lines(self, error)[1]
         return error
 
     def _send(self, code: str, on_stream: Callable[[str, str], None], timeout: float | None = None) -> ExecuteResult:
@@ -275,7 +380,9 @@ class MarimoPairKernel(Kernel):
                 self.targeter.forget()
             raise
 
-    def _execute_on(self, target: Target, code: str, on_stream: Callable[[str, str], None], timeout: float | None) -> ExecuteResult:
+    def _execute_on(
+        self, target: Target, code: str, on_stream: Callable[[str, str], None], timeout: float | None
+    ) -> ExecuteResult:
         # Once per notebook session: install our helpers, so that even the first code that
         # reaches an input() (say, inside a notebook function) fails at once instead of hanging.
         session = (target.client.url, target.notebook.session_id or target.notebook.key)
@@ -287,18 +394,25 @@ class MarimoPairKernel(Kernel):
     def _scratch(self, code: str) -> tuple[ExecuteResult, ErrorInfo | None]:
         """Send code to the scratchpad, streaming its output to the client."""
         held: list[str] = []
+        displays = DisplayStream()
 
         def on_stream(name: str, text: str) -> None:
             # marimo sends a traceback as one stderr chunk; hold it so it is shown once, as the
             # `error`, not also as stderr. Other stderr (even if it arrives later) passes through.
             if name == "stderr" and starts_error_report(text):
                 held.append(text)
+            elif name == "stdout":
+                self._stdout_items(displays.feed(text))
             elif not self._silent:
-                self.stream(name, text)
+                # A warning quotes its source line: the user's, not our rewrite of it.
+                self.stream(name, scratchpad.restore_traceback(text) if name == "stderr" else text)
 
         self.targeter.current()
         self._flush_warnings()  # e.g. "not on this machine": before the code goes there, not one execute later
-        result = self._send(code, on_stream)
+        try:
+            result = self._send(code, on_stream)
+        finally:
+            self._stdout_items(displays.close())
         if result.success:
             if held and not self._silent:
                 self.stream("stderr", "".join(held))
@@ -306,8 +420,72 @@ class MarimoPairKernel(Kernel):
         if held:
             if len(held) > 1 and not self._silent:
                 self.stream("stderr", "".join(held[:-1]))
-            return result, parse_error(scratchpad.restore_traceback(held[-1]))
-        return result, ErrorInfo("Error", "marimo reported a failure without a traceback", ["marimo reported a failure without a traceback"])
+            # The frames show the user's lines around the failing one, named Cell In[N] as IPython does.
+            text = scratchpad.restore_traceback(held[-1])
+            return result, parse_error(text, count=self._count, source=scratchpad.user_source(code))
+        return result, ErrorInfo(
+            "Error", "marimo reported a failure without a traceback", ["marimo reported a failure without a traceback"]
+        )
+
+    # -- editing help: completion and inspection, within QUICK_DEADLINE ---------------------------
+
+    def _quick(self, code: str) -> dict | None:
+        """Our helper code's answer within QUICK_DEADLINE, or None (late, busy, no notebook).
+
+        The request runs on a worker thread and is never cut short: closing its stream would
+        make marimo interrupt its kernel, possibly in a person's cell that started meanwhile. A
+        late answer is kept, so asking the same again (a second Tab) gets it at once.
+        """
+        deadline = time.monotonic() + QUICK_DEADLINE
+        late = self._late
+        with self._quick_lock:
+            previous = self._quick_job
+        if previous is not None and not previous.done():
+            # One at a time: a request still in flight (or the warm-up) goes first.
+            wait_futures([previous], timeout=max(0.0, deadline - time.monotonic()))
+            if not previous.done():
+                return None
+        if late is not None and late[0] == code and late[1].done():
+            self._late = None
+            return late[1].result() if late[1].exception() is None else None
+        job = self._quick_submit(code)
+        try:
+            return job.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            self._late = (code, job)
+            return None
+        except Exception:  # noqa: BLE001 - no notebook, server gone, ...: no suggestions
+            return None
+
+    def _quick_submit(self, code: str, target: Target | None = None) -> Future:
+        job: Future = Future()
+
+        def work() -> None:
+            try:
+                job.set_result(self._quick_run(code, target))
+            except BaseException as e:  # noqa: BLE001 - handed to whoever waits
+                job.set_exception(e)
+
+        with self._quick_lock:
+            self._quick_job = job
+        threading.Thread(target=work, name="marimo-pair-quick", daemon=True).start()
+        return job
+
+    def _quick_run(self, code: str, target: Target | None = None) -> dict | None:
+        target = target or self.targeter.current()
+        if target.client.busy(target.notebook):
+            return None  # it would wait behind a running cell
+        result = target.client.execute(code, target.notebook, lambda name, text: None, timeout=None)
+        # Our helper code installs the runtime (and the input() guard) where it is missing.
+        self._installed.add((target.client.url, target.notebook.session_id or target.notebook.key))
+        return scratchpad.read_payload(result.output) if result.success else None
+
+    def _stdout_items(self, items: list[tuple[str, Any]]) -> None:
+        for kind, item in items:
+            if kind == "display":
+                self._publish(item)
+            elif not self._silent:
+                self.stream("stdout" if kind == "text" else "stderr", item)
 
     def _internal(self, code: str, quick: bool = False) -> dict | None:
         """Run our own helper code silently; None when it fails.
@@ -339,7 +517,11 @@ class MarimoPairKernel(Kernel):
                 err = ErrorInfo("SyntaxError" if not prepared.has_value else "Error", f"cannot evaluate {expr!r}", [])
             value = payload.get("value") if payload else None
             if value:
-                out[name] = {"status": "ok", "data": value_bundle(value, None), "metadata": {}}
+                out[name] = {
+                    "status": "ok",
+                    "data": value_bundle(value.get("data"), None),
+                    "metadata": value.get("metadata") or {},
+                }
             else:
                 out[name] = {"status": "error", **err.content()}
         return out
@@ -353,10 +535,12 @@ class MarimoPairKernel(Kernel):
         if cell and not m.cell:
             raise UsageError(f"%{name} is a line magic; write it as %{name} on one line.\n\n{m.usage}")
         if not cell and not m.line:
-            raise UsageError(f"%%{name} is a cell magic: put %%{name} on the first line and the code below.\n\n{m.usage}")
+            raise UsageError(
+                f"%%{name} is a cell magic: put %%{name} on the first line and the code below.\n\n{m.usage}"
+            )
         args = m.parse(argline)
         try:
-            outcome = m.handler(self, args, body)  # type: ignore[arg-type]
+            outcome = m.handler(self, args, body)
         except UsageError as e:
             # Every bad magic line's error carries the usage, also when the handler found the problem.
             if "usage:" in str(e).lower():
@@ -416,7 +600,7 @@ class MarimoPairKernel(Kernel):
                 reply["matches"] = self._magic_words(name, word)
                 reply["cursor_start"] = cursor_pos - len(word)
                 return reply
-            payload = self._internal(scratchpad.completion_code(code, cursor_pos), quick=True)
+            payload = self._quick(scratchpad.completion_code(code, cursor_pos))
             if payload:
                 matches = [str(x) for x in payload.get("matches", [])]
                 back = int(payload.get("start_back", 0))
@@ -436,20 +620,20 @@ class MarimoPairKernel(Kernel):
             return []
         words = list(m.options())
         for fn in m.completers.values():
-            try:
-                words += fn(self)  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001
-                pass
+            with contextlib.suppress(Exception):  # a completion is a courtesy; never fail the request
+                words += fn(self)
         return sorted({w for w in words if w.startswith(word)})
 
-    async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()) -> dict[str, Any]:  # type: ignore[override]
+    async def do_inspect(  # type: ignore[override]
+        self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()
+    ) -> dict[str, Any]:
         reply: dict[str, Any] = {"status": "ok", "found": False, "data": {}, "metadata": {}}
         name = scratchpad.name_at(code, cursor_pos)
         if not name:
             return reply
         try:
-            payload = self._internal(scratchpad.inspect_code(name, detail_level), quick=True)
-        except (PairError, KeyboardInterrupt):
+            payload = self._quick(scratchpad.inspect_code(name, detail_level))
+        except KeyboardInterrupt:
             return reply
         if payload and payload.get("found"):
             reply["found"] = True
@@ -490,13 +674,42 @@ class MarimoPairKernel(Kernel):
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:  # type: ignore[override]
         self.cleanup()
-        # ipykernel 7 race: after this reply the control thread flushes stdout/stderr while the
-        # main thread may already have stopped IOPub; each flush then waits flush_timeout (10 s)
-        # and the client kills us instead. Nothing is left to flush here, so wait briefly.
-        for stream in (sys.stdout, sys.stderr):
-            if hasattr(stream, "flush_timeout"):
-                stream.flush_timeout = 0.2
         return {"status": "ok", "restart": restart}
+
+    async def shutdown_request(self, stream: Any, ident: Any, parent: Any) -> None:  # type: ignore[override]
+        """ipykernel 7.4's, except that the main loop stops only once this request is fully handled.
+
+        ipykernel stops the main loop right after the reply, while the control thread still has
+        to finish this message: flush sys.stdout/stderr through the IOPub thread and publish
+        "idle". The main thread meanwhile leaves its loop and runs the atexit handlers, and the
+        first one stops the IOPub thread and closes its event pipes. A flush caught in between
+        blocks on a pipe nobody reads (the kernel hangs until jupyter_client's SIGTERM), waits
+        out flush_timeout ("IOStream.flush timed out"), or writes to a closed socket ("ZMQError:
+        Socket operation on non-socket"). Here the control loop itself stops the main loop, in
+        a callback that runs after the message's handling is over.
+        """
+        if not self.session:
+            return
+        content = await self.do_shutdown(parent["content"]["restart"])
+        self.session.send(stream, "shutdown_reply", content, parent, ident=ident)
+        # same content, but a different msg_id, for broadcasting on IOPub
+        self._shutdown_message = self.session.msg("shutdown_reply", content, parent)  # type: ignore[assignment]
+        await self._at_shutdown()
+
+        main_loop = self.io_loop
+
+        def stop_main() -> None:
+            main_loop.add_callback(main_loop.stop)
+            shell_loop = self.shell_stream.io_loop if self.shell_stream else None
+            if shell_loop is not None and shell_loop is not main_loop:
+                shell_loop.add_callback(shell_loop.stop)
+
+        control_loop = self.control_stream.io_loop if self.control_stream else None
+        if control_loop is None:
+            stop_main()
+            return
+        control_loop.add_callback(stop_main)
+        control_loop.add_callback(control_loop.stop)
 
     def cleanup(self) -> None:
         try:

@@ -21,6 +21,7 @@ Jupyter interrupt (SIGINT to the kernel's group) never reaches it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import socket
@@ -29,10 +30,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import FrameType
 
 import httpx
 
@@ -148,6 +150,8 @@ class Launcher:
         self._lock = threading.RLock()  # re-entered when SIGTERM's handler runs stop_all mid-call
         self._servers: list[Embedded] = []
         self._pending: dict[str, Future] = {}
+        # Browserless sessions on servers we did not start (path → session): ours to close, not the server.
+        self._attached: dict[str, HeadlessSession] = {}
         self._hooks_installed = False
 
     # -- queries ------------------------------------------------------------------
@@ -194,6 +198,30 @@ class Launcher:
         threading.Thread(target=work, name="marimo-pair-start", daemon=True).start()
         return fut
 
+    def spawn(self, path: str, python: str | None = None) -> Embedded:
+        """Start `marimo edit PATH` and return at once (its URL is known; it is not up yet).
+
+        For `marimo-pair-kernel console`, which prints the URL and lets marimo start while
+        jupyter console and the kernel start; the kernel opens the session. `wait_up` says
+        whether the start worked.
+        """
+        self._install_hooks()
+        created = not os.path.exists(path)
+        emb = self._spawn(path, python or sys.executable)
+        emb.created = created
+        return emb
+
+    def wait_up(self, emb: Embedded) -> None:
+        """Wait until a spawned server answers; LaunchError (server stopped) if it does not."""
+        try:
+            if self._wait_healthy(emb):
+                return
+        except BaseException:
+            self.stop(emb)
+            raise
+        self.stop(emb)
+        raise LaunchError(f"marimo could not use port {emb.port} for {emb.path} (it was taken); run the command again.")
+
     def start(self, path: str, python: str | None = None, progress: Callable[[str], None] | None = None) -> Embedded:
         """Start `marimo edit PATH`, wait for health, open a browserless session, run all cells."""
         self._install_hooks()
@@ -228,6 +256,25 @@ class Launcher:
         emb.session = HeadlessSession(emb.url, emb.path)
         emb.notebook = emb.session.start(timeout=60.0)
         self._run_cells(emb)
+
+    def attach(self, url: str, path: str) -> tuple[Notebook, list[str]]:
+        """A browserless session for `path` on a live server this kernel did not start (it
+        serves the file, but no tab has it open), its cells run once, as for our own servers.
+
+        Returns the notebook and notes for the user. The session is this kernel's and closes
+        when the kernel stops; the server is never stopped.
+        """
+        with self._lock:
+            old = self._attached.pop(path, None)
+        if old is not None:
+            old.close()  # its stream ended (else the server would list it): replace it
+        session = HeadlessSession(url, path)
+        notebook = session.start(timeout=60.0)
+        with self._lock:
+            self._attached[path] = session
+        notes: list[str] = []
+        _run_all(url, notebook, notes)
+        return notebook, notes
 
     def _spawn(self, path: str, python: str) -> Embedded:
         port = free_port()
@@ -275,9 +322,7 @@ class Launcher:
                     r = http.get(emb.url + "/health")
                     if r.status_code == 200:
                         # A marimo answering is not proof it is ours (port race): check the listener.
-                        if discovery.pid_owns_port(emb.proc.pid, emb.port) is False:
-                            return False
-                        return True
+                        return discovery.pid_owns_port(emb.proc.pid, emb.port) is not False
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.1)
@@ -303,18 +348,8 @@ class Launcher:
         return data.decode("utf-8", "replace")
 
     def _run_cells(self, emb: Embedded) -> None:
-        client = MarimoClient(emb.url)
-        try:
-            result = client.execute(RUN_ALL_CELLS, emb.notebook, lambda name, text: None, timeout=None)
-            if not result.success:
-                emb.notes.append("some cells raised errors on the first run (%cells shows which)")
-        except KeyboardInterrupt:
-            # Closing the stream interrupted marimo; the server and session stay usable.
-            emb.notes.append("interrupted: not every cell ran")
-        except PairError as e:
-            emb.notes.append(f"running the cells failed: {e}")
-        finally:
-            client.close()
+        assert emb.notebook is not None
+        _run_all(emb.url, emb.notebook, emb.notes)
 
     # -- stop ---------------------------------------------------------------------------
 
@@ -324,6 +359,9 @@ class Launcher:
     def stop_all(self) -> None:
         with self._lock:
             servers, self._servers = self._servers, []
+            attached, self._attached = list(self._attached.values()), {}
+        for session in attached:
+            session.close()
         self._stop_many(servers)
 
     def _stop_many(self, servers: list[Embedded]) -> None:
@@ -336,22 +374,16 @@ class Launcher:
             if e.session is not None:
                 e.session.close()
             if e.alive:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     e.proc.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + STOP_GRACE
         for e in servers:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 e.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             _kill_group(e.proc)
             _forget_registry(e.proc.pid)
-            try:
+            with contextlib.suppress(OSError):
                 e.log.unlink()
-            except OSError:
-                pass
         _kill_leftovers(children)
 
     # -- process hooks --------------------------------------------------------------------
@@ -366,7 +398,7 @@ class Launcher:
             return  # signal handlers can only be set from the main thread; the watchdog covers it
         previous = signal.getsignal(signal.SIGTERM)
 
-        def on_sigterm(signum: int, frame: object) -> None:
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
             self.stop_all()
             if callable(previous):
                 previous(signum, frame)
@@ -377,6 +409,22 @@ class Launcher:
         signal.signal(signal.SIGTERM, on_sigterm)
 
 
+def _run_all(url: str, notebook: Notebook, notes: list[str]) -> None:
+    """Run every cell once, as a browser's "run all" does; problems become `notes`."""
+    client = MarimoClient(url)
+    try:
+        result = client.execute(RUN_ALL_CELLS, notebook, lambda name, text: None, timeout=None)
+        if not result.success:
+            notes.append("some cells raised errors on the first run (%cells shows which)")
+    except KeyboardInterrupt:
+        # Closing the stream interrupted marimo; the server and session stay usable.
+        notes.append("interrupted: not every cell ran")
+    except PairError as e:
+        notes.append(f"running the cells failed: {e}")
+    finally:
+        client.close()
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL what is left of a server's process group (the server itself, or orphans it left)."""
     if os.name != "posix":
@@ -384,16 +432,12 @@ def _kill_group(proc: subprocess.Popen) -> None:
             proc.kill()
             proc.wait(timeout=5)
         return
-    try:
-        # While any member lives, the group id cannot be reused, so this only hits our processes.
+    # While any member lives, the group id cannot be reused, so this only hits our processes.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _children(proc: subprocess.Popen) -> list:
@@ -411,10 +455,8 @@ def _kill_leftovers(children: list) -> None:
 
     _, alive = psutil.wait_procs(children, timeout=1.0)
     for p in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.kill()  # psutil checks the pid still names the same process (create time)
-        except psutil.Error:
-            pass
 
 
 def _forget_registry(pid: int) -> None:
@@ -422,7 +464,5 @@ def _forget_registry(pid: int) -> None:
     entries, _ = discovery.read_registry()
     for entry in entries:
         if entry.pid == pid:
-            try:
+            with contextlib.suppress(OSError):
                 entry.path.unlink()
-            except OSError:
-                pass
