@@ -55,7 +55,7 @@ def _(mo, penguins):
 def _(mo, penguins, species):
     chosen = [p for p in penguins if p["species"] == species.value]
     mo.ui.table(chosen, selection=None)
-    return (chosen,)
+    return
 
 
 @app.cell
@@ -69,7 +69,7 @@ def _(penguins):
         for s in sorted({p["species"] for p in penguins})
     }
     mass_by_species
-    return mass_by_species, mean
+    return
 
 
 if __name__ == "__main__":

@@ -25,9 +25,9 @@ from typing import Any
 
 import psutil
 from jupyter_client import KernelManager
+from support import Outputs
 
 from marimo_pair_kernel.discovery import registry_dir
-from support import Outputs
 
 
 def registry_entry(state_home: Path, *, pid: int, port: int, host: str = "127.0.0.1", name: str | None = None,
@@ -112,7 +112,7 @@ class Recorder:
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:
         self._thread.start()
         return self
 
@@ -130,7 +130,7 @@ class HungListener:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
 
-    def __enter__(self) -> "HungListener":
+    def __enter__(self) -> HungListener:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -169,7 +169,7 @@ class TrickleServer:
         finally:
             conn.close()
 
-    def __enter__(self) -> "TrickleServer":
+    def __enter__(self) -> TrickleServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -289,7 +289,7 @@ class LoggedKernel:
             finally:
                 self._log_file.close()
 
-    def __enter__(self) -> "LoggedKernel":
+    def __enter__(self) -> LoggedKernel:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -307,29 +307,39 @@ def dump(messages: list[dict]) -> str:
 # person check another one by hand, e.g. "marimo==0.21.1" for the oldest supported.
 OLD_MARIMO_SPEC = os.environ.get("MPK_OLD_MARIMO_SPEC") or "marimo==0.22.*"
 OLD_MARIMO_VERSION = OLD_MARIMO_SPEC.split("==", 1)[-1].rstrip(".*")  # "0.22" or "0.21.1"
-OLD_MARIMO_VENV = Path(os.environ.get("MPK_OLD_MARIMO_VENV")
-                       or Path.home() / ".cache" / "marimo-pair-kernel-tests" / f"venv-{OLD_MARIMO_VERSION}")
+# Where tests keep what they build once and reuse (the old-marimo venv, about 240 MB):
+# $MARIMO_PAIR_TEST_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/marimo-pair-kernel-tests.
+TEST_CACHE = Path(
+    os.environ.get("MARIMO_PAIR_TEST_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "marimo-pair-kernel-tests"
+)
+OLD_MARIMO_VENV = Path(os.environ.get("MPK_OLD_MARIMO_VENV") or TEST_CACHE / f"venv-{OLD_MARIMO_VERSION}")
 
 
 def old_marimo_python(venv: Path = OLD_MARIMO_VENV, spec: str = OLD_MARIMO_SPEC) -> str:
     """A Python with an old marimo, in its own venv as users have it; created once, then reused.
 
     A `.complete` marker is written last, so an interrupted install is redone, not trusted.
+    A lock file beside it makes concurrent test processes (xdist workers, two checkouts)
+    build it once: the others wait, then reuse it.
     """
+    import fcntl
     import shutil
     import subprocess
     import sys
 
     python = venv / "bin" / "python"
     marker = venv / ".complete"
-    if marker.exists() and marker.read_text() == spec and python.exists():
-        return str(python)
-    shutil.rmtree(venv, ignore_errors=True)
     venv.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", spec],
-                   check=True, timeout=900)
-    marker.write_text(spec)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if we crash
+        if marker.exists() and marker.read_text() == spec and python.exists():
+            return str(python)
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", spec],
+                       check=True, timeout=900)
+        marker.write_text(spec)
     return str(python)
 
 
@@ -354,7 +364,7 @@ class WsSession:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self, timeout: float = 30) -> "WsSession":
+    def start(self, timeout: float = 30) -> WsSession:
         import httpx
 
         self._thread.start()

@@ -6,6 +6,7 @@ code that started it, including on failure; nothing is ever killed by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,6 +52,33 @@ if __name__ == "__main__":
 '''
 
 
+CHROMIUM = "/usr/bin/chromium"
+# No network here: without these Chromium keeps trying to reach update and sync services.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+CHROMIUM_MISSING = (
+    f"{CHROMIUM} is missing, so the browser tests cannot run: install Chromium with "
+    "`sudo apt-get install chromium` (Debian/Ubuntu) or run .ci/install-browser"
+)
+
+
+def chromium_or_skip() -> str:
+    """The Chromium executable for browser tests (Playwright drives it with executable_path).
+
+    Without it the test is skipped with how to get it, except on CI, which must prove the
+    browser path rather than skip it.
+    """
+    import pytest
+
+    if not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail(CHROMIUM_MISSING)
+        pytest.skip(CHROMIUM_MISSING)
+    return CHROMIUM
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,24 +100,22 @@ def stop_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         descendants = psutil.Process(proc.pid).children(recursive=True)
     except psutil.Error:
         descendants = []
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=5)
     _, alive = psutil.wait_procs(descendants, timeout=3)
     for p in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.kill()
-        except psutil.Error:
-            pass
+
+
+class PortTaken(RuntimeError):
+    """marimo could not bind its port: something else took it first."""
 
 
 @dataclass
@@ -124,7 +150,7 @@ class MarimoServer:
         python: str = PYTHON,
         open_session: bool = True,
         run_cells: bool = True,
-    ) -> "MarimoServer":
+    ) -> MarimoServer:
         root.mkdir(parents=True, exist_ok=True)
         nb = root / name
         if code is not None and not nb.exists():
@@ -132,7 +158,15 @@ class MarimoServer:
         state = state_home or root / "state"
         state.mkdir(parents=True, exist_ok=True)
         server = cls(root, nb, state, port or free_port(), token, python=python)
-        server.launch(extra_args)
+        for attempt in range(3):
+            try:
+                server.launch(extra_args)
+                break
+            except PortTaken:
+                # Another test (an xdist worker) took the port between free_port() and marimo's bind.
+                if port is not None or attempt == 2:
+                    raise
+                server.port = free_port()
         if open_session:
             server.open_session(run_cells=run_cells)
         return server
@@ -168,12 +202,20 @@ class MarimoServer:
         return f
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
+        from marimo_pair_kernel.discovery import pid_owns_port
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"marimo exited early:\n{self.log.read_text() if self.log else ''}")
+                text = self.log.read_text() if self.log else ""
+                if "address already in use" in text.lower():
+                    raise PortTaken(text)
+                raise RuntimeError(f"marimo exited early:\n{text}")
             try:
-                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                # A marimo answering on the port may be another test's: it must be ours.
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200 and (
+                    self.proc is None or pid_owns_port(self.proc.pid, self.port) is not False
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -253,10 +295,8 @@ class MarimoServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
             for p in descendants:
-                try:
+                with contextlib.suppress(psutil.Error):
                     p.kill()
-                except psutil.Error:
-                    pass
 
 
 # -- kernels --------------------------------------------------------------------------

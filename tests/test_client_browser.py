@@ -14,18 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from support import CHROMIUM_ARGS, MarimoServer, chromium_or_skip, execute, start_kernel, stop_kernel
 
 from marimo_pair_kernel.codemode import RUN_ALL_CELLS
-from support import MarimoServer, execute, start_kernel, stop_kernel
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-# No network here: without these Chromium keeps trying to reach update and sync services.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 ROOT = Path(__file__).parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
@@ -87,15 +81,11 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    if not os.access(CHROMIUM, os.X_OK):
-        missing = f"{CHROMIUM} is missing: run .ci/install-browser (Debian's chromium package)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(missing)  # CI must prove the browser path, not skip it
-        pytest.skip(missing)
+    chromium = chromium_or_skip()
     pw = playwright_api.sync_playwright().start()
     browser = None
     try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1280, "height": 800})
         pg.goto(server.url + "/")
         deadline = time.monotonic() + 60

@@ -66,7 +66,8 @@ def test_two_kernels_at_once(server, tmp_path):
     deadline = time.monotonic() + 10
     while True:
         source = server.notebook.read_text()
-        counts = {n: len(re.findall(rf"^def {n}\(", source, re.M)) for n in [*(f"{w}_{i}" for w in "ab" for i in range(ROUNDS)), "shared"]}
+        wanted = [*(f"{w}_{i}" for w in "ab" for i in range(ROUNDS)), "shared"]
+        counts = {n: len(re.findall(rf"^def {n}\(", source, re.M)) for n in wanted}
         if all(v == 1 for v in counts.values()) or time.monotonic() > deadline:
             break
         time.sleep(0.2)

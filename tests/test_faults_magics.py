@@ -165,8 +165,13 @@ def magic_lines(draw: st.DrawFn) -> str:
 # No "*": a random `9**9**9` would keep marimo busy for hours, which is not the kernel's fault.
 _CODE = st.text(alphabet=string.ascii_letters + string.digits + " \n\t()[]{}:;,.=+-/%?!'\"#@\\<>é", max_size=60)
 
-SETTINGS = settings(max_examples=int(os.environ.get("MPK_FUZZ_EXAMPLES", "50")), deadline=None, derandomize=not os.environ.get("MPK_FUZZ_EXAMPLES"), database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("MPK_FUZZ_EXAMPLES", "50")),
+    deadline=None,
+    derandomize=not os.environ.get("MPK_FUZZ_EXAMPLES"),
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _check(k: LoggedKernel, code: str) -> None:

@@ -36,7 +36,7 @@ class PeakRSS:
                 return
             time.sleep(0.005)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._thread.start()
         return self
 

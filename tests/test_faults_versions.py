@@ -5,9 +5,10 @@ key (`Marimo-Session-Id`), which changes when the page reloads, so after a reloa
 must find the notebook again by its file path. 0.22 also has no `/sse`, so the test
 holds the session open the way a browser tab does, with marimo's websocket.
 
-The old marimo lives in its own venv, created by the test session the first time
-(cached under ~/.cache/marimo-pair-kernel-tests/, or MPK_OLD_MARIMO_VENV) and used as
-a user would: `python -m marimo edit` from that venv.
+The old marimo lives in its own venv (about 240 MB), created by the test session the first
+time and reused after that: under $MARIMO_PAIR_TEST_CACHE, else
+${XDG_CACHE_HOME:-~/.cache}/marimo-pair-kernel-tests/ (MPK_OLD_MARIMO_VENV names the venv
+itself). It is used as a user would: `python -m marimo edit` from that venv.
 
 The oldest supported marimo is 0.21.1 (client.MIN_MARIMO). A server that lacks the
 execute endpoint is played by a small fake (only for that: real old wheels need
@@ -20,12 +21,11 @@ import os
 
 import pytest
 from faults_support import OLD_MARIMO_VERSION, LoggedKernel, Recorder, WsSession, old_marimo_python, registry_entry
-from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 from support import MarimoServer
 
 from marimo_pair_kernel.client import MIN_MARIMO_TEXT
+from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 from marimo_pair_kernel.discovery import Notebook
-
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def old_server(tmp_path_factory):
     try:
         tab = WsSession(srv.url, str(srv.notebook)).start()
         srv.tabs = [tab]  # type: ignore[attr-defined]
-        _, done = srv.execute(RUN_ALL_CELLS, Notebook(key=tab.key, session_id=None, path=str(srv.notebook), filename=None))
+        notebook = Notebook(key=tab.key, session_id=None, path=str(srv.notebook), filename=None)
+        _, done = srv.execute(RUN_ALL_CELLS, notebook)
         assert done["success"], done
         yield srv
     finally:
@@ -86,7 +87,7 @@ def test_core_works_on_old_marimo_and_survives_a_reload(old_server, tmp_path):
         run = k.execute("from_kernel + answer")
         assert run.status == "ok", run.content
         assert run.result["text/plain"] == "85"
-        status = k.execute("%status").of("display_data")[0]["data"]["application/json"]
+        status = k.execute("%status").of("display_data")[0]["data"]["application/vnd.marimo-pair+json"]
         assert status["session_key"] == new_tab.key
         assert status["marimo_version"].startswith(OLD_MARIMO_VERSION)
     assert "internal error" not in (tmp_path / "k.log").read_text().lower()
@@ -134,7 +135,10 @@ def test_missing_execute_endpoint_is_named(tmp_path, status, body):
 
 def test_session_listing_needing_flags_is_explained(tmp_path):
     body = {"error": "Session listing requires --no-token and --no-skew-protection"}
-    with Recorder(sessions_status=403, sessions_body=body, version="0.21.1") as rec, _url_kernel(tmp_path, rec.url) as k:
+    with (
+        Recorder(sessions_status=403, sessions_body=body, version="0.21.1") as rec,
+        _url_kernel(tmp_path, rec.url) as k,
+    ):
         run = k.execute("1 + 1")
         assert run.content["ename"] == "UnsupportedMarimoError", run.content
         assert "--no-token --no-skew-protection" in run.content["evalue"]

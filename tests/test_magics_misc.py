@@ -102,7 +102,7 @@ def test_help_lists_every_magic_with_one_line_each(ui_kernel):
     text = bundle["text/plain"]
     for name in ("cells", "cell", "graph", "packages", "pip", "ui", "token"):
         assert name in registry
-    summaries = {m["name"]: m["summary"] for m in bundle["application/json"]}
+    summaries = {m["name"]: m["summary"] for m in bundle["application/vnd.marimo-pair+json"]}
     for name, m in registry.items():
         assert "\n" not in m.summary
         assert summaries[name] == m.summary
@@ -195,7 +195,9 @@ def make_wheel(where: Path, name: str = "mpk_probe_pkg", version: str = "0.1") -
     files = {
         f"{name}/__init__.py": "VALUE = 42\n",
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: marimo-pair-kernel-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: marimo-pair-kernel-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = []
     for path, text in files.items():

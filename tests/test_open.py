@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 import signal
 import socket
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import DEFAULT_NOTEBOOK, MarimoServer, execute, free_port, start_kernel, stop_kernel
 
 from marimo_pair_kernel.discovery import pid_alive
 from marimo_pair_kernel.launcher import WATCHDOG_BOUND
@@ -22,7 +24,10 @@ URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 
 def registry(state: Path) -> dict[int, dict]:
     d = state / "marimo" / "servers"
-    return {json.loads(p.read_text())["port"]: json.loads(p.read_text()) for p in d.glob("*.json")} if d.is_dir() else {}
+    if not d.is_dir():
+        return {}
+    entries = [json.loads(p.read_text()) for p in d.glob("*.json")]
+    return {e["port"]: e for e in entries}
 
 
 def port_open(port: int) -> bool:
@@ -113,7 +118,7 @@ def test_open_new_notebook_then_cell_then_value(kernel, root, state):
 
 def test_status_says_the_kernel_started_it_and_reopen_starts_nothing(kernel, root, state):
     run = execute(kernel, "%status")
-    info = run.displays[0]["application/json"]
+    info = run.displays[0]["application/vnd.marimo-pair+json"]
     assert info["started_by_kernel"] is True and info["notebook"] == str(root / "NEW.py")
     before = registry(state)
     run = execute(kernel, f"%open {root / 'NEW.py'}")
@@ -128,8 +133,63 @@ def test_open_of_a_notebook_open_elsewhere_targets_it_and_starts_nothing(kernel,
     assert port == foreign.port
     assert registry(state) == before  # nothing new registered, so nothing started
     assert execute(kernel, "answer").result["text/plain"] == "42"
-    assert execute(kernel, "%status").displays[0]["application/json"]["started_by_kernel"] is False
+    assert execute(kernel, "%status").displays[0]["application/vnd.marimo-pair+json"]["started_by_kernel"] is False
     open_ok(kernel, root / "NEW.py")  # and back
+
+
+@pytest.fixture(scope="module")
+def tabless(root, state):
+    """A server someone started for a notebook and never opened in a browser: no session at all."""
+    srv = MarimoServer.start(root / "tabless", state_home=state, open_session=False)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def folder_server(root, state):
+    """`marimo edit FOLDER`: it serves every notebook in the folder; none has a tab."""
+    folder = root / "folder"
+    folder.mkdir()
+    (folder / "a.py").write_text(textwrap.dedent(DEFAULT_NOTEBOOK).lstrip())
+    srv = MarimoServer(folder, folder, state, free_port())
+    try:
+        srv.launch()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_open_of_a_served_notebook_without_a_tab_uses_that_server(kernel, tabless, state, root):
+    assert tabless.notebooks() == []
+    before = registry(state)
+    run = execute(kernel, f"%open {tabless.notebook}", timeout=120)
+    assert run.reply["status"] == "ok", run.reply
+    assert "serves" in run.stdout and "no tab open" in run.stdout, run.stdout
+    assert int(URL.search(run.stdout).group(1)) == tabless.port
+    assert registry(state) == before  # no second server for the same file
+    assert [nb["path"] for nb in tabless.notebooks()] == [str(tabless.notebook)]
+    assert execute(kernel, "answer").result["text/plain"] == "42"  # its cells were run
+    assert execute(kernel, "%status").displays[0]["application/vnd.marimo-pair+json"]["started_by_kernel"] is False
+    open_ok(kernel, root / "NEW.py")
+
+
+def test_console_start_on_a_notebook_in_a_served_folder_starts_no_server(folder_server, state, root):
+    """The console's path (MARIMO_PAIR_OPEN) on a folder server: that server, which outlives the kernel."""
+    nb = folder_server.root / "a.py"
+    before = registry(state)
+    km, kc = start_kernel({"XDG_STATE_HOME": str(state), "MARIMO_PAIR_OPEN": str(nb)}, cwd=str(root))
+    try:
+        run = execute(kc, "answer", timeout=120)
+        assert run.reply["status"] == "ok", (run.reply, run.stdout, run.stderr)
+        assert run.result["text/plain"] == "42"
+        assert "no tab open" in run.stdout and f"Connected to {nb} on {folder_server.url}" in run.stdout
+        assert registry(state) == before
+    finally:
+        stop_kernel(km, kc)
+    assert folder_server.proc.poll() is None and registry(state) == before
+    assert folder_server.execute("answer")[1]["success"] is True
 
 
 def test_jupyter_interrupt_does_not_reach_the_server(kernel_pair, state):
@@ -212,12 +272,35 @@ def test_sigkill_of_the_kernel_ends_the_server_within_the_watchdog_bound(state, 
         stop_kernel(km, kc)
 
 
-def test_the_example_notebook_opens_with_its_cells_run(kernel, root):
+def test_the_example_notebook_opens_with_its_cells_run_and_saves_unchanged(kernel, root):
+    """The README's quick start on a copy: only the user's cell shows up in the file's diff.
+
+    examples/penguins.py is kept in marimo's own saved form, so marimo re-saving it (as any
+    cell change does) rewrites nothing else. On another marimo version only the
+    `__generated_with` line may differ; that line is normalised here.
+    """
+    import marimo
+
     example = Path(__file__).parent.parent / "examples" / "penguins.py"
+    original = re.sub(
+        r'^__generated_with = ".*"$', f'__generated_with = "{marimo.__version__}"',
+        example.read_text(), flags=re.M,
+    )
     copy = root / "penguins.py"  # a copy: opening must not touch the repository's file
     copy.write_text(example.read_text())
     open_ok(kernel, copy)
     run = execute(kernel, "mass_by_species['Gentoo'], len(chosen)")
     assert run.reply["status"] == "ok", run.reply
     assert run.result["text/plain"] == "(5087.5, 4)"
+
+    run = execute(kernel, '%%cell --name heavy\nheavy = [p for p in penguins if p["body_mass_g"] > 4000]\n')
+    assert run.reply["status"] == "ok", run.reply
+    saved = copy.read_text()
+    diff = [ln for ln in difflib.ndiff(original.splitlines(), saved.splitlines()) if ln[:1] in "+-"]
+    assert not [ln for ln in diff if ln.startswith("-")], "\n".join(diff)  # nothing rewritten
+    assert any("heavy = [p for p in penguins" in ln for ln in diff), "\n".join(diff)
+
+    run = execute(kernel, "%cell delete heavy")
+    assert run.reply["status"] == "ok", run.reply
+    assert copy.read_text() == original  # round trip: the saved form is the example itself
     open_ok(kernel, root / "NEW.py")

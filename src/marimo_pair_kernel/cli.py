@@ -62,7 +62,7 @@ def _discover(as_json: bool) -> int:
     if as_json:
         print(json.dumps(found.to_json(), indent=2))
     else:
-        print(discovery_bundle(found)["text/plain"])
+        print(discovery_bundle(found, shell=True)["text/plain"])
     return 0
 
 

@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import stat
+import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Literal
 
 import httpx
 
@@ -92,6 +93,9 @@ class Skipped:
 
     path: str
     reason: str
+    # Set when the server may well be marimo but could not be verified: naming this URL
+    # (`%connect URL`, MARIMO_PAIR_URL) is how a user trusts it explicitly.
+    unverified_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,24 @@ class Server:
     pid: int | None
     notebooks: tuple[Notebook, ...]
     registry_file: str | None = None
+    # What the server was started for (`marimo edit PATH`), read from its command line: the
+    # notebook file, or the folder it serves every notebook under. None when unknown.
+    serves: str | None = None
+    serves_folder: bool = False
+
+    def can_open(self, path: str) -> bool:
+        """Whether a session for `path` can be opened here (no tab needed): it is the server's
+        notebook, or lies under the folder it serves."""
+        if not self.serves:
+            return False
+        try:
+            want, root = os.path.realpath(path), os.path.realpath(self.serves)
+        except OSError:
+            return False
+        if not self.serves_folder:
+            return want == root
+        # A folder server opens only notebooks that exist under it (it cannot create one there).
+        return want.startswith(root.rstrip(os.sep) + os.sep) and os.path.isfile(want)
 
 
 @dataclass(frozen=True)
@@ -122,6 +144,11 @@ class Discovery:
     def notebooks(self) -> list[tuple[Server, Notebook]]:
         return [(s, nb) for s in self.servers for nb in s.notebooks]
 
+    def serving(self, path: str) -> list[Server]:
+        """Live servers that can open `path`: the one started for that file first, then the
+        ones serving a folder it lies in."""
+        return sorted((s for s in self.servers if s.can_open(path)), key=lambda s: s.serves_folder)
+
     def to_json(self) -> dict:
         return {
             "servers": [
@@ -130,6 +157,8 @@ class Discovery:
                     "version": s.version,
                     "pid": s.pid,
                     "registry_file": s.registry_file,
+                    "serves": s.serves,
+                    "serves_folder": s.serves_folder,
                     "notebooks": [
                         {"path": nb.path, "session_id": nb.session_id, "key": nb.key}
                         for nb in s.notebooks
@@ -137,7 +166,10 @@ class Discovery:
                 }
                 for s in self.servers
             ],
-            "stale": [{"file": x.path, "reason": x.reason} for x in self.stale],
+            "stale": [
+                {"file": x.path, "reason": x.reason, **({"url": x.unverified_url} if x.unverified_url else {})}
+                for x in self.stale
+            ],
         }
 
 
@@ -215,7 +247,10 @@ def read_registry(directory: Path | None = None) -> tuple[list[RegistryEntry], l
         files = files[:MAX_REGISTRY_FILES]
     for path in files:
         parsed = parse_entry(path)
-        (entries if isinstance(parsed, RegistryEntry) else skipped).append(parsed)
+        if isinstance(parsed, RegistryEntry):
+            entries.append(parsed)
+        else:
+            skipped.append(parsed)
     return entries, skipped
 
 
@@ -268,7 +303,7 @@ def _sockets() -> _Sockets | None:
     return _Sockets(listening, children)
 
 
-def _best(found: list[str], port: int) -> tuple[str, int] | bool:
+def _best(found: list[str], port: int) -> tuple[str, int] | Literal[False]:
     if not found:
         return False
 
@@ -279,7 +314,9 @@ def _best(found: list[str], port: int) -> tuple[str, int] | bool:
     return (min(found, key=rank), port)
 
 
-def listening_address(pid: int, port: int, sockets: _Sockets | None = None) -> tuple[str, int] | None | bool:
+def listening_address(
+    pid: int, port: int, sockets: _Sockets | None = None
+) -> tuple[str, int] | Literal[False] | None:
     """The (ip, port) that `pid` or a descendant listens on at `port`.
 
     False when it does not listen there; None when the OS will not tell us.
@@ -313,6 +350,50 @@ def listening_address(pid: int, port: int, sockets: _Sockets | None = None) -> t
         return None
     except (psutil.Error, OSError):
         return False
+
+
+# `marimo edit` options that take a value (the value is not the notebook argument).
+_VALUE_OPTIONS = {
+    "-p", "--port", "--host", "--proxy", "--token-password", "--token-password-file", "--base-url",
+    "--allow-origins", "--sandbox", "--timeout", "--session-ttl",
+}
+_NOTEBOOK_SUFFIXES = (".py", ".md", ".qmd")
+
+
+def served_path(pid: int) -> tuple[str, bool] | None:
+    """(path, is_folder) that the marimo process `pid` was started to edit, from its command line.
+
+    `marimo edit NB.py` serves that file; `marimo edit DIR` (or no argument: its working
+    directory) serves every notebook under it. No network: only what the OS reports.
+    """
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        argv, cwd = proc.cmdline(), proc.cwd()
+    except (psutil.Error, OSError):
+        return None
+    if "edit" not in argv:
+        return None
+    args = argv[argv.index("edit") + 1:]
+    name = None
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--":
+            break  # what follows goes to the notebook's own sys.argv
+        elif arg.startswith("-"):
+            skip = arg in _VALUE_OPTIONS
+        else:
+            name = arg
+            break
+    if name is not None and "://" in name:
+        return None  # a notebook fetched from a URL has no local path to match
+    path = os.path.normpath(os.path.join(cwd, os.path.expanduser(name or ".")))
+    if name is not None and name.endswith(_NOTEBOOK_SUFFIXES) and not os.path.isdir(path):
+        return path, False
+    return (path, True) if os.path.isdir(path) else None
 
 
 def pid_owns_port(pid: int, port: int) -> bool | None:
@@ -398,7 +479,8 @@ def _owner_url(entry: RegistryEntry, sockets: _Sockets | None) -> str | Skipped:
         return Skipped(
             str(entry.path),
             f"{where}: cannot check which process holds port {entry.port} (access denied), so "
-            "nothing is sent there; use %connect URL to trust that server explicitly",
+            "nothing is sent there",
+            unverified_url=entry.url,
         )
     return _socket_url(addr[0], entry.port, entry.base_url)
 
@@ -420,12 +502,15 @@ def _ask(http: httpx.Client, entry: RegistryEntry, url: str, deadline: float) ->
         return _TooSlow(str(entry.path), f"{where}: no complete answer in time (hung or busy?)")
     except (httpx.HTTPError, ValueError) as e:
         return Skipped(str(entry.path), f"{where}: not answering like marimo ({type(e).__name__})")
+    served = served_path(entry.pid)
     return Server(
         url=url,
         version=entry.version,
         pid=entry.pid,
         notebooks=notebooks,
         registry_file=str(entry.path),
+        serves=served[0] if served else None,
+        serves_folder=bool(served and served[1]),
     )
 
 
@@ -439,7 +524,9 @@ def _ask_all(
     # One client for all probes: each new client costs CPU (TLS setup) that would otherwise
     # pile up under the GIL when many entries are probed at once.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-    with httpx.Client(timeout=timeout, trust_env=False, limits=limits) as http, \
+    # Plain http to a loopback socket (_socket_url): no TLS, so no certificate store to load
+    # (verify=True costs tens of milliseconds per client, on the way to the first completion).
+    with httpx.Client(timeout=timeout, trust_env=False, limits=limits, verify=False) as http, \
             ThreadPoolExecutor(max_workers=len(owned)) as pool:
         return list(pool.map(lambda eu: _ask(http, eu[0], eu[1], deadline), owned))
 
@@ -462,14 +549,14 @@ def discover(directory: Path | None = None) -> Discovery:
         else:
             owned.append((entry, url))
     results = _ask_all(owned, HEALTH_TIMEOUT, PROBE_DEADLINE)
-    slow = [eu for eu, r in zip(owned, results) if isinstance(r, _TooSlow)]
+    slow = [eu for eu, r in zip(owned, results, strict=True) if isinstance(r, _TooSlow)]
     if slow and not any(isinstance(r, Server) for r in results):
         results = [r for r in results if not isinstance(r, _TooSlow)]
         results += _ask_all(slow, PATIENT_TIMEOUT, PATIENT_DEADLINE)
     servers: list[Server] = []
     for result in results:
         if isinstance(result, Skipped):
-            stale.append(Skipped(result.path, result.reason))
+            stale.append(Skipped(result.path, result.reason, result.unverified_url))
             continue
         # Two files for one socket (a copied or rewritten entry) are one server.
         first = next((s for s in servers if s.url == result.url), None)

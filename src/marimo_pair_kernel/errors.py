@@ -21,15 +21,35 @@ class UsageError(PairError):
 
 
 class NoTargetError(PairError):
-    """No notebook is chosen, none is open, or the choice is ambiguous."""
+    """No notebook is chosen and none can be chosen by itself: one of the two cases below."""
 
     ename = "NoNotebookError"
+
+
+class NoNotebookError(NoTargetError):
+    """No open notebook matches: none is open, or not the file, session or number asked for."""
+
+    ename = "NoNotebookError"
+
+
+class SeveralNotebooksError(NoTargetError):
+    """More than one open notebook matches, so the user has to choose one."""
+
+    ename = "SeveralNotebooksError"
 
 
 class ConnectionFailed(PairError):
     """The marimo server cannot be reached (closed port, refused, timed out)."""
 
     ename = "ConnectionError"
+
+
+class CertificateError(PairError):
+    """The server's TLS certificate failed verification (expired, wrong host, unknown CA) or
+    it does not speak TLS: nothing was sent, and looking for the notebook elsewhere would
+    hide the reason, so this is not a ConnectionFailed."""
+
+    ename = "CertificateError"
 
 
 class ServerGone(PairError):

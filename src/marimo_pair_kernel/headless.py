@@ -7,6 +7,7 @@ daemon thread. The session lives as long as the stream does.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -80,10 +81,8 @@ class HeadlessSession:
     def _close_socket(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def close(self) -> None:

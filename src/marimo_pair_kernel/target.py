@@ -16,14 +16,22 @@ URL`); servers found in marimo's registry run without a token and never get it.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from . import discovery
 from .client import MarimoClient, display_url, is_loopback, normalize_url, token_in_url
 from .discovery import Notebook
-from .errors import ConnectionFailed, NoTargetError, RefusedURL, ServerUnreachable
+from .errors import (
+    ConnectionFailed,
+    NoNotebookError,
+    NoTargetError,
+    RefusedURL,
+    ServerUnreachable,
+    SeveralNotebooksError,
+)
 
 ALLOW_REMOTE_ENV = "MARIMO_PAIR_ALLOW_REMOTE"
 
@@ -52,9 +60,25 @@ def _same_path(a: str | None, b: str | None) -> bool:
 
 
 def _describe(found: discovery.Discovery) -> str:
+    """The open notebooks, numbered as %discover's # column (what %connect N takes)."""
     if not found.notebooks:
         return "none"
-    return "; ".join(f"{s.url} → {nb.path}" for s, nb in found.notebooks)
+    return "; ".join(f"[{i}] {s.url} → {nb.path}" for i, (s, nb) in enumerate(found.notebooks))
+
+
+def _tabless(found: discovery.Discovery, file: str | None = None) -> str:
+    """Advice for live servers that have no notebook open (started, but no tab), if any."""
+    hints = []
+    for s in found.servers:
+        if s.notebooks or not s.serves:
+            continue
+        if file is not None and not s.can_open(file):
+            continue
+        if s.serves_folder:
+            hints.append(f"{s.url} serves the folder {s.serves} (%open {file or 'PATH'} opens a notebook there)")
+        else:
+            hints.append(f"{s.url} serves {s.serves} with no tab open (%open {s.serves} opens it there)")
+    return (" " + "; ".join(hints) + ".") if hints else ""
 
 
 class Targeter:
@@ -62,10 +86,12 @@ class Targeter:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        self.token: str | None = env.get("MARIMO_TOKEN") or None
-        self.env_url = env.get("MARIMO_PAIR_URL") or None
-        self.env_file = env.get("MARIMO_PAIR_FILE") or None
-        self.allow_remote = env.get(ALLOW_REMOTE_ENV, "").lower() in ("1", "true", "yes")
+        self.token: str | None = env_value(env, "MARIMO_TOKEN")
+        self.env_url = env_value(env, "MARIMO_PAIR_URL")
+        self.env_file = env_value(env, "MARIMO_PAIR_FILE")
+        self.allow_remote = (env_value(env, ALLOW_REMOTE_ENV) or "").lower() in ("1", "true", "yes")
+        self.gateway = under_gateway(env)  # why the environment may have been filtered, if it was
+        self.env_missing = [name for name in PAIR_VARIABLES if not env_value(env, name)]
         self._warned_remote: set[str] = set()
         self.warnings: list[str] = []  # for the kernel to show once, then clear
         self.target: Target | None = None
@@ -73,6 +99,7 @@ class Targeter:
         self._url_tokens: dict[str, str] = {}  # access_token given inside a named URL
         self.wanted_path: str | None = None  # remembered across failures, for re-resolution
         self.wanted_url: str | None = None
+        self._resolving = threading.RLock()
 
     # -- clients --------------------------------------------------------------------
 
@@ -118,11 +145,13 @@ class Targeter:
     # -- selection ---------------------------------------------------------------------
 
     def current(self) -> Target:
-        if self.target is None:
-            self.target = self.resolve()
-            # Stick to this file from now on (see the module docstring).
-            self.wanted_path = self.wanted_path or self.target.path
-        return self.target
+        # The kernel's warm-up and completion threads resolve too: one resolution at a time.
+        with self._resolving:
+            if self.target is None:
+                self.target = self.resolve()
+                # Stick to this file from now on (see the module docstring).
+                self.wanted_path = self.wanted_path or self.target.path
+            return self.target
 
     def forget(self) -> None:
         self.target = None
@@ -142,35 +171,53 @@ class Targeter:
     def auto(self, file: str | None = None, index: int | None = None) -> Target:
         found = discovery.discover()
         candidates = found.notebooks
+        if index is not None:
+            # The number is %discover's # column, counted over every open notebook.
+            if not 0 <= index < len(candidates):
+                raise NoNotebookError(
+                    f"There is no notebook number {index}: {len(candidates)} "
+                    f"{'is' if len(candidates) == 1 else 'are'} open, numbered from 0: {_describe(found)}."
+                    + (" Choose one with %connect N." if candidates else _tabless(found) or
+                       " Run %open NOTEBOOK.py to let the kernel start marimo for one.")
+                )
+            candidates = [candidates[index]]
+            if file and not _same_path(candidates[0][1].path, file):
+                raise NoNotebookError(
+                    f"Notebook number {index} is {candidates[0][1].path}, not {file}. "
+                    "Use %connect N alone, or %connect URL --file PATH."
+                )
         if file:
             candidates = [(s, nb) for s, nb in candidates if _same_path(nb.path, file)]
             if not candidates:
-                raise NoTargetError(
-                    f"No live marimo server has {file} open (open notebooks: {_describe(found)}). "
-                    f"Open it in marimo, or run %open {file} to start a server for it."
+                served = _tabless(found, file)
+                raise NoNotebookError(
+                    f"No live marimo server has {file} open (open notebooks: {_describe(found)})."
+                    + (served or f" Run %open {file}: the kernel starts marimo for it.")
                 )
-        if index is not None:
-            if not 0 <= index < len(candidates):
-                raise NoTargetError(
-                    f"There is no notebook number {index}; %discover lists {len(candidates)} "
-                    f"(numbered from 0): {_describe(found)}."
-                )
-            candidates = [candidates[index]]
         if not candidates:
             stale = f" ({len(found.stale)} stale registry entries ignored)" if found.stale else ""
-            raise NoTargetError(
-                "No open marimo notebook was found" + stale + ". Open one with "
-                "`marimo edit NOTEBOOK.py --no-token` (and keep its browser tab open), or run "
-                "%open NOTEBOOK.py to let the kernel start one. For a server started with a "
-                "token, set MARIMO_PAIR_URL (and MARIMO_TOKEN) or run %connect URL."
+            if self.gateway and not (self.env_url or self.env_file):
+                raise NoNotebookError(
+                    "No open marimo notebook was found" + stale + ", and this kernel runs under a "
+                    f"Jupyter gateway ({self.gateway}), which passes a kernel only PATH and the "
+                    f"variables it is told to pass: {', '.join(self.env_missing)} did not arrive. "
+                    "Whitelist them where the gateway runs (Kernel Gateway: KG_ENV_PROCESS_WHITELIST="
+                    f"{','.join(PAIR_VARIABLES)}), or send them with the kernel request prefixed "
+                    "KERNEL_ (KERNEL_MARIMO_PAIR_URL=…), which every gateway passes; then start a new "
+                    "kernel. In this one, %connect URL or %open NOTEBOOK.py works too."
+                )
+            raise NoNotebookError(
+                "No open marimo notebook was found" + stale + "." + _tabless(found) + " Run "
+                "%open NOTEBOOK.py to let the kernel start marimo for one, or open one in marimo "
+                "(in a terminal: marimo edit NOTEBOOK.py --no-token) and run %connect. For a "
+                "server started with a token, run %token, then %connect URL."
             )
         if len(candidates) > 1:
-            listing = "; ".join(
-                f"[{i}] {s.url} → {nb.path}" for i, (s, nb) in enumerate(candidates)
-            )
-            raise NoTargetError(
-                f"{len(candidates)} notebooks are open: {listing}. Choose one with "
-                "%connect N, %connect URL --file PATH, or set MARIMO_PAIR_FILE."
+            number = {id(nb): i for i, (_, nb) in enumerate(found.notebooks)}
+            listing = "; ".join(f"[{number[id(nb)]}] {s.url} → {nb.path}" for s, nb in candidates)
+            raise SeveralNotebooksError(
+                f"{len(candidates)} notebooks are open: {listing}. Choose one with %connect N "
+                "(the number in brackets), or %connect URL --session ID."
             )
         server, nb = candidates[0]
         client = self.client_for(server.url)
@@ -197,16 +244,21 @@ class Targeter:
             matches = list(notebooks)
         if len(matches) != 1:
             listing = ", ".join(f"{nb.path} (session {nb.session_id or nb.key})" for nb in notebooks)
-            what = f"session {session}" if session else (file or "a notebook")
-            if not matches:
-                raise NoTargetError(
-                    f"{client.shown_url} has no open session for {what} "
-                    f"(open: {listing or 'none'}). Open the notebook in the browser "
-                    "(or with %open PATH), or pick another with %connect URL --file PATH."
+            shown = client.shown_url
+            if not notebooks:
+                raise NoNotebookError(
+                    f"{shown} has no notebook open. Open one there in a browser ({shown}), "
+                    f"then run %connect {shown} again; or run %open {file or 'PATH'}."
                 )
-            raise NoTargetError(
-                f"{client.shown_url} has {len(matches)} open notebooks: {listing}. "
-                "Choose one with --file PATH or --session ID."
+            if not matches:
+                what = f"session {session}" if session else file
+                raise NoNotebookError(
+                    f"{shown} has no open session for {what} (open: {listing}). Pick one of "
+                    f"those with %connect {shown} --file PATH, or run %open {file or 'PATH'}."
+                )
+            raise SeveralNotebooksError(
+                f"{shown} has {len(matches)} open notebooks: {listing}. Choose one with "
+                f"%connect {shown} --session ID" + ("" if file else " (or --file PATH)") + "."
             )
         target = Target(client, matches[0])
         if remember:
@@ -247,10 +299,34 @@ class Targeter:
             else f"is gone: the marimo server at {old.url} is not running any more"
         )
         name = f"notebook {path}" if path else "notebook (it has no file)"
-        raise NoTargetError(
-            f"The {name} {where}, and no live server has it open. Reopen it in marimo, "
-            f"run %open {path or 'PATH'} to start a server for it, or %discover to see what is open."
+        raise NoNotebookError(
+            f"The {name} {where}, and no live server has it open. Run %open {path or 'PATH'} "
+            "to open it again (starting marimo for it if needed), or %discover to see what is open."
         )
+
+
+# What a kernel under a gateway needs passed to it (docs/remote.md).
+PAIR_VARIABLES = ("MARIMO_PAIR_URL", "MARIMO_PAIR_FILE", "MARIMO_TOKEN", "XDG_STATE_HOME",
+                  ALLOW_REMOTE_ENV, "MARIMO_PAIR_CA")
+
+
+def env_value(env: Mapping[str, str], name: str) -> str | None:
+    """`name`, or else `KERNEL_<name>`: gateways pass every KERNEL_* variable a client sends
+    with its kernel request (Kernel Gateway, Enterprise Gateway, jupyter_server's
+    GatewayClient), so that prefix reaches a kernel without any gateway configuration."""
+    return env.get(name) or env.get("KERNEL_" + name) or None
+
+
+def under_gateway(env: Mapping[str, str]) -> str | None:
+    """The sign that a Jupyter gateway started this kernel (and filtered its environment)."""
+    if env.get("KERNEL_GATEWAY") == "1":  # Jupyter Kernel Gateway sets it for every kernel
+        return "KERNEL_GATEWAY=1"
+    for name in ("KERNEL_ID", "KERNEL_LAUNCH_TIMEOUT"):  # Enterprise Gateway; GatewayClient
+        if env.get(name):
+            return f"{name} is set"
+    if env.get("PATH") and not any(env.get(n) for n in ("HOME", "USER", "LOGNAME")):
+        return "the environment has PATH but no HOME or USER"
+    return None
 
 
 def _norm(url: str | None) -> str | None:

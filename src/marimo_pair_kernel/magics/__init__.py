@@ -9,25 +9,30 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import UsageError
 
 if TYPE_CHECKING:
+    from ..outputs import ErrorInfo
     from ..target import Targeter
 
 
 class MagicContext(Protocol):
     """What a magic may do; the kernel implements it."""
 
-    targeter: Targeter
+    # A property: the kernel creates its Targeter lazily and magics never replace it.
+    @property
+    def targeter(self) -> Targeter: ...
+
     cell_id: str | None  # the client's cell id (JupyterLab's `cellId`), if sent
     launcher: Any  # the embedded-server launcher (see launcher.py), or None
 
     def stream(self, name: str, text: str) -> None: ...
 
-    def display(self, bundle: dict[str, Any]) -> None: ...
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None: ...
 
     def run(self, code: str) -> RunOutcome: ...
 
@@ -84,7 +89,8 @@ def _escape_percent(text: str) -> str:
     return re.sub(r"%(?!\()", "%%", text.replace("%%", "%"))
 
 
-Handler = Callable[[MagicContext, argparse.Namespace, "str | None"], None]
+# A handler returns the error to show (e.g. a failed run's), or None when it showed everything itself.
+Handler = Callable[[MagicContext, argparse.Namespace, "str | None"], "ErrorInfo | None"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,6 @@ def magic(
 
 def load_all() -> dict[str, Magic]:
     """Import every family so it registers; returns the registry."""
-    from . import cells, help, opening, packages, targeting  # noqa: F401
+    from . import cells, help, opening, packages, plotting, targeting  # noqa: F401
 
     return REGISTRY

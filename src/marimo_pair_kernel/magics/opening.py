@@ -1,26 +1,30 @@
 """%open PATH: target a notebook, starting a marimo server for it when none has it open.
 
 Also the console's way in: `marimo-pair-kernel console NB.py` sets MARIMO_PAIR_OPEN=NB.py
-(and MARIMO_PAIR_PYTHON for --python) in the kernel's environment. The kernel then
-starts that server in the background as soon as it starts (so it is usually ready
-by the time the first line is typed) and finishes the `%open` on its first execute,
-where progress and the URL can be shown.
+(and MARIMO_PAIR_PYTHON for --python) in the kernel's environment. When no server has
+NB.py, the console itself has already started marimo for it (the first thing it does, so
+marimo starts while jupyter console and the kernel do) and passes its URL in
+MARIMO_PAIR_URL; the kernel opens the notebook there on its first execute, where progress
+can be shown. Otherwise the kernel finishes an ordinary `%open` on its first execute.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from .. import discovery
-from ..errors import LaunchError, PairError, UsageError
+from ..client import parse_version
+from ..errors import LaunchError, PairError, UnsupportedServer, UsageError
 from ..launcher import Embedded, Launcher
 from ..target import Target, _same_path, resolve_path
 from . import MagicContext, MagicParser, magic
 
 OPEN_ENV = "MARIMO_PAIR_OPEN"
 PYTHON_ENV = "MARIMO_PAIR_PYTHON"
+# Set by the console beside OPEN_ENV when it started marimo for that notebook itself.
+CONSOLE_URL_ENV = "MARIMO_PAIR_URL"
 
 
 def _setup(p: MagicParser) -> None:
@@ -38,7 +42,8 @@ def _setup(p: MagicParser) -> None:
     setup=_setup,
     description=(
         "Target the notebook at PATH.\n\n"
-        "If a live marimo server has PATH open, the kernel targets it and starts nothing.\n"
+        "If a live marimo server has PATH open, the kernel targets it and starts nothing; if one\n"
+        "serves PATH with no tab open, it opens the notebook there without a browser.\n"
         "Otherwise it starts `marimo edit PATH --headless --no-token` on a free loopback port,\n"
         "opens the notebook without a browser, runs its cells once, and targets it; a missing\n"
         "PATH becomes a new notebook. The kernel stops that server when it shuts down.\n\n"
@@ -59,7 +64,9 @@ def launcher_of(ctx: MagicContext) -> Launcher:
 
 def _check_path(path: str) -> None:
     if os.path.isdir(path):
-        raise UsageError(f"{path} is a directory; %open takes a notebook file, e.g. %open {os.path.join(path, 'notebook.py')}")
+        raise UsageError(
+            f"{path} is a directory; %open takes a notebook file, e.g. %open {os.path.join(path, 'notebook.py')}"
+        )
     parent = os.path.dirname(path)
     if parent and not os.path.isdir(parent):
         raise LaunchError(f"The folder {parent} does not exist; create it first, or open a notebook elsewhere.")
@@ -67,7 +74,7 @@ def _check_path(path: str) -> None:
         raise UsageError(f"{path} is not a notebook file: marimo notebooks end in .py (or .md).")
 
 
-def _open_elsewhere(ctx: MagicContext, path: str) -> Target | None:
+def _open_elsewhere(ctx: MagicContext, path: str, found: discovery.Discovery) -> Target | None:
     """A live server that already has PATH open, or None.
 
     Looked for on the current target's server, then among registered servers (ours first),
@@ -76,10 +83,10 @@ def _open_elsewhere(ctx: MagicContext, path: str) -> Target | None:
     t = ctx.targeter
     launcher = ctx.launcher
     if t.target is not None:
-        found = _session_on(ctx, t.target.client.url, path)
-        if found is not None:
-            return found
-    registered = [(s, nb) for s, nb in discovery.discover().notebooks if _same_path(nb.path, path)]
+        on_target = _session_on(ctx, t.target.client.url, path)
+        if on_target is not None:
+            return on_target
+    registered = [(s, nb) for s, nb in found.notebooks if _same_path(nb.path, path)]
     if registered:
         registered.sort(key=lambda sn: not (launcher and launcher.owns(sn[0].url)))
         server, nb = registered[0]
@@ -115,7 +122,8 @@ def open_notebook(ctx: MagicContext, path: str, python: str | None = None) -> Ta
         emb = pending.result()
         return _choose_embedded(ctx, emb, say, announced=False)
 
-    existing = _open_elsewhere(ctx, path)
+    found = discovery.discover()
+    existing = _open_elsewhere(ctx, path, found)
     if existing is not None:
         ctx.targeter.choose(existing)
         how = "started by this kernel" if launcher.owns(existing.client.url) else "already open; nothing started"
@@ -131,9 +139,42 @@ def open_notebook(ctx: MagicContext, path: str, python: str | None = None) -> Ta
         launcher.open_session(mine)
         return _choose_embedded(ctx, mine, say, announced=True)
 
+    serving = [s for s in found.serving(path) if not launcher.owns(s.url)]
+    if serving:
+        # A server someone started for this file (or its folder) with no tab open: use it, as
+        # a browser tab would, rather than start a second server for the same file.
+        return _attach(ctx, serving[0], path, say, python_ignored=bool(asked_python))
+
     say(f"starting marimo for {path} …\n")
     emb = launcher.start(path, python, progress=say)
     return _choose_embedded(ctx, emb, say, announced=True)
+
+
+# /sse, which a session without a browser needs, exists since marimo 0.24.
+_SSE_SINCE = (0, 24, 0)
+
+
+def _attach(
+    ctx: MagicContext, server: discovery.Server, path: str, say: Callable[[str], None], *, python_ignored: bool
+) -> Target:
+    """Open PATH on a live server that serves it but has no tab on it (the server is not ours)."""
+    version = parse_version(server.version)
+    if version is not None and version < _SSE_SINCE:
+        raise UnsupportedServer(
+            f"marimo {server.version} at {server.url} serves {path}, but no tab has it open, and "
+            "opening it without a browser needs marimo >= 0.24 there. Open "
+            f"{server.url} in a browser, then run %open {path} again (or %connect)."
+        )
+    client = ctx.targeter.client_for(server.url)
+    client.check_version(server.version)
+    say(f"{server.url} serves {path} with no tab open: opening it there without a browser …\n")
+    notebook, notes = launcher_of(ctx).attach(client.url, path)
+    target = ctx.targeter.choose(Target(client, notebook))
+    for note in notes:
+        ctx.stream("stderr", f"Note: {note}\n")
+    extra = " (--python ignored)" if python_ignored else ""
+    say(f"Connected to {path} on {server.url} (already running; nothing started){extra}\n")
+    return target
 
 
 def _choose_embedded(ctx: MagicContext, emb: Embedded, say: Callable[[str], None], *, announced: bool) -> Target:
@@ -166,9 +207,17 @@ def open_from_env(ctx: MagicContext, environ: dict[str, str] | None = None) -> C
     python = env.get(PYTHON_ENV) or None
     # Until the open finishes, automatic target resolution looks for this notebook only.
     ctx.targeter.env_file = path
+    console_url = env.get(CONSOLE_URL_ENV)
+    if console_url:
+        # The console started marimo for PATH before this kernel (see console.py) and owns it.
+        # Open the notebook there as soon as marimo is up, in the background: usually done
+        # before the first line is typed; the first execute then only says what happened.
+        return _console_open(ctx, console_url, path)
     try:
         _check_path(path)
-        if not any(_same_path(nb.path, path) for _, nb in discovery.discover().notebooks):
+        found = discovery.discover()
+        # Only when no live server has it open or serves it: never a second server for one file.
+        if not any(_same_path(nb.path, path) for _, nb in found.notebooks) and not found.serving(path):
             launcher_of(ctx).start_background(path, python)
     except Exception:  # noqa: BLE001 - the first execute repeats the open and reports the problem
         pass
@@ -177,3 +226,61 @@ def open_from_env(ctx: MagicContext, environ: dict[str, str] | None = None) -> C
         open_notebook(ctx, path, python)
 
     return finish
+
+
+def _console_open(ctx: MagicContext, url: str, path: str) -> Callable[[], None]:
+    import threading
+    from concurrent.futures import Future
+
+    ready: Future = Future()
+
+    def work() -> None:
+        try:
+            ready.set_result(_open_on_console_server(ctx, url, path))
+        except BaseException as e:  # noqa: BLE001 - reported by the first execute
+            ready.set_exception(e)
+
+    threading.Thread(target=work, name="marimo-pair-console-open", daemon=True).start()
+
+    def finish() -> None:
+        client = ctx.targeter.client_for(url)
+        if not ready.done():
+            ctx.stream("stdout", f"waiting for marimo at {client.shown_url} …\n")
+        target, notes = ready.result()
+        ctx.targeter.choose(target)
+        ctx.stream("stdout", f"marimo is up at {client.shown_url} (open it in a browser to watch live)\n")
+        for note in notes:
+            ctx.stream("stderr", f"Note: {note}\n")
+        ctx.stream("stdout", f"Connected to {path} (the console stops that server when it exits)\n")
+
+    finish.ready = ready  # type: ignore[attr-defined]  # the kernel's warm-up waits on it
+    return finish
+
+
+def _open_on_console_server(ctx: MagicContext, url: str, path: str) -> tuple[Target, list[str]]:
+    """The console's own server: wait until it is up, then open PATH there without a browser."""
+    import time
+
+    from ..launcher import START_TIMEOUT
+
+    client = ctx.targeter.client_for(url)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not client.health(timeout=1.0):
+        if time.monotonic() > deadline:
+            raise LaunchError(
+                f"marimo did not start at {client.shown_url} within {START_TIMEOUT:g}s (the console "
+                f"printed why, if it knows). Run %open {path} to start it from here."
+            )
+        time.sleep(0.05)
+    # The console opens the notebook itself as soon as marimo answers; the cells are ours to run.
+    wait_session = time.monotonic() + 15.0
+    while (existing := _session_on(ctx, client.url, path)) is None and time.monotonic() < wait_session:
+        time.sleep(0.05)
+    if existing is None:  # the console could not open it: open it from here
+        notebook, notes = launcher_of(ctx).attach(client.url, path)
+        return Target(client, notebook), notes
+    from ..launcher import _run_all
+
+    notes = []
+    _run_all(client.url, existing.notebook, notes)
+    return existing, notes
