@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import websocket
-
 from support import free_port, stop_group
 
 KERNEL = "marimo-pair"

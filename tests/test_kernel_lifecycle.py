@@ -7,6 +7,7 @@ import time
 import pytest
 from support import MarimoServer, execute
 
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # --session-ttl 0: a closed tab ends its session, so a reload makes a new session
