@@ -38,7 +38,12 @@ class MarimoPairKernelTests(jkt.KernelTests):
         {"code": "'a'", "result": "'a'"},
         {"code": "(1, 'a', None)", "result": "(1, 'a', None)"},
     ]
-    code_display_data = [{"code": "%discover", "mime": "application/vnd.marimo-pair+json"}]
+    code_display_data = [
+        {"code": "%discover", "mime": "application/vnd.marimo-pair+json"},
+        {"code": "from IPython.display import HTML; display(HTML('<b>hi</b>'))", "mime": "text/html"},
+        {"code": "import pandas as pd; display(pd.DataFrame({'a': [1]}))", "mime": "text/html"},
+    ]
+    code_clear_output = "from IPython.display import clear_output; clear_output()"
 
     supported_history_operations = ("tail", "range", "search")
     code_history_pattern = "6 *"
