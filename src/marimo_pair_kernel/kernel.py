@@ -119,10 +119,10 @@ class MarimoPairKernel(Kernel):
                 if ready is None:
                     return  # an %open at start-up: its first execute finishes it
                 # The console's notebook: once it is open, do now what the first `1 + 1` would
-                # (install our runtime, load IPython's printer in marimo), before it is typed.
+                # (install our runtime), and warm IPython and jedi in marimo, before it is typed.
                 target, _ = ready.result()
-                # The user-code tail only uses the runtime: install it first (marks it installed).
-                self._quick_submit(scratchpad.install_code() + scratchpad.prepare("0").code, target)
+                # Install our runtime (the user-code tail only uses it) and warm it up.
+                self._quick_submit(scratchpad.warm_code(), target)
                 return
             t0 = time.perf_counter()
             import_httpx_lean()

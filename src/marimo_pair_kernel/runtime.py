@@ -138,6 +138,13 @@ def _format(value, include=None, exclude=None):
     snap = _ui_snapshot(value)
     if snap is not None:
         return snap, {}
+    if type(value) in (int, float, bool, str) and not include and not exclude and "fmt" not in _S:
+        # IPython's text for these is their repr: the first execute need not wait for IPython's
+        # formatter to load (0.3 s; warm() loads it in the background).
+        try:
+            return _finish({"text/plain": repr(value)}, {})
+        except Exception:
+            pass
     data, md = {}, {}
     f = _formatter()
     if f is not None and type(value) in _PLAIN_TYPES and not include and not exclude:
@@ -852,7 +859,7 @@ def _simple_complete(code, line, column, ns):
 
 
 def warm():
-    """Import jedi and let it load builtins on a thread, so a later completion is quick.
+    """Import jedi and IPython's formatter on a thread, so a later completion or value is quick.
 
     A second later: the import holds the GIL for a while, and the requests right after
     start-up (the first Tab, the first execute) should not wait for it.
@@ -866,6 +873,7 @@ def warm():
             jedi.Interpreter("int.", [{}]).complete(1, 4)
         except Exception:
             pass
+        _formatter()  # IPython's display formatter, for the first rich value
     if not globals().get("_warming"):
         globals()["_warming"] = True
         threading.Thread(target=work, name="marimo-pair-kernel-warm", daemon=True).start()
