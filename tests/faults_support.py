@@ -301,6 +301,17 @@ def dump(messages: list[dict]) -> str:
     return json.dumps(messages, default=str)
 
 
+def assert_secret_kept(k: LoggedKernel, *secrets: str) -> None:
+    """No secret in what the kernel sent, in its log, or in any argv of its process tree."""
+    everything = dump(k.seen)
+    log = k.log.read_text(errors="replace")
+    argv = [" ".join(p.cmdline()) for p in k.process_tree()]
+    for secret in secrets:
+        assert secret not in everything, "token in a Jupyter message"
+        assert secret not in log, "token in the kernel's log"
+        assert not any(secret in a for a in argv), "token in a process argument list"
+
+
 # -- older marimo -------------------------------------------------------------------------
 
 # Which old marimo the version tests run against (CI: the default). MPK_OLD_MARIMO_SPEC lets a

@@ -302,17 +302,16 @@ class MarimoServer:
 # -- kernels --------------------------------------------------------------------------
 
 
-def start_kernel(env: dict[str, str], kernel_name: str = "marimo-pair", cwd: str | None = None):
-    """A real kernel of our kernelspec, in its own process group, with `env` overlaid."""
-    full = dict(os.environ)
-    full.pop("MARIMO_TOKEN", None)
-    full.pop("MARIMO_PAIR_URL", None)
-    full.pop("MARIMO_PAIR_FILE", None)
-    full.pop("MARIMO_PAIR_OPEN", None)
-    full.pop("MARIMO_PAIR_PYTHON", None)
+def start_kernel(env: dict[str, str], kernel_name: str = "marimo-pair", cwd: str | None = None, stderr: Any = None):
+    """A real kernel of our kernelspec, in its own process group, with `env` overlaid.
+
+    Nothing of ours is inherited from the test's environment; `stderr` (a file) captures the
+    kernel's own stderr.
+    """
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MARIMO_PAIR_") and k != "MARIMO_TOKEN"}
     full.update(env)
     km = KernelManager(kernel_name=kernel_name)
-    km.start_kernel(env=full, cwd=cwd, start_new_session=True)
+    km.start_kernel(env=full, cwd=cwd, start_new_session=True, stderr=stderr)
     kc = km.client()
     kc.start_channels()
     try:

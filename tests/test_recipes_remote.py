@@ -16,7 +16,13 @@ import time
 
 import pytest
 import trustme
-from faults_support import LoggedKernel, Recorder, dump, local_non_loopback_ipv4, registry_entry
+from faults_support import (
+    LoggedKernel,
+    Recorder,
+    assert_secret_kept,
+    local_non_loopback_ipv4,
+    registry_entry,
+)
 from recipes_support import StrippingProxy, TlsTerminator
 from support import MarimoServer
 
@@ -54,16 +60,6 @@ def remote(tmp_path_factory):
         srv.stop()
 
 
-def _assert_clean(k: LoggedKernel, *secrets: str) -> None:
-    everything = dump(k.seen)
-    log = k.log.read_text(errors="replace")
-    argv = [" ".join(p.cmdline()) for p in k.process_tree()]
-    for secret in secrets:
-        assert secret not in everything, "token in a Jupyter message"
-        assert secret not in log, "token in the kernel's log"
-        assert not any(secret in a for a in argv), "token in a process argument list"
-
-
 def test_remote_notebook_over_tls_with_token(remote, tmp_path):
     srv, tls, urls, ca_file = remote
     state = tmp_path / "state"
@@ -83,7 +79,7 @@ def test_remote_notebook_over_tls_with_token(remote, tmp_path):
             status = k.execute("%status").displays[0]
             assert status["application/vnd.marimo-pair+json"]["token"] == "set"
             k.execute("%discover")  # reads the registry: talks to registry_server, without the token
-            _assert_clean(k, TOKEN)
+            assert_secret_kept(k, TOKEN)
     sent = b"".join(bytes(b) for b in tls.received[before:])
     requests = sent.count(b"HTTP/1.1\r\n")
     assert requests >= 3
@@ -112,7 +108,7 @@ def test_non_local_host_needs_consent(remote, tmp_path):
         assert ok.status == "ok", ok.content
         assert "not on this machine" in ok.stderr
         assert k.execute("answer").result["text/plain"] == "42"
-        _assert_clean(k, TOKEN)
+        assert_secret_kept(k, TOKEN)
     with LoggedKernel({**env, "MARIMO_PAIR_ALLOW_REMOTE": "1"}, tmp_path / "kernel2.log") as k:
         assert k.execute("answer").result["text/plain"] == "42"
 
@@ -145,7 +141,7 @@ def test_each_failure_names_its_fix(remote, tmp_path):
         plain = urls["good"].replace("https://", "http://")
         _failure(k, f"%connect {plain}", "ConnectionError", "use an https:// URL")
         _failure(k, "%connect https://127.0.0.2:1", "ConnectionError", "Is it running?")
-        _assert_clean(k, WRONG)
+        assert_secret_kept(k, WRONG)
 
 
 @pytest.mark.parametrize("mode, ename, phrase", [
@@ -162,7 +158,7 @@ def test_proxy_that_strips_the_event_stream(remote, tmp_path, mode, ename, phras
                             "unbuffered")
             assert proxy.executes >= 1
             assert "SSH tunnel" in text
-            _assert_clean(k, TOKEN)
+            assert_secret_kept(k, TOKEN)
     finally:
         proxy.close()
 

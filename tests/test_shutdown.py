@@ -12,7 +12,6 @@ ZMQError, and the heartbeat's "Address already in use".
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ import psutil
 import pytest
 from jupyter_client import KernelManager
 from jupyter_client.manager import _ShutdownStatus
-from support import execute
+from support import execute, start_kernel
 
 CYCLES = 50
 WITH_TARGET_EVERY = 10  # every 10th cycle's kernel targets the module's notebook
@@ -34,22 +33,6 @@ LIMIT = 1.0  # the issue's limit per shutdown; a shutdown here takes about 0.1 s
 # tests/artifacts/shutdown.txt.
 MARGIN = 2.0
 BAD_STDERR = ("IOStream.flush timed out", "ZMQError", "Address already in use", "Traceback")
-
-
-def _start(env: dict[str, str], stderr) -> tuple[KernelManager, object]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("MARIMO_PAIR_") and k != "MARIMO_TOKEN"}
-    full.update(env)
-    km = KernelManager(kernel_name="marimo-pair")
-    km.start_kernel(env=full, start_new_session=True, stderr=stderr)
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
-    except Exception:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        raise
-    return km, kc
 
 
 def _shutdown(km: KernelManager) -> tuple[float, bool]:
@@ -71,7 +54,8 @@ def test_fifty_graceful_shutdowns_each_quick_none_forced_clean_stderr(server, tm
         # is timed on its own.
         def start(i: int):
             targeted = i % WITH_TARGET_EVERY == WITH_TARGET_EVERY - 1
-            return targeted, _start({"XDG_STATE_HOME": str(server.state_home if targeted else empty_state)}, err)
+            state = server.state_home if targeted else empty_state
+            return targeted, start_kernel({"XDG_STATE_HOME": str(state)}, stderr=err)
 
         starting = [pool.submit(start, i) for i in range(min(AHEAD, CYCLES))]
         try:
