@@ -124,6 +124,20 @@ class KernelSocket:
         })
         return self.collect(msg_id, timeout)
 
+    def start_sleeping(self, timeout: float = 30) -> str:
+        """Start a 60 s run and return once marimo is really running it (its first line came)."""
+        msg_id = self.send("execute_request", {
+            "code": "import time\nprint('sleeping', flush=True)\ntime.sleep(60)", "silent": False,
+            "store_history": True, "user_expressions": {}, "allow_stdin": False,
+        })
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            msg = json.loads(self.ws.recv())
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                break
+        return msg_id
+
     def close(self) -> None:
         self.ws.close()
 
@@ -220,17 +234,7 @@ def test_cell_magic_over_websocket(sock, server):
 
 
 def test_interrupt_through_rest(sock, jserver, kernel_id):
-    msg_id = sock.send("execute_request", {
-        "code": "import time\nprint('sleeping', flush=True)\ntime.sleep(60)", "silent": False,
-        "store_history": True, "user_expressions": {}, "allow_stdin": False,
-    })
-    # Wait until marimo is really running the code before interrupting.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        sock.ws.settimeout(max(0.1, deadline - time.monotonic()))
-        msg = json.loads(sock.ws.recv())
-        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
-            break
+    msg_id = sock.start_sleeping()
     t0 = time.monotonic()
     assert jserver.http.post(f"/api/kernels/{kernel_id}/interrupt").status_code == 204
     iopub, reply = sock.collect(msg_id, timeout=30)

@@ -12,7 +12,6 @@ an `env`, so the tests do too.
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -80,16 +79,7 @@ def test_kernel_gateway_with_the_whitelist(services):
         assert "".join(c["text"] for c in of(iopub, "stream")) == "through the gateway\n"
 
         # Interrupt through the gateway's REST API stops the marimo execution.
-        msg_id = sock.send("execute_request", {
-            "code": "import time\nprint('sleeping', flush=True)\ntime.sleep(60)", "silent": False,
-            "store_history": True, "user_expressions": {}, "allow_stdin": False,
-        })
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            sock.ws.settimeout(max(0.1, deadline - time.monotonic()))
-            msg = json.loads(sock.ws.recv())
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
-                break
+        msg_id = sock.start_sleeping()
         t0 = time.monotonic()
         assert wl.http.post(f"/api/kernels/{kid}/interrupt").status_code == 204
         _, reply = sock.collect(msg_id, timeout=30)
