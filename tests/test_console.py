@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -146,3 +147,56 @@ def test_console_on_a_notebook_already_open_uses_that_server_and_leaves_it_runni
         assert srv.execute("answer")[1]["success"] is True
     finally:
         srv.stop()
+
+
+NOTEBOOK = '''import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    x = 41
+    return (x,)
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def test_console_first_line_typed_at_once_sees_the_notebook_run(tmp_path):
+    """Typed the moment the prompt shows (usually before marimo is up): it waits for the
+    notebook's cells, and its value comes as IPython shows it (our runtime is in place)."""
+    state, nb = tmp_path / "state", tmp_path / "nb.py"
+    nb.write_text(NOTEBOOK)
+    child = console([str(nb)], state, tmp_path)
+    try:
+        child.expect(prompt("In", 1))
+        child.sendline("x + 1, {'k': 0.5}")
+        child.expect(prompt("Out", 1) + ESC + r"\s*" + ESC + re.escape("(42, {'k': 0.5})"))
+        child.expect(prompt("In", 2))
+        exit_cleanly(child, our_processes(state), state)
+    finally:
+        child.close(force=True)
+
+
+def test_console_stopped_by_sigterm_stops_its_kernel_and_server(tmp_path):
+    state, nb = tmp_path / "state", tmp_path / "nb.py"
+    child = console([str(nb)], state, tmp_path)
+    try:
+        child.expect(prompt("In", 1))
+        child.sendline("1 + 1")
+        child.expect(prompt("Out", 1))
+        procs = our_processes(state)
+        kernels = [p for p in psutil.Process(child.pid).children() if "marimo_pair_kernel" in " ".join(p.cmdline())]
+        assert len(kernels) == 1 and len(registry(state)) == 1
+        child.kill(signal.SIGTERM)
+        child.expect(pexpect.EOF, timeout=30)
+        child.close()  # reaps the console process
+        others = [p for p in procs + kernels if p.pid != child.pid]
+        gone, alive = psutil.wait_procs(others, timeout=15)
+        assert not alive, f"still running after the console was stopped: {alive}"
+        assert registry(state) == []
+    finally:
+        child.close(force=True)

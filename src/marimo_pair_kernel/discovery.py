@@ -43,9 +43,23 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-import httpx
+from .fastimport import import_httpx_lean
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx is imported where a probe is made, not here: `marimo-pair-kernel console` reads the
+# registry before it starts marimo, and every import on that path delays marimo's start.
+
+
+class Wait(NamedTuple):
+    """Seconds a probe waits to read and to connect."""
+
+    read: float
+    connect: float
+
 
 # A registry file is a few hundred bytes; anything larger is not marimo's.
 MAX_REGISTRY_BYTES = 64 * 1024
@@ -55,9 +69,9 @@ MAX_REGISTRY_FILES = 512
 # the first pass is quick: each connect/read waits HEALTH_TIMEOUT, all probes stop at
 # PROBE_DEADLINE. Only when that finds no server at all, but some entry was merely slow, are
 # the slow ones asked again with PATIENT_TIMEOUT/PATIENT_DEADLINE (a heavily loaded machine).
-HEALTH_TIMEOUT = httpx.Timeout(0.35, connect=0.25)
+HEALTH_TIMEOUT = Wait(0.35, connect=0.25)
 PROBE_DEADLINE = 0.6
-PATIENT_TIMEOUT = httpx.Timeout(1.0, connect=0.5)
+PATIENT_TIMEOUT = Wait(1.0, connect=0.5)
 PATIENT_DEADLINE = 2.5
 # discover() returns within this many seconds however many entries and however they behave:
 # both deadlines, plus one connect and one read already under way when each passes.
@@ -171,6 +185,20 @@ class Discovery:
                 for x in self.stale
             ],
         }
+
+
+def resolve_path(path: str) -> str:
+    """A notebook path as servers list it: absolute, `~` expanded, symlinks resolved."""
+    return str(Path(path).expanduser().resolve())
+
+
+def same_path(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except OSError:
+        return a == b
 
 
 def registry_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -491,6 +519,8 @@ class _TooSlow(Skipped):
 
 def _ask(http: httpx.Client, entry: RegistryEntry, url: str, deadline: float) -> Server | Skipped:
     """Is it marimo, and which notebooks does it have open? Bounded by `deadline`."""
+    import httpx
+
     where = f"{entry.url} (pid {entry.pid})"
     try:
         status, health = _get_json(http, url + "/health", deadline)
@@ -515,11 +545,15 @@ def _ask(http: httpx.Client, entry: RegistryEntry, url: str, deadline: float) ->
 
 
 def _ask_all(
-    owned: list[tuple[RegistryEntry, str]], timeout: httpx.Timeout, within: float
+    owned: list[tuple[RegistryEntry, str]], wait: Wait, within: float
 ) -> list[Server | Skipped]:
     """Ask every owned entry at once, one thread each, so a hung one never delays another."""
     if not owned:
         return []
+    import_httpx_lean()
+    import httpx
+
+    timeout = httpx.Timeout(wait.read, connect=wait.connect)
     deadline = time.monotonic() + within
     # One client for all probes: each new client costs CPU (TLS setup) that would otherwise
     # pile up under the GIL when many entries are probed at once.

@@ -98,6 +98,7 @@ class MarimoPairKernel(Kernel):
         if self._targeter is None:
             with self._targeter_lock:  # the warm-up thread may get here first
                 if self._targeter is None:
+                    import_httpx_lean()  # target's HTTP client imports httpx; without its extras
                     from .target import Targeter
 
                     self._targeter = Targeter()
@@ -120,9 +121,9 @@ class MarimoPairKernel(Kernel):
                     return  # an %open at start-up: its first execute finishes it
                 # The console's notebook: once it is open, do now what the first `1 + 1` would
                 # (install our runtime), and warm IPython and jedi in marimo, before it is typed.
-                target, _ = ready.result()
-                # Install our runtime (the user-code tail only uses it) and warm it up.
-                self._quick_submit(scratchpad.warm_code(), target)
+                target, _, _ = ready.result()
+                if not self._note_warmed(ready):  # install our runtime (the tail only uses it), warm it
+                    self._quick_submit(scratchpad.warm_code(), target)
                 return
             t0 = time.perf_counter()
             import_httpx_lean()
@@ -134,6 +135,15 @@ class MarimoPairKernel(Kernel):
                 self._quick_submit(scratchpad.warm_code())
         except Exception:  # noqa: BLE001 - warming is an optimisation; the real request reports problems
             log.debug("warm-up failed", exc_info=True)
+
+    def _note_warmed(self, ready: Future | None) -> bool:
+        """Whether the console's open (`ready`) installed our runtime; if so, remember it."""
+        if ready is None or not ready.done() or ready.exception() is not None:
+            return False
+        target, _, warmed = ready.result()
+        if warmed:  # the request that ran the notebook's cells installed and warmed it
+            self._installed.add((target.client.url, target.notebook.session_id or target.notebook.key))
+        return bool(warmed)
 
     @property
     def magics(self) -> dict[str, Magic]:
@@ -257,6 +267,7 @@ class MarimoPairKernel(Kernel):
         if self._open_first is not None:
             finish, self._open_first = self._open_first, None
             finish()
+            self._note_warmed(getattr(finish, "ready", None))  # before the warm-up thread may get to it
         if stripped.startswith("%%"):
             first, _, body = code.lstrip().partition("\n")
             name, _, argline = first[2:].partition(" ")

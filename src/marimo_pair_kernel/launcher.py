@@ -35,21 +35,31 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-
-import httpx
+from typing import TYPE_CHECKING
 
 from . import discovery
-from .client import MarimoClient, normalize_url
-from .codemode import RUN_ALL_CELLS
-from .discovery import Notebook
 from .errors import LaunchError, PairError
-from .headless import HeadlessSession
+
+# The HTTP side (httpx, our client, code mode, sessions) is imported where it is used:
+# `marimo-pair-kernel console` imports this module to start marimo first of all, and each
+# import before that start delays marimo's (and so the first answer).
+if TYPE_CHECKING:
+    from .discovery import Notebook
+    from .headless import HeadlessSession
+
+# What `marimo-pair-kernel console` tells the kernel it starts (magics/opening.py reads them).
+OPEN_ENV = "MARIMO_PAIR_OPEN"  # the notebook to open at start
+PYTHON_ENV = "MARIMO_PAIR_PYTHON"  # the Python that runs marimo servers
+CONSOLE_URL_ENV = "MARIMO_PAIR_URL"  # set beside OPEN_ENV when the console started marimo for it
 
 WATCH_INTERVAL = 0.25  # seconds between the watchdog's checks of the kernel
 FORCE_AFTER = 5.0  # seconds the watchdog lets marimo shut down cleanly before SIGKILL
 WATCHDOG_BOUND = 6.0  # an orphaned server is gone within this many seconds (interval + force + margin)
 STOP_GRACE = 3.0  # kernel-side stop: clean-shutdown wait (jupyter_client waits 5 s for shutdown)
 START_TIMEOUT = 90.0  # marimo's first start in a fresh environment can be slow
+# Between checks while marimo starts: a refused connect costs next to nothing, and each
+# tenth of a second waited is a tenth of a second later for the console's first answer.
+POLL = 0.03
 
 # Runs in the server process: start the watchdog thread, then marimo's CLI as `python -m marimo`.
 # argv: KERNEL_PID FORCE_AFTER INTERVAL LOG_FILE marimo-args...
@@ -157,6 +167,8 @@ class Launcher:
     # -- queries ------------------------------------------------------------------
 
     def owns(self, url: str) -> bool:
+        from .client import normalize_url
+
         try:
             url = normalize_url(url)
         except PairError:
@@ -251,6 +263,8 @@ class Launcher:
 
     def open_session(self, emb: Embedded) -> None:
         """A browserless session on our server, its cells run once (again, if it lost the last one)."""
+        from .headless import HeadlessSession
+
         if emb.session is not None:
             emb.session.close()
         emb.session = HeadlessSession(emb.url, emb.path)
@@ -264,6 +278,8 @@ class Launcher:
         Returns the notebook and notes for the user. The session is this kernel's and closes
         when the kernel stops; the server is never stopped.
         """
+        from .headless import HeadlessSession
+
         with self._lock:
             old = self._attached.pop(path, None)
         if old is not None:
@@ -309,8 +325,14 @@ class Launcher:
 
     def _wait_healthy(self, emb: Embedded) -> bool:
         """True once our process answers /health; False if the port was someone else's."""
+        from .fastimport import import_httpx_lean
+
+        import_httpx_lean()
+        import httpx
+
         deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(timeout=httpx.Timeout(1.0, connect=0.5), trust_env=False) as http:
+        # Our own server, plain http on loopback: no certificate store to load.
+        with httpx.Client(timeout=httpx.Timeout(1.0, connect=0.5), trust_env=False, verify=False) as http:
             while time.monotonic() < deadline:
                 if emb.proc.poll() is not None:
                     text = self._log_tail(emb)
@@ -325,7 +347,7 @@ class Launcher:
                         return discovery.pid_owns_port(emb.proc.pid, emb.port) is not False
                 except httpx.HTTPError:
                     pass
-                time.sleep(0.1)
+                time.sleep(POLL)
         raise LaunchError(
             f"marimo did not answer on {emb.url} within {START_TIMEOUT:g}s. Its log: {emb.log}"
         )
@@ -409,13 +431,24 @@ class Launcher:
         signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def _run_all(url: str, notebook: Notebook, notes: list[str]) -> None:
-    """Run every cell once, as a browser's "run all" does; problems become `notes`."""
+def _run_all(url: str, notebook: Notebook, notes: list[str], *, warm: bool = False) -> bool:
+    """Run every cell once, as a browser's "run all" does; problems become `notes`.
+
+    With `warm`, the same request then installs and warms our runtime (what the kernel's
+    warm-up would send next): the console's first line waits for one round trip to marimo, not
+    two. Returns whether the request succeeded (with `warm`: the runtime is in).
+    """
+    from . import scratchpad
+    from .client import MarimoClient
+    from .codemode import RUN_ALL_CELLS
+
     client = MarimoClient(url)
+    code = RUN_ALL_CELLS + scratchpad.warm_code() if warm else RUN_ALL_CELLS
     try:
-        result = client.execute(RUN_ALL_CELLS, notebook, lambda name, text: None, timeout=None)
+        result = client.execute(code, notebook, lambda name, text: None, timeout=None)
         if not result.success:
             notes.append("some cells raised errors on the first run (%cells shows which)")
+        return result.success
     except KeyboardInterrupt:
         # Closing the stream interrupted marimo; the server and session stay usable.
         notes.append("interrupted: not every cell ran")
@@ -423,6 +456,7 @@ def _run_all(url: str, notebook: Notebook, notes: list[str]) -> None:
         notes.append(f"running the cells failed: {e}")
     finally:
         client.close()
+    return False
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

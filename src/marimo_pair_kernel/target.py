@@ -19,11 +19,10 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import discovery
 from .client import MarimoClient, display_url, is_loopback, normalize_url, token_in_url
-from .discovery import Notebook
+from .discovery import Notebook, same_path
 from .errors import (
     ConnectionFailed,
     NoNotebookError,
@@ -48,15 +47,6 @@ class Target:
     @property
     def path(self) -> str | None:
         return self.notebook.path
-
-
-def _same_path(a: str | None, b: str | None) -> bool:
-    if not a or not b:
-        return False
-    try:
-        return os.path.realpath(a) == os.path.realpath(b)
-    except OSError:
-        return a == b
 
 
 def _describe(found: discovery.Discovery) -> str:
@@ -181,13 +171,13 @@ class Targeter:
                        " Run %open NOTEBOOK.py to let the kernel start marimo for one.")
                 )
             candidates = [candidates[index]]
-            if file and not _same_path(candidates[0][1].path, file):
+            if file and not same_path(candidates[0][1].path, file):
                 raise NoNotebookError(
                     f"Notebook number {index} is {candidates[0][1].path}, not {file}. "
                     "Use %connect N alone, or %connect URL --file PATH."
                 )
         if file:
-            candidates = [(s, nb) for s, nb in candidates if _same_path(nb.path, file)]
+            candidates = [(s, nb) for s, nb in candidates if same_path(nb.path, file)]
             if not candidates:
                 served = _tabless(found, file)
                 raise NoNotebookError(
@@ -239,7 +229,7 @@ class Targeter:
         if session:
             matches = [nb for nb in notebooks if session in (nb.session_id, nb.key)]
         elif file:
-            matches = [nb for nb in notebooks if _same_path(nb.path, file)]
+            matches = [nb for nb in notebooks if same_path(nb.path, file)]
         else:
             matches = list(notebooks)
         if len(matches) != 1:
@@ -282,7 +272,7 @@ class Targeter:
             except Exception:  # noqa: BLE001 - any failure here means: look elsewhere
                 notebooks = ()
                 server_up = False
-            same = [nb for nb in notebooks if _same_path(nb.path, path)]
+            same = [nb for nb in notebooks if same_path(nb.path, path)]
             if len(same) >= 1:
                 self.target = Target(old.client, same[0])
                 return self.target
@@ -334,7 +324,3 @@ def _norm(url: str | None) -> str | None:
         return normalize_url(url) if url else None
     except RefusedURL:
         return None
-
-
-def resolve_path(path: str) -> str:
-    return str(Path(path).expanduser().resolve())

@@ -16,15 +16,11 @@ from collections.abc import Callable
 
 from .. import discovery
 from ..client import parse_version
+from ..discovery import resolve_path, same_path
 from ..errors import LaunchError, PairError, UnsupportedServer, UsageError
-from ..launcher import Embedded, Launcher
-from ..target import Target, _same_path, resolve_path
+from ..launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, Embedded, Launcher
+from ..target import Target
 from . import MagicContext, MagicParser, magic
-
-OPEN_ENV = "MARIMO_PAIR_OPEN"
-PYTHON_ENV = "MARIMO_PAIR_PYTHON"
-# Set by the console beside OPEN_ENV when it started marimo for that notebook itself.
-CONSOLE_URL_ENV = "MARIMO_PAIR_URL"
 
 
 def _setup(p: MagicParser) -> None:
@@ -86,7 +82,7 @@ def _open_elsewhere(ctx: MagicContext, path: str, found: discovery.Discovery) ->
         on_target = _session_on(ctx, t.target.client.url, path)
         if on_target is not None:
             return on_target
-    registered = [(s, nb) for s, nb in found.notebooks if _same_path(nb.path, path)]
+    registered = [(s, nb) for s, nb in found.notebooks if same_path(nb.path, path)]
     if registered:
         registered.sort(key=lambda sn: not (launcher and launcher.owns(sn[0].url)))
         server, nb = registered[0]
@@ -101,7 +97,7 @@ def _session_on(ctx: MagicContext, url: str, path: str) -> Target | None:
     except PairError:
         return None
     for nb in notebooks:
-        if _same_path(nb.path, path):
+        if same_path(nb.path, path):
             return Target(client, nb)
     return None
 
@@ -217,7 +213,7 @@ def open_from_env(ctx: MagicContext, environ: dict[str, str] | None = None) -> C
         _check_path(path)
         found = discovery.discover()
         # Only when no live server has it open or serves it: never a second server for one file.
-        if not any(_same_path(nb.path, path) for _, nb in found.notebooks) and not found.serving(path):
+        if not any(same_path(nb.path, path) for _, nb in found.notebooks) and not found.serving(path):
             launcher_of(ctx).start_background(path, python)
     except Exception:  # noqa: BLE001 - the first execute repeats the open and reports the problem
         pass
@@ -246,7 +242,7 @@ def _console_open(ctx: MagicContext, url: str, path: str) -> Callable[[], None]:
         client = ctx.targeter.client_for(url)
         if not ready.done():
             ctx.stream("stdout", f"waiting for marimo at {client.shown_url} …\n")
-        target, notes = ready.result()
+        target, notes, _ = ready.result()
         ctx.targeter.choose(target)
         ctx.stream("stdout", f"marimo is up at {client.shown_url} (open it in a browser to watch live)\n")
         for note in notes:
@@ -257,8 +253,12 @@ def _console_open(ctx: MagicContext, url: str, path: str) -> Callable[[], None]:
     return finish
 
 
-def _open_on_console_server(ctx: MagicContext, url: str, path: str) -> tuple[Target, list[str]]:
-    """The console's own server: wait until it is up, then open PATH there without a browser."""
+def _open_on_console_server(ctx: MagicContext, url: str, path: str) -> tuple[Target, list[str], bool]:
+    """The console's own server: wait until it is up, then open PATH there without a browser.
+
+    Returns the target, notes for the user, and whether our runtime is installed there (the
+    console's first line should not wait for a second round trip to marimo).
+    """
     import time
 
     from ..launcher import START_TIMEOUT
@@ -278,9 +278,8 @@ def _open_on_console_server(ctx: MagicContext, url: str, path: str) -> tuple[Tar
         time.sleep(0.05)
     if existing is None:  # the console could not open it: open it from here
         notebook, notes = launcher_of(ctx).attach(client.url, path)
-        return Target(client, notebook), notes
+        return Target(client, notebook), notes, False
     from ..launcher import _run_all
-
-    notes = []
-    _run_all(client.url, existing.notebook, notes)
-    return existing, notes
+    found: list[str] = []
+    warmed = _run_all(client.url, existing.notebook, found, warm=True)
+    return existing, found, warmed

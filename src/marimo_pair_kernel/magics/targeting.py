@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from .. import discovery
+from ..discovery import resolve_path
 from ..errors import UsageError
 from ..outputs import table_bundle
-from ..target import Target, resolve_path
+from ..target import Target
 from . import MagicContext, MagicParser, magic
 
 
