@@ -47,11 +47,14 @@ def main() -> None:
         sys.exit(cli_main())
     # debugpy (imported by ipykernel) otherwise prints a "frozen modules" warning on first use.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    from ipykernel import kernelapp
-    from ipykernel.heartbeat import Heartbeat
-    from ipykernel.kernelapp import IPKernelApp
+    from .fastimport import without_ipython_terminal
 
-    from .kernel import MarimoPairKernel
+    with without_ipython_terminal():
+        from ipykernel import kernelapp
+        from ipykernel.heartbeat import Heartbeat
+        from ipykernel.kernelapp import IPKernelApp
+
+        from .kernel import MarimoPairKernel
 
     class PatientHeartbeat(Heartbeat):
         def _bind_socket(self) -> None:

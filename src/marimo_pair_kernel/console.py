@@ -139,7 +139,7 @@ def _open_session(launcher: Launcher, emb: Embedded) -> None:
     from .errors import LaunchError
 
     try:
-        launcher.wait_up(emb)  # imports httpx without its optional extras first
+        launcher.wait_up(emb)
         from .headless import HeadlessSession
 
         session = HeadlessSession(emb.url, emb.path)

@@ -8,16 +8,35 @@ daemon thread. The session lives as long as the stream does.
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import socket
 import threading
 import time
 import uuid
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from .discovery import Notebook, parse_sessions
 from .errors import LaunchError
+
+
+def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 2.0) -> tuple[int, bytes]:
+    """One GET with the standard library; raises OSError or http.client.HTTPException.
+
+    For the few requests made while marimo starts (health, session listing): the console makes
+    them before it needs anything else of httpx, and on 2 cores that import would be CPU taken
+    from marimo's own start.
+    """
+    parts = urlsplit(url)
+    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.request("GET", target or "/", headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
 
 
 class HeadlessSession:
@@ -35,21 +54,18 @@ class HeadlessSession:
         """Open the stream and wait until marimo lists the session; returns it."""
         self._thread.start()
         deadline = time.monotonic() + timeout
-        # Plain http (our own servers) has no TLS: skip loading a certificate store for it.
-        verify = self.url.startswith("https://")
-        with httpx.Client(headers=self._headers, timeout=2.0, trust_env=False, verify=verify) as http:
-            while time.monotonic() < deadline:
-                if self._error and not self._thread.is_alive():
-                    raise LaunchError(f"marimo refused the notebook session: {self._error}")
-                try:
-                    r = http.get(self.url + "/api/sessions")
-                    if r.status_code == 200:
-                        for nb in parse_sessions(r.json()):
-                            if nb.key == self.key:
-                                return nb
-                except (httpx.HTTPError, ValueError):
-                    pass
-                time.sleep(0.03)  # marimo answers this listing in ~1 ms; the first line waits for it
+        while time.monotonic() < deadline:
+            if self._error and not self._thread.is_alive():
+                raise LaunchError(f"marimo refused the notebook session: {self._error}")
+            try:
+                status, body = http_get(self.url + "/api/sessions", self._headers)
+                if status == 200:
+                    for nb in parse_sessions(json.loads(body)):
+                        if nb.key == self.key:
+                            return nb
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+            time.sleep(0.03)  # marimo answers this listing in ~1 ms; the first line waits for it
         self.close()
         raise LaunchError(f"marimo did not open a session for {self.path} within {timeout:g}s.")
 

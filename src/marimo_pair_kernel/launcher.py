@@ -325,29 +325,25 @@ class Launcher:
 
     def _wait_healthy(self, emb: Embedded) -> bool:
         """True once our process answers /health; False if the port was someone else's."""
-        from .fastimport import import_httpx_lean
+        import http.client
 
-        import_httpx_lean()
-        import httpx
+        from .headless import http_get
 
         deadline = time.monotonic() + START_TIMEOUT
-        # Our own server, plain http on loopback: no certificate store to load.
-        with httpx.Client(timeout=httpx.Timeout(1.0, connect=0.5), trust_env=False, verify=False) as http:
-            while time.monotonic() < deadline:
-                if emb.proc.poll() is not None:
-                    text = self._log_tail(emb)
-                    low = text.lower()
-                    if "address already in use" in low or ("port" in low and "in use" in low):
-                        return False
-                    raise LaunchError(self._exit_message(emb, text))
-                try:
-                    r = http.get(emb.url + "/health")
-                    if r.status_code == 200:
-                        # A marimo answering is not proof it is ours (port race): check the listener.
-                        return discovery.pid_owns_port(emb.proc.pid, emb.port) is not False
-                except httpx.HTTPError:
-                    pass
-                time.sleep(POLL)
+        while time.monotonic() < deadline:
+            if emb.proc.poll() is not None:
+                text = self._log_tail(emb)
+                low = text.lower()
+                if "address already in use" in low or ("port" in low and "in use" in low):
+                    return False
+                raise LaunchError(self._exit_message(emb, text))
+            try:
+                if http_get(emb.url + "/health", timeout=1.0)[0] == 200:
+                    # A marimo answering is not proof it is ours (port race): check the listener.
+                    return discovery.pid_owns_port(emb.proc.pid, emb.port) is not False
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(POLL)
         raise LaunchError(
             f"marimo did not answer on {emb.url} within {START_TIMEOUT:g}s. Its log: {emb.log}"
         )
