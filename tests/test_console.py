@@ -200,3 +200,26 @@ def test_console_stopped_by_sigterm_stops_its_kernel_and_server(tmp_path):
         assert registry(state) == []
     finally:
         child.close(force=True)
+
+
+def test_console_ctrl_c_while_marimo_starts_keeps_the_notebook_open(tmp_path):
+    """Ctrl-C on a first line still waiting for the notebook (its cells take seconds) ends that
+    wait only: the next line finishes opening the notebook, says so, and sees its cells run."""
+    state, nb = tmp_path / "state", tmp_path / "nb.py"
+    nb.write_text(NOTEBOOK.replace("    x = 41", "    import time\n\n    time.sleep(4)\n    x = 41"))
+    child = console([str(nb)], state, tmp_path)
+    try:
+        child.expect(prompt("In", 1))
+        child.sendline("x + 1")
+        child.expect("waiting for marimo")
+        time.sleep(0.2)
+        child.sendintr()
+        child.expect("KeyboardInterrupt")
+        child.expect(prompt("In", 2))
+        child.sendline("x + 1")
+        child.expect(r"Connected to \S*nb\.py")
+        child.expect(prompt("Out", 2) + ESC + r"\s*" + ESC + "42")
+        child.expect(prompt("In", 3))
+        exit_cleanly(child, our_processes(state), state)
+    finally:
+        child.close(force=True)

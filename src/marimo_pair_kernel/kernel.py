@@ -265,8 +265,15 @@ class MarimoPairKernel(Kernel):
             reply["payload"] = [{"source": "ask_exit", "keepkernel": False}]
             return None
         if self._open_first is not None:
-            finish, self._open_first = self._open_first, None
-            finish()
+            finish = self._open_first
+            try:
+                finish()
+            except KeyboardInterrupt:
+                raise  # Ctrl-C while marimo starts ends only this wait: the next execute finishes the open
+            except BaseException:
+                self._open_first = None  # reported once; %open is the way to try again
+                raise
+            self._open_first = None
             self._note_warmed(getattr(finish, "ready", None))  # before the warm-up thread may get to it
         if stripped.startswith("%%"):
             first, _, body = code.lstrip().partition("\n")
