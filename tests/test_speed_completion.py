@@ -112,6 +112,30 @@ def test_a_slow_completion_is_cut_at_the_deadline_without_interrupting_marimo(ke
     assert execute(kernel, "answer").result["text/plain"] == "42"
 
 
+def test_magic_argument_completion_never_waits_behind_a_running_cell(server):
+    """`%cell show <Tab>` asks marimo for cell names: while someone's code runs there, the
+    reply still comes within the deadline (without them) and is_complete right after it."""
+    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})  # its cell-name cache is empty
+    try:
+        busy = threading.Thread(target=lambda: server.execute("import time\ntime.sleep(4)"))
+        busy.start()
+        time.sleep(0.5)
+        reply, took = _complete(kc, "%cell show ")
+        assert reply["status"] == "ok" and took <= QUICK_DEADLINE + 0.4, (reply, took)
+        status, took = _is_complete(kc, "x = 1")
+        assert status["status"] == "complete" and took <= 0.5, (status, took)
+        while_busy = set(reply["matches"])
+        busy.join(timeout=30)
+        deadline = time.monotonic() + 10
+        idle: set[str] = set()
+        while not idle - while_busy and time.monotonic() < deadline:
+            idle = set(_complete(kc, "%cell show ")[0]["matches"])  # a second Tab, as a person would
+            time.sleep(0.2)
+        assert idle - while_busy, (while_busy, idle)  # the notebook's cell ids and names, once idle
+    finally:
+        stop_kernel(km, kc)
+
+
 def test_console_first_tab_is_answered_and_is_complete_keeps_working(server, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("MARIMO_TOKEN", "MARIMO_PAIR_URL", "MARIMO_PAIR_FILE")}
     env.update(

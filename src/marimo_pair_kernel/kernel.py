@@ -637,9 +637,24 @@ class MarimoPairKernel(Kernel):
         if m is None:
             return []
         words = list(m.options())
-        for fn in m.completers.values():
-            with contextlib.suppress(Exception):  # a completion is a courtesy; never fail the request
-                words += fn(self)
+        if m.completers:
+            # Some ask marimo (cell names, UI elements): on a worker, within the editing-help
+            # deadline and silently, as code completion does, so a running cell never holds the
+            # shell channel (is_complete, the next execute) behind a Tab. What comes late is
+            # cached by the completer for the next Tab.
+            job: Future = Future()
+            quiet = _QuietContext(self)
+
+            def work() -> None:
+                found: list[str] = []
+                for fn in m.completers.values():
+                    with contextlib.suppress(Exception):  # a completion is a courtesy; never fail the request
+                        found += fn(quiet)
+                job.set_result(found)
+
+            threading.Thread(target=work, name="marimo-pair-magic-words", daemon=True).start()
+            with contextlib.suppress(FutureTimeout):
+                words += job.result(timeout=QUICK_DEADLINE)
         return sorted({w for w in words if w.startswith(word)})
 
     async def do_inspect(  # type: ignore[override]
@@ -736,3 +751,38 @@ class MarimoPairKernel(Kernel):
         finally:
             if self._targeter is not None:
                 self._targeter.close()
+
+
+class _QuietContext:
+    """The kernel as a magic's completer sees it on a worker thread: scratchpad runs are silent
+    and skip a busy notebook (as code completion's are), and nothing reaches the client, whose
+    current request may by then be another one."""
+
+    cell_id: str | None = None
+
+    def __init__(self, kernel: MarimoPairKernel) -> None:
+        self._kernel = kernel
+        self.launcher = kernel.launcher
+
+    @property
+    def targeter(self) -> Targeter:
+        return self._kernel.targeter
+
+    def stream(self, name: str, text: str) -> None:
+        pass
+
+    def display(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        pass
+
+    def run(self, code: str) -> RunOutcome:
+        payload = self._kernel._quick_run(code)  # None: the notebook is busy, or no answer
+        return RunOutcome(payload is not None, payload, None)
+
+    def ask_password(self, prompt: str) -> str:
+        raise UsageError("a completion cannot ask for input")
+
+    def state(self, key: str, default: Any = None) -> Any:
+        return self._kernel.state(key, default)
+
+    def set_state(self, key: str, value: Any) -> None:
+        self._kernel.set_state(key, value)
