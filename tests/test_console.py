@@ -223,3 +223,35 @@ def test_console_ctrl_c_while_marimo_starts_keeps_the_notebook_open(tmp_path):
         exit_cleanly(child, our_processes(state), state)
     finally:
         child.close(force=True)
+
+
+def test_console_beside_another_notebooks_server_starts_its_own_and_leaves_that_one(tmp_path):
+    """With a server registered (so the registry is read, not skipped) that does not have this
+    notebook: the console starts its own server for it, and stops only that one on exit."""
+    state, nb = tmp_path / "state", tmp_path / "mine.py"
+    nb.write_text(NOTEBOOK)
+    srv = MarimoServer.start(tmp_path / "theirs", state_home=state)
+    try:
+        child = console([str(nb)], state, tmp_path)
+        try:
+            child.expect(r"marimo is starting at http://127\.0\.0\.1:\d+")
+            child.expect(prompt("In", 1))
+            child.sendline("x + 1")
+            child.expect(prompt("Out", 1) + ESC + r"\s*" + ESC + "42")
+            child.expect(prompt("In", 2))
+            pids = {e["pid"] for e in registry(state)}
+            assert srv.proc.pid in pids and len(pids) == 2, pids
+            (mine,) = pids - {srv.proc.pid}
+            ours = [psutil.Process(mine), *psutil.Process(mine).children(recursive=True)]
+            child.sendline("exit")
+            child.expect(pexpect.EOF, timeout=60)
+            child.close()
+            assert child.exitstatus == 0
+        finally:
+            child.close(force=True)
+        assert [e["pid"] for e in registry(state)] == [srv.proc.pid]
+        assert srv.proc.poll() is None
+        gone, alive = psutil.wait_procs(ours, timeout=15)
+        assert not alive, alive
+    finally:
+        srv.stop()
