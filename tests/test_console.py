@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -255,3 +256,41 @@ def test_console_beside_another_notebooks_server_starts_its_own_and_leaves_that_
         assert not alive, alive
     finally:
         srv.stop()
+
+
+def test_console_with_a_kernelspec_whose_python_is_gone_says_how_to_fix_it(tmp_path):
+    state, nb = tmp_path / "state", tmp_path / "nb.py"
+    spec = tmp_path / "jupyter" / "kernels" / "marimo-pair"
+    spec.mkdir(parents=True)
+    gone = str(tmp_path / "removed-venv" / "bin" / "python")
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": [gone, "-m", "marimo_pair_kernel", "-f", "{connection_file}"],
+                    "display_name": "marimo (pair)", "language": "python"})
+    )
+    env = dict(os.environ, XDG_STATE_HOME=str(state), JUPYTER_PATH=str(tmp_path / "jupyter"))
+    for var in ("MARIMO_PAIR_URL", "MARIMO_PAIR_FILE", "MARIMO_TOKEN", "MARIMO_PAIR_OPEN"):
+        env.pop(var, None)
+    child = pexpect.spawn(CLI, ["console", str(nb)], env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60)
+    try:
+        child.expect(pexpect.EOF)
+        child.close()
+        text = child.before
+        assert child.exitstatus == 1, text
+        assert gone in text and "marimo-pair-kernel install" in text and str(spec) in text, text
+        assert "Traceback" not in text, text
+        # The marimo it had started is stopped: its port closes (it may not have opened yet).
+        port = int(re.search(r"marimo is starting at http://127\.0\.0\.1:(\d+)", text).group(1))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"marimo still listens on {port}")
+        time.sleep(3)  # a start still under way would have opened the port by now
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+        assert registry(state) == []
+    finally:
+        child.close(force=True)

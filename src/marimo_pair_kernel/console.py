@@ -79,11 +79,14 @@ def run_console(notebook: str | None, python: str | None = None) -> int:
     # ipykernel's debugger import otherwise greets the terminal with a frozen-modules warning.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     try:
-        from .install import KERNEL_NAME, install, is_installed
+        from .install import KERNEL_NAME, install, is_installed, spec_problem
 
         if not is_installed():
             where = install(prefix=sys.prefix)
             print(f"Installed the {KERNEL_NAME} kernelspec in {where}", flush=True)
+        elif problem := spec_problem():
+            print(f"marimo-pair-kernel console: {problem}", file=sys.stderr)
+            return 1
         return _jupyter_console()
     finally:
         if launcher is not None:

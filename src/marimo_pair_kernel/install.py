@@ -36,6 +36,29 @@ def install(user: bool = False, prefix: str | None = None) -> str:
         return KernelSpecManager().install_kernel_spec(str(dest), KERNEL_NAME, user=user, prefix=prefix)
 
 
+def spec_problem() -> str | None:
+    """Why the installed `marimo-pair` kernelspec cannot start a kernel, or None.
+
+    A kernelspec names the Python it runs; that Python can be gone (a deleted virtualenv)
+    while the kernelspec, installed with --user, stays and is found first.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        return None
+    python = spec.argv[0] if spec.argv else ""
+    found = shutil.which(python) if python else None
+    if found:
+        return None
+    return (
+        f"the {KERNEL_NAME} kernelspec in {spec.resource_dir} runs {python or 'nothing'}, which does not "
+        f"exist (was its Python environment removed?). Reinstall it from this environment: "
+        f"marimo-pair-kernel install --user (or --sys-prefix), or delete {spec.resource_dir}."
+    )
+
+
 def is_installed() -> bool:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
