@@ -215,7 +215,7 @@ def test_console_ctrl_c_while_marimo_starts_keeps_the_notebook_open(tmp_path):
         child.expect("waiting for marimo")
         time.sleep(0.2)
         child.sendintr()
-        child.expect("KeyboardInterrupt")
+        child.expect("KeyboardInterrupt: stopped waiting for the notebook")
         child.expect(prompt("In", 2))
         child.sendline("x + 1")
         child.expect(r"Connected to \S*nb\.py")

@@ -268,8 +268,9 @@ class MarimoPairKernel(Kernel):
             finish = self._open_first
             try:
                 finish()
-            except KeyboardInterrupt:
-                raise  # Ctrl-C while marimo starts ends only this wait: the next execute finishes the open
+            except KeyboardInterrupt:  # ends only this wait: the next execute finishes the open
+                text = "KeyboardInterrupt: stopped waiting for the notebook (marimo carries on; the next line waits)"
+                return ErrorInfo("KeyboardInterrupt", "", [text])
             except BaseException:
                 self._open_first = None  # reported once; %open is the way to try again
                 raise
