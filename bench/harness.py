@@ -109,6 +109,20 @@ def cpu_seconds(pid: int) -> float:
     return t.user + t.system
 
 
+def as_installed(env: dict[str, str], cache: Path | None) -> dict[str, str]:
+    """`env` with bytecode cached in `cache`, as a pip-installed package has it (None: as given).
+
+    This environment may set PYTHONDONTWRITEBYTECODE, which makes an editable install compile
+    our modules at every start of every process; a private cache (warmed by a first run) gives
+    both sides the installed condition without writing into the source tree.
+    """
+    if cache is None:
+        return env
+    out = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out["PYTHONPYCACHEPREFIX"] = str(cache)
+    return out
+
+
 def interleave(n: int, *runners: Callable[[], Any]) -> list[list[Any]]:
     """Run each runner once per round, alternating which goes first, so drift hits all alike."""
     results: list[list[Any]] = [[] for _ in runners]

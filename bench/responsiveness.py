@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import interleave, median, summary
+from harness import as_installed, interleave, median, summary
 from sections import Bench, Section, ms, ratio, secs
 from support import PYTHON, free_port, start_kernel, stop_group, stop_kernel
 
@@ -205,20 +205,6 @@ if __name__ == "__main__":
 """
 
 
-def _as_installed(env: dict[str, str], cache: Path | None) -> dict[str, str]:
-    """`env` with bytecode cached in `cache`, as a pip-installed package has it (None: as given).
-
-    This environment may set PYTHONDONTWRITEBYTECODE, which makes an editable install compile
-    our modules at every start of every process; a private cache (warmed by a first run) gives
-    both sides the installed condition without writing into the source tree.
-    """
-    if cache is None:
-        return env
-    out = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    out["PYTHONPYCACHEPREFIX"] = str(cache)
-    return out
-
-
 def _console_to_first_answer(work: Path, cache: Path | None = None) -> tuple[float, float]:
     """(seconds to the first prompt, seconds to `1 + 1`'s answer) of `marimo-pair-kernel console NB.py`."""
     import pexpect
@@ -235,7 +221,7 @@ def _console_to_first_answer(work: Path, cache: Path | None = None) -> tuple[flo
         JUPYTER_RUNTIME_DIR=str(work / "runtime"),
         IPYTHONDIR=str(work / "ipython"),
     )
-    env = _as_installed(env, cache)
+    env = as_installed(env, cache)
     cli = shutil.which("marimo-pair-kernel", path=os.path.dirname(sys.executable)) or "marimo-pair-kernel"
     t0 = time.perf_counter()
     child = pexpect.spawn(
@@ -264,7 +250,7 @@ def _marimo_ready_session(work: Path, cache: Path | None = None) -> float:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MARIMO_TOKEN"}
     env["XDG_STATE_HOME"] = str(work / "state")
-    env = _as_installed(env, cache)
+    env = as_installed(env, cache)
     argv = [PYTHON, "-m", "marimo", "edit", str(nb), "--headless", "--no-token", "--host", "127.0.0.1",
             "--port", str(port), "--skip-update-check"]
     # One client for every request, made before the clock starts: the floor pays for no

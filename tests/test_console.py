@@ -38,8 +38,8 @@ def our_processes(state: Path) -> list[psutil.Process]:
     return procs
 
 
-def console(args: list[str], state: Path, tmp: Path) -> pexpect.spawn:
-    env = dict(os.environ, XDG_STATE_HOME=str(state), TMPDIR=str(tmp))
+def console(args: list[str], state: Path, tmp: Path, **extra_env: str) -> pexpect.spawn:
+    env = dict(os.environ, XDG_STATE_HOME=str(state), TMPDIR=str(tmp), **extra_env)
     for var in ("MARIMO_PAIR_URL", "MARIMO_PAIR_FILE", "MARIMO_TOKEN", "MARIMO_PAIR_OPEN"):
         env.pop(var, None)
     child = pexpect.spawn(
@@ -267,10 +267,7 @@ def test_console_with_a_kernelspec_whose_python_is_gone_says_how_to_fix_it(tmp_p
         json.dumps({"argv": [gone, "-m", "marimo_pair_kernel", "-f", "{connection_file}"],
                     "display_name": "marimo (pair)", "language": "python"})
     )
-    env = dict(os.environ, XDG_STATE_HOME=str(state), JUPYTER_PATH=str(tmp_path / "jupyter"))
-    for var in ("MARIMO_PAIR_URL", "MARIMO_PAIR_FILE", "MARIMO_TOKEN", "MARIMO_PAIR_OPEN"):
-        env.pop(var, None)
-    child = pexpect.spawn(CLI, ["console", str(nb)], env=env, cwd=str(tmp_path), encoding="utf-8", timeout=60)
+    child = console([str(nb)], state, tmp_path, JUPYTER_PATH=str(tmp_path / "jupyter"))
     try:
         child.expect(pexpect.EOF)
         child.close()

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 def run_console(notebook: str | None, python: str | None = None) -> int:
     """Run jupyter console on NOTEBOOK (or a scratch notebook); returns its exit code."""
     # Only light imports until marimo is started: everything after overlaps its start.
-    from .discovery import registry_dir, resolve_path
+    from .discovery import resolve_path
     from .errors import LaunchError
     from .launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, Launcher
 
@@ -51,8 +50,9 @@ def run_console(notebook: str | None, python: str | None = None) -> int:
 
     launcher: Launcher | None = None
     emb: Embedded | None = None
-    # With no marimo server registered at all, none can have the notebook: no discovery needed.
-    if not _anything_registered(registry_dir()) or not _served_elsewhere(path):
+    # An empty registry costs a directory listing here (discovery probes, and imports httpx,
+    # only when there are servers to ask).
+    if not _served_elsewhere(path):
         launcher = Launcher()
         try:
             emb = launcher.spawn(path, python)
@@ -79,12 +79,13 @@ def run_console(notebook: str | None, python: str | None = None) -> int:
     # ipykernel's debugger import otherwise greets the terminal with a frozen-modules warning.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     try:
-        from .install import KERNEL_NAME, install, is_installed, spec_problem
+        from .install import KERNEL_NAME, install, installed_spec, spec_problem
 
-        if not is_installed():
+        spec = installed_spec()
+        if spec is None:
             where = install(prefix=sys.prefix)
             print(f"Installed the {KERNEL_NAME} kernelspec in {where}", flush=True)
-        elif problem := spec_problem():
+        elif problem := spec_problem(spec):
             print(f"marimo-pair-kernel console: {problem}", file=sys.stderr)
             return 1
         return _jupyter_console()
@@ -129,13 +130,6 @@ def _stop_kernel(app: Any) -> None:
         km.cleanup_resources()
 
 
-def _anything_registered(directory: Path) -> bool:
-    try:
-        return any(directory.glob("*.json"))
-    except OSError:
-        return True  # let discovery say what is wrong with it
-
-
 def _open_session(launcher: Launcher, emb: Embedded) -> None:
     """Open the notebook as soon as marimo answers (its kernel boots meanwhile), rather than
     when the kernel, which starts later, gets to it; the kernel runs the cells."""
@@ -143,11 +137,7 @@ def _open_session(launcher: Launcher, emb: Embedded) -> None:
 
     try:
         launcher.wait_up(emb)
-        from .headless import HeadlessSession
-
-        session = HeadlessSession(emb.url, emb.path)
-        emb.notebook = session.start(timeout=60.0)
-        emb.session = session  # closed with the server
+        launcher.open_session(emb, run_cells=False)  # closed with the server
     except LaunchError as e:
         print(f"\nmarimo-pair-kernel console: {e}", file=sys.stderr, flush=True)
 

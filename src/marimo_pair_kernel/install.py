@@ -7,6 +7,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_client.kernelspec import KernelSpec
 
 KERNEL_NAME = "marimo-pair"
 
@@ -36,34 +40,27 @@ def install(user: bool = False, prefix: str | None = None) -> str:
         return KernelSpecManager().install_kernel_spec(str(dest), KERNEL_NAME, user=user, prefix=prefix)
 
 
-def spec_problem() -> str | None:
-    """Why the installed `marimo-pair` kernelspec cannot start a kernel, or None.
+def installed_spec() -> KernelSpec | None:
+    """The `marimo-pair` kernelspec Jupyter would use, or None."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        return KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        return None
+
+
+def spec_problem(spec: KernelSpec) -> str | None:
+    """Why `spec` cannot start a kernel, or None.
 
     A kernelspec names the Python it runs; that Python can be gone (a deleted virtualenv)
     while the kernelspec, installed with --user, stays and is found first.
     """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-    except NoSuchKernel:
-        return None
     python = spec.argv[0] if spec.argv else ""
-    found = shutil.which(python) if python else None
-    if found:
+    if python and shutil.which(python):
         return None
     return (
         f"the {KERNEL_NAME} kernelspec in {spec.resource_dir} runs {python or 'nothing'}, which does not "
         f"exist (was its Python environment removed?). Reinstall it from this environment: "
         f"marimo-pair-kernel install --user (or --sys-prefix), or delete {spec.resource_dir}."
     )
-
-
-def is_installed() -> bool:
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-        return True
-    except NoSuchKernel:
-        return False

@@ -261,15 +261,20 @@ class Launcher:
             raise
         return emb
 
-    def open_session(self, emb: Embedded) -> None:
-        """A browserless session on our server, its cells run once (again, if it lost the last one)."""
+    def open_session(self, emb: Embedded, run_cells: bool = True) -> None:
+        """A browserless session on our server, its cells run once (again, if it lost the last one).
+
+        The console opens its session with `run_cells=False`: its kernel runs them, together
+        with installing its runtime.
+        """
         from .headless import HeadlessSession
 
         if emb.session is not None:
             emb.session.close()
         emb.session = HeadlessSession(emb.url, emb.path)
         emb.notebook = emb.session.start(timeout=60.0)
-        self._run_cells(emb)
+        if run_cells:
+            self._run_cells(emb)
 
     def attach(self, url: str, path: str) -> tuple[Notebook, list[str]]:
         """A browserless session for `path` on a live server this kernel did not start (it
