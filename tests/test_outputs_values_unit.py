@@ -14,7 +14,7 @@ from marimo_pair_kernel.outputs import DISPLAY_MARK, DisplayStream
 def rt() -> dict:
     """The runtime module's namespace, as the marimo kernel gets it (marimo is importable here)."""
     ns: dict = {"__name__": "rt_unit"}
-    exec(scratchpad.RUNTIME, ns)
+    scratchpad.exec_runtime(ns)
     return ns
 
 
@@ -114,7 +114,7 @@ def test_without_ipython_repr_and_marimo_form():
     import marimo as mo
 
     ns: dict = {"__name__": "rt_no_ipython"}
-    exec(scratchpad.RUNTIME, ns)
+    scratchpad.exec_runtime(ns)
     ns["_S"]["fmt"] = False  # as when IPython is not importable in marimo's environment
     b = ns["bundle"]
     assert b([1, 2]) == {"data": {"text/plain": "[1, 2]"}, "metadata": {}}

@@ -621,7 +621,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "recover": ("cells",),
 }
 
-# Ops whose answer carries a cell's output, made by the runtime's bundle() (scratchpad.RUNTIME).
+# Ops whose answer carries a cell's output, made by the runtime's bundle() (scratchpad.RUNTIME_SOURCES).
 _SHOWS_OUTPUT = ("put", "edit", "run")
 
 

@@ -8,7 +8,7 @@ the user's own. The helper returns a dict that marimo renders as
 `application/json`; the marker key tells it apart from a user's value.
 
 The helper functions live in one small module that the first request installs in
-the marimo kernel's `sys.modules` (`RUNTIME`); later requests send only a short
+the marimo kernel's `sys.modules` (`RUNTIME_SOURCES`); later requests send only a short
 tail that calls it, so marimo parses and analyses a few lines, not the helpers,
 on every execute. The tail reinstalls the module when the marimo kernel restarted.
 Names in the tail start with `_`, so marimo keeps them private to the scratch cell.
@@ -31,11 +31,22 @@ if TYPE_CHECKING:
 
 MARKER = "marimo_pair_kernel"
 
-# Helpers that run inside the marimo kernel: runtime.py's text (this process never imports it,
-# since it uses marimo), installed there once as a module (see `_call`). The module's name
-# carries a hash of the text, so a marimo kernel that has an older runtime gets this one.
-RUNTIME = (Path(__file__).parent / "runtime.py").read_text(encoding="utf-8")
-RUNTIME_MODULE = "_marimo_pair_kernel_rt_" + hashlib.sha1(RUNTIME.encode()).hexdigest()[:12]
+# Helpers that run inside the marimo kernel: runtime.py, then every runtime_*.py beside it (one
+# concern a file), as text (this process never imports them, since they use marimo). They are
+# executed in that order into one module's namespace, installed there once (see `_call`), so a
+# later file calls an earlier one's functions by name. The module's name carries a hash of the
+# texts, so a marimo kernel that has an older runtime gets this one.
+_HERE = Path(__file__).parent
+RUNTIME_FILES = (_HERE / "runtime.py", *sorted(_HERE.glob("runtime_*.py")))
+RUNTIME_SOURCES = tuple(f.read_text(encoding="utf-8") for f in RUNTIME_FILES)
+RUNTIME_MODULE = "_marimo_pair_kernel_rt_" + hashlib.sha1("\0".join(RUNTIME_SOURCES).encode()).hexdigest()[:12]
+
+
+def exec_runtime(ns: dict) -> dict:
+    """Run the runtime's files into `ns`, as the marimo kernel gets them (unit tests use this)."""
+    for source in RUNTIME_SOURCES:
+        exec(source, ns)
+    return ns
 
 
 def _call(expression: str) -> str:
@@ -44,7 +55,7 @@ def _call(expression: str) -> str:
         f"_mpk_rt = __import__('sys').modules.get({RUNTIME_MODULE!r})\n"
         "if _mpk_rt is None:\n"
         f"    _mpk_rt = __import__('types').ModuleType({RUNTIME_MODULE!r})\n"
-        f"    exec({RUNTIME!r}, _mpk_rt.__dict__)\n"
+        f"    for _mpk_src in {RUNTIME_SOURCES!r}: exec(_mpk_src, _mpk_rt.__dict__)\n"
         f"    __import__('sys').modules[{RUNTIME_MODULE!r}] = _mpk_rt\n"
         "    _mpk_rt.guard_input(__import__('sys').modules['__main__'].__dict__)\n"
         "    _mpk_rt.install_hooks(__import__('sys').modules['__main__'].__dict__)\n"
