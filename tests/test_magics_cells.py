@@ -247,23 +247,23 @@ def test_cell_show(kernel):
 def test_graph_shows_defs_refs_ancestors_descendants(kernel):
     ok(execute(kernel, "%%cell --name graph_leaf\ngraph_leaf_v = answer + 1\n"))
     run = ok(execute(kernel, "%graph"))
-    assert len(run.displays) == 1
-    cells = {c["id"]: c for c in run.displays[0][PAIR]["cells"]}
+    assert [set(d) for d in run.displays[:-1]] == [{"text/vnd.mermaid"}]  # the diagram, then the listing
+    cells = {c["id"]: c for c in run.displays[-1][PAIR]["cells"]}
     seed, answer = cells["Hbol"], cells["MJUe"]
     assert seed["defs"] == ["seed"] and answer["refs"] == ["seed"]
     leaf = next(c for c in cells.values() if c["name"] == "graph_leaf")
     assert {"Hbol", "MJUe"} <= set(leaf["ancestors"])
     assert leaf["id"] in seed["descendants"]
     for col in ("defs", "refs", "ancestors", "descendants"):
-        assert col in run.displays[0]["text/plain"]
+        assert col in run.displays[-1]["text/plain"]
 
-    one = ok(execute(kernel, "%graph graph_leaf")).displays[0]
+    one = ok(execute(kernel, "%graph graph_leaf")).displays[-1]
     data = one[PAIR]
     assert data["cell"]["name"] == "graph_leaf"
     assert [c["id"] for c in data["ancestors"]][:2] == ["Hbol", "MJUe"]
     assert "this cell" in one["text/plain"]
     # A TARGET may also be a variable that exactly one cell defines.
-    by_var = ok(execute(kernel, "%graph graph_leaf_v")).displays[0][PAIR]
+    by_var = ok(execute(kernel, "%graph graph_leaf_v")).displays[-1][PAIR]
     assert by_var["cell"]["name"] == "graph_leaf"
     assert ok(execute(kernel, "%cell show answer")).displays[0][PAIR]["cell"]["id"] == "MJUe"
 

@@ -241,10 +241,15 @@ def table_bundle(
     title: str | None = None,
     notes: Sequence[str] = (),
     max_width: int = 60,
+    *,
+    html_cells: Mapping[tuple[int, int], str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An aligned text table, the same as HTML, and JSON for programs.
 
     Text cells longer than `max_width` are cut in the text and HTML forms; the JSON keeps all.
+    `html_cells` gives ready-made HTML for some cells ((row, column) → HTML, e.g. a status
+    badge) in place of their escaped text; `extra` adds mimetypes (e.g. a mermaid diagram).
     """
     cells = [[_cell(v, max_width) for v in row] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
@@ -260,18 +265,21 @@ def table_bundle(
         # JupyterLab right-aligns table cells (made for numbers); these are words and code.
         left = ' style="text-align:left"'
         th = "".join(f"<th{left}>{html.escape(c)}</th>" for c in columns)
-        trs = "".join(
-            "<tr>"
-            + "".join(f"<td{left}><code>{html.escape(v)}</code></td>" if v else f"<td{left}></td>" for v in r)
-            + "</tr>"
-            for r in cells
-        )
+        given = html_cells or {}
+
+        def td(i: int, j: int, v: str) -> str:
+            if (i, j) in given:
+                return f"<td{left}>{given[i, j]}</td>"
+            return f"<td{left}><code>{html.escape(v)}</code></td>" if v else f"<td{left}></td>"
+
+        trs = "".join("<tr>" + "".join(td(i, j, v) for j, v in enumerate(r)) + "</tr>" for i, r in enumerate(cells))
         table = f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
     foot = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
     return {
         "text/plain": "\n".join(out),
         "text/html": head + table + foot,
         PAIR_JSON: json_data,
+        **(extra or {}),
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import codemode
+from .. import codemode, mermaid
 from ..errors import UsageError
 from ..outputs import ErrorInfo, table_bundle
 from . import MagicContext, MagicParser, magic
@@ -252,6 +252,9 @@ def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
     unrun = codemode.stale_note(cells)
     if unrun:
         notes.insert(0, unrun)
+    failed = _failed_note(cells)
+    if failed:
+        notes.insert(0, failed)
     ctx.display(
         table_bundle(
             ["#", "id", "name", "status", "defs", "refs", "code"],
@@ -259,8 +262,43 @@ def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
             {**_where(ctx), "cells": cells},
             title=f"{len(cells)} cell{'s' if len(cells) != 1 else ''}",
             notes=notes,
+            html_cells=_status_badges(cells, column=3),
         )
     )
+
+
+# Badge colours by state (mermaid.STATE_CLASS); the status word is always written in the badge.
+_BADGE = {
+    "error": "background:#c62828;color:#fff",
+    "stale": "background:#f6c343;color:#222",
+    "running": "background:#1d4ed8;color:#fff",
+}
+
+
+def _status_badges(cells: list[dict[str, Any]], column: int) -> dict[tuple[int, int], str]:
+    """%cells' HTML: errored, stale and running cells' status as a coloured badge with the word."""
+    import html
+
+    out = {}
+    for row, c in enumerate(cells):
+        state = mermaid.STATE_CLASS.get(str(c.get("status")))
+        if state:
+            mark = "&#9888; " if state == "error" else ""
+            out[row, column] = (
+                f'<span class="mpk-status mpk-{state}" style="{_BADGE[state]};padding:1px 6px;'
+                f'border-radius:3px;font-weight:600;white-space:nowrap">{mark}{html.escape(c["status"])}</span>'
+            )
+    return out
+
+
+def _failed_note(cells: list[dict[str, Any]]) -> str | None:
+    """For %cells: the cells whose last run raised or that marimo would not run."""
+    failed = [c for c in cells if mermaid.STATE_CLASS.get(str(c.get("status"))) == "error"]
+    if not failed:
+        return None
+    listed = ", ".join(f"{codemode.label(c)} ({c['status']})" for c in failed[:5])
+    more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return f"Not run to the end: {listed}{more}. See %cell show {failed[0]['id']}."
 
 
 def _find(cells: list[dict[str, Any]], target: str) -> dict[str, Any]:
@@ -351,14 +389,15 @@ def _setup_graph(p: MagicParser) -> None:
 
 @magic(
     "graph",
-    "The dataflow graph: each cell's defs, refs, ancestors and descendants (or one cell's).",
+    "The dataflow graph: each cell's defs, refs, ancestors and descendants (or one cell's), "
+    "drawn as a diagram where the front end draws mermaid (JupyterLab 4.1+).",
     setup=_setup_graph,
     completers={"target": _targets},
 )
 def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
     cells = _read(ctx, "%graph", detail=True)
     names = {c["id"]: c["name"] for c in cells}
-    columns = ["#", "id", "name", "defs", "refs", "ancestors", "descendants"]
+    columns = ["#", "id", "name", "status", "defs", "refs", "ancestors", "descendants"]
 
     def row(c: dict[str, Any], *lead: Any) -> tuple[Any, ...]:
         return (
@@ -366,18 +405,29 @@ def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
             c["index"],
             c["id"],
             c["name"] or "",
+            c["status"] or "",
             ", ".join(c["defs"]),
             ", ".join(c["refs"]),
             ", ".join(_label(i, names) for i in c["ancestors"]),
             ", ".join(_label(i, names) for i in c["descendants"]),
         )
 
+    problems = mermaid.problems(cells)
     if args.target is None:
+        diagram = mermaid.flowchart(cells)
         rows = [row(c) for c in cells]
-        data = {**_where(ctx), "cells": cells}
-        ctx.display(table_bundle(columns, rows, data, title="dataflow graph", notes=[] if cells else ["(no cells)"]))
+        data = {**_where(ctx), "cells": cells, "problems": problems}
+        notes = [*problems, *diagram.notes] if cells else ["(no cells)"]
+        _draw(ctx, diagram)
+        ctx.display(
+            table_bundle(
+                columns, rows, data, title="dataflow graph", notes=notes,
+                html_cells=_status_badges(cells, column=3), extra=_diagram_mime(diagram),
+            )
+        )
         return
     c = _find(cells, args.target)
+    diagram = mermaid.flowchart(cells, target=c)
     by_id = {x["id"]: x for x in cells}
     related = [("ancestor", by_id[i]) for i in c["ancestors"] if i in by_id]
     related.append(("this cell", c))
@@ -388,5 +438,25 @@ def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
         "cell": c,
         "ancestors": [by_id[i] for i in c["ancestors"] if i in by_id],
         "descendants": [by_id[i] for i in c["descendants"] if i in by_id],
+        "problems": problems,
     }
-    ctx.display(table_bundle(["relation", *columns], rows, data, title=f"dataflow around {_label(c['id'], names)}"))
+    _draw(ctx, diagram)
+    ctx.display(
+        table_bundle(
+            ["relation", *columns], rows, data, title=f"dataflow around {_label(c['id'], names)}",
+            notes=[*problems, *diagram.notes],
+            html_cells=_status_badges([x for _, x in related], column=4), extra=_diagram_mime(diagram),
+        )
+    )
+
+
+def _diagram_mime(diagram: mermaid.Diagram) -> dict[str, str]:
+    return {mermaid.MIMETYPE: diagram.text} if diagram.text else {}
+
+
+def _draw(ctx: MagicContext, diagram: mermaid.Diagram) -> None:
+    """The diagram on its own, before the listing: JupyterLab ranks text/html (50) above
+    text/vnd.mermaid (61), so in the listing's bundle the table is what it shows. Terminals
+    print nothing for it (no text/plain); the listing's table follows."""
+    if diagram.text:
+        ctx.display({mermaid.MIMETYPE: diagram.text})
