@@ -272,7 +272,9 @@ def test_large_notebook_says_how_to_ask_and_draws_a_neighbourhood(large):
 # -- frontends without mermaid: the table ------------------------------------------------------------
 
 
-def test_nbconvert_html_and_markdown_show_the_table(server, tmp_path):
+def test_nbconvert_html_and_markdown_show_the_table(kernel, server, tmp_path):
+    # nbconvert's HTML puts the mermaid text into the page as it is: a cell's code must not become markup.
+    ok(execute(kernel, '%%cell\nprint("</pre><b>bold</b>")\n'))
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.cells = [nbformat.v4.new_code_cell("%graph"), nbformat.v4.new_code_cell("%cells")]
@@ -299,3 +301,6 @@ def test_nbconvert_html_and_markdown_show_the_table(server, tmp_path):
         tables = re.findall(r"<table[\s\S]*?</table>", out)
         assert any("Hbol" in t and "ancestors" in t for t in tables), (to, out[-3000:])
         assert any("Hbol" in t and "code" in t for t in tables), to
+        if to == "html":
+            (pre,) = re.findall(r'<pre class="mermaid">([\s\S]*?)</pre>', out)
+            assert "flowchart TD" in pre and "<b>" not in pre and "#60;/pre#62;#60;b#62;bold" in pre

@@ -296,7 +296,7 @@ def _failed_note(cells: list[dict[str, Any]]) -> str | None:
     failed = [c for c in cells if mermaid.STATE_CLASS.get(str(c.get("status"))) == "error"]
     if not failed:
         return None
-    listed = ", ".join(f"{codemode.label(c)} ({c['status']})" for c in failed[:5])
+    listed = ", ".join(f"{codemode.label(c)} [{c['status']}]" for c in failed[:5])
     more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
     return f"Not run to the end: {listed}{more}. See %cell show {failed[0]['id']}."
 
