@@ -383,6 +383,16 @@ def _delete(ctx: MagicContext, target: str) -> ErrorInfo | None:
     return answer.error
 
 
+_GRAPH_DESCRIPTION = """The dataflow graph: each cell's status, defs, refs, ancestors and descendants, as a table.
+
+Front ends that draw mermaid (JupyterLab 4.1+) also show it as a diagram above the table: a box
+per cell (name, id, what it defines), an arrow per name one cell reads from another; cells that
+raised or that marimo would not run are red, stale ones yellow, running ones blue, each with the
+word. %graph TARGET outlines TARGET and its ancestors and descendants. Above 60 cells the whole
+notebook is not drawn: %graph TARGET draws that cell's neighbourhood. Names defined by more than
+one cell, and cycles, are named under the table."""
+
+
 def _setup_graph(p: MagicParser) -> None:
     p.add_argument("target", nargs="?", help="one cell (id, name or index): its ancestors and descendants")
 
@@ -391,6 +401,7 @@ def _setup_graph(p: MagicParser) -> None:
     "graph",
     "The dataflow graph: each cell's defs, refs, ancestors and descendants (or one cell's), "
     "drawn as a diagram where the front end draws mermaid (JupyterLab 4.1+).",
+    description=_GRAPH_DESCRIPTION,
     setup=_setup_graph,
     completers={"target": _targets},
 )
