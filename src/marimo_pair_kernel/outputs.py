@@ -68,9 +68,45 @@ def parse_error(
     done = tracebacks.format_or_none(text, ctx)
     if done is not None:
         excs, colored = done
-        return ErrorInfo(excs[-1].short_name, excs[-1].evalue, colored, text, ctx)
+        return with_module_hint(ErrorInfo(excs[-1].short_name, excs[-1].evalue, colored, text, ctx))
     plain = _parse_plain(text)
-    return ErrorInfo(plain.ename, plain.evalue, plain.traceback, text, ctx)
+    return with_module_hint(ErrorInfo(plain.ename, plain.evalue, plain.traceback, text, ctx))
+
+
+_NO_MODULE = re.compile(r"No module named '([A-Za-z_]\w*)'")
+# Import names whose distribution on PyPI is called otherwise (the common ones).
+PYPI_NAMES = {
+    "IPython": "ipython", "PIL": "pillow", "sklearn": "scikit-learn", "skimage": "scikit-image",
+    "cv2": "opencv-python", "yaml": "pyyaml", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv", "attr": "attrs", "Crypto": "pycryptodome", "jwt": "pyjwt",
+    "docx": "python-docx", "pptx": "python-pptx", "serial": "pyserial", "usb": "pyusb",
+    "OpenSSL": "pyopenssl", "magic": "python-magic", "fitz": "pymupdf", "jose": "python-jose",
+}
+
+
+def module_hint(ename: str, evalue: str) -> str | None:
+    """One line naming the fix for a module the notebook's Python lacks, or None."""
+    m = _NO_MODULE.fullmatch(evalue.strip()) if ename == "ModuleNotFoundError" else None
+    if m is None:
+        return None
+    module = m.group(1)
+    package = PYPI_NAMES.get(module, module)
+    if module == "IPython":
+        return (
+            "The notebook's Python has no IPython (marimo does not need it, and display() works here "
+            "without an import); to install it with marimo's package manager: %packages add ipython"
+        )
+    return (
+        f"The notebook's Python has no module '{module}'; to install it with marimo's package manager "
+        f"(into the script header too, for a sandboxed notebook): %packages add {package}"
+    )
+
+
+def with_module_hint(error: ErrorInfo) -> ErrorInfo:
+    hint = module_hint(error.ename, error.evalue)
+    if hint is None or (error.traceback and error.traceback[-1] == hint):
+        return error
+    return ErrorInfo(error.ename, error.evalue, [*error.traceback, hint], error.raw, error.context)
 
 
 def with_cells(error: ErrorInfo, cells: Mapping[str, str], names: Mapping[str, str | None]) -> ErrorInfo:

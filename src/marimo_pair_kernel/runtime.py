@@ -6,6 +6,18 @@ it. It runs in the notebook's Python, with whatever marimo and IPython are there
 import is local and optional, and failures fall back rather than raise.
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # runtime_*.py's names: the same module namespace at run time
+    from .runtime_display import (
+        DisplayHandle,
+        _ipython_missing,
+        _print_figure,
+        ipython_formatter_failed,
+        mini_formatter,
+        plain_text,
+    )
+
 INPUT_REFUSED = (
     "input() cannot be answered here: this code runs in marimo's scratchpad for a Jupyter "
     "client (marimo-pair-kernel), and marimo would wait for a browser prompt that the client "
@@ -87,21 +99,27 @@ def _note(text):
 
 
 def _formatter():
+    """IPython's display formatter, else the runtime's own (runtime_display.py: no IPython there)."""
     f = _S.get("fmt")
-    if f is None:
+    if f is None and not ipython_formatter_failed():
         try:
             from IPython.core.formatters import DisplayFormatter
             f = DisplayFormatter()
             # matplotlib's inline backend registers this for Figure (png, bbox_inches="tight").
             f.formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure", _figure_png)
+            _S["fmt"] = f
+            _S.pop("fmt_failed", None)
         except Exception:
-            f = False
-        _S["fmt"] = f
-    return f or None
+            f = None
+            _ipython_missing()
+    return f or mini_formatter()
 
 
 def _figure_png(fig):
-    from IPython.core.pylabtools import print_figure
+    try:
+        from IPython.core.pylabtools import print_figure
+    except Exception:
+        print_figure = _print_figure
     w, h = fig.get_size_inches() * fig.dpi
     kw = {}
     if w * h > MAX_FIG_PIXELS:
@@ -179,9 +197,11 @@ def _format(value, include=None, exclude=None):
             data["text/plain"] = repr(value)
         except Exception as e:
             data["text/plain"] = _repr_fallback(value, "%s: %s" % (type(e).__name__, e))
-    if len(data) == 1 and (_speaks_marimo(value) or (f is None and type(value) not in _PLAIN_TYPES)):
-        # No IPython in marimo's environment: repr plus marimo's form, made safe to send.
+    if len(data) == 1 and _speaks_marimo(value):
         data.update(_marimo_form(value))
+    text = plain_text(value, data)  # runtime_display.py: what a marimo object or figure shows
+    if text is not None:
+        data["text/plain"] = text
     return _finish(data, md)
 
 
@@ -585,8 +605,11 @@ def _display(*objs, include=None, exclude=None, metadata=None, transient=None, d
             _merge(b["metadata"], metadata)
         publish(b["data"], b["metadata"], transient, update)
     if display_id:
-        from IPython.core.display_functions import DisplayHandle
-        return DisplayHandle(display_id)
+        try:
+            from IPython.core.display_functions import DisplayHandle as handle
+        except Exception:
+            handle = DisplayHandle  # runtime_display.py's, without IPython
+        return handle(display_id)
     return None
 
 

@@ -1,0 +1,104 @@
+"""Pythons the way users have them, built once and cached (as the old-marimo venv is).
+
+marimo does not depend on IPython, and a sandboxed (`marimo edit --sandbox`) or `uvx marimo`
+notebook runs in an env without it. These venvs play that env for the tests and for
+bench/parity.py:
+
+- `no_ipython_python()`: marimo with numpy, pandas, matplotlib and pillow (and polars when this
+  env has it), no IPython. The versions are this env's, so the `python3` kernel here is a fair
+  reference for what pandas or matplotlib show.
+- `marimo_only_python()`: marimo alone (no pandas, no IPython): the notebook env that lacks
+  what the code imports.
+- `ipython_target()`: IPython (this env's version) installed with `pip --target` into a folder
+  of its own, to be copied onto a running notebook's `PYTHONPATH` folder: IPython appearing in
+  the notebook's env mid-session without touching a cached venv.
+
+Each lives under faults_support.TEST_CACHE, named by a hash of what is in it, with a
+`.complete` marker written last and a lock file so concurrent test processes build it once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from faults_support import TEST_CACHE
+
+PIP = ["-m", "pip", "install", "-q", "--disable-pip-version-check"]
+
+
+def _pinned(*names: str, optional: tuple[str, ...] = ()) -> list[str]:
+    specs = [f"{n}=={version(n)}" for n in names]
+    for n in optional:
+        try:
+            specs.append(f"{n}=={version(n)}")
+        except PackageNotFoundError:
+            pass
+    return specs
+
+
+def _key(kind: str, specs: list[str]) -> str:
+    text = "\n".join([kind, sys.version, *specs])
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def _built(path: Path, specs: list[str], build: callable) -> None:  # type: ignore[valid-type]
+    marker = path / ".complete"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if we crash
+        if marker.exists() and marker.read_text() == "\n".join(specs):
+            return
+        shutil.rmtree(path, ignore_errors=True)
+        build()
+        marker.write_text("\n".join(specs))
+
+
+def cached_venv(name: str, specs: list[str]) -> str:
+    """The python of a venv holding exactly `specs` (and their dependencies)."""
+    venv = TEST_CACHE / f"{name}-{_key('venv', specs)}"
+    python = venv / "bin" / "python"
+
+    def build() -> None:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        subprocess.run([str(python), *PIP, *specs], check=True, timeout=900)
+
+    _built(venv, specs, build)
+    return str(python)
+
+
+def no_ipython_python() -> str:
+    python = cached_venv("venv-no-ipython",
+                         _pinned("marimo", "numpy", "pandas", "matplotlib", "pillow", optional=("polars",)))
+    _assert_no_ipython(python)
+    return python
+
+
+def marimo_only_python() -> str:
+    python = cached_venv("venv-marimo-only", _pinned("marimo"))
+    _assert_no_ipython(python)
+    return python
+
+
+def ipython_target() -> Path:
+    """A folder with IPython (and what it needs) importable from it, for PYTHONPATH."""
+    specs = _pinned("ipython")
+    target = TEST_CACHE / f"ipython-target-{_key('target', specs)}"
+
+    def build() -> None:
+        subprocess.run([sys.executable, *PIP, "--target", str(target), *specs], check=True, timeout=900)
+
+    _built(target, specs, build)
+    return target
+
+
+def _assert_no_ipython(python: str) -> None:
+    # A dependency that starts pulling IPython in would make these tests prove nothing.
+    found = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('IPython') is None)"],
+                           capture_output=True, text=True, timeout=60)
+    assert found.stdout.strip() == "True", f"{python} has IPython: these tests need an env without it"
