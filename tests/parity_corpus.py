@@ -220,7 +220,13 @@ SNIPPETS: list[Snippet] = [
     ),
     Snippet("pandas 10**6 rows (truncated)", "pandas", "import pandas as pd\npd.DataFrame({'n': range(1_000_000)})"),
     # A Styler's HTML carries a random uuid: only the mimetypes and text/plain are compared.
-    Snippet("pandas Styler", "pandas", "import pandas as pd\npd.DataFrame({'a': [1, 5]}).style.bar()", content=False),
+    Snippet(
+        "pandas Styler",
+        "pandas",
+        "import pandas as pd\npd.DataFrame({'a': [1, 5]}).style.bar()",
+        content=False,
+        requires=("jinja2",),  # pandas' Styler needs it (an optional dependency of pandas)
+    ),
     Snippet("pandas df.plot()", "pandas", "import pandas as pd\npd.DataFrame({'a': [1, 3, 2]}).plot()"),
     Snippet(
         "polars DataFrame",
@@ -648,20 +654,26 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def available(snippet: Snippet) -> str | None:
-    """Why the snippet cannot run here, or None."""
+def available(snippet: Snippet, importable: Callable[[str], bool] | None = None) -> str | None:
+    """Why the snippet cannot run here (or where `importable` says what the notebook's env has), or None."""
     import importlib.util
 
-    missing = [m for m in snippet.requires if importlib.util.find_spec(m) is None]
+    found = importable or (lambda m: importlib.util.find_spec(m) is not None)
+    missing = [m for m in snippet.requires if not found(m)]
     return f"{', '.join(missing)} not installed" if missing else None
 
 
-def run_corpus(ours_kc: Any, ref_kc: Any, snippets: list[Snippet] | None = None) -> Report:
-    """Run every snippet in both kernels (the two kernels in parallel) and compare."""
+def run_corpus(
+    ours_kc: Any, ref_kc: Any, snippets: list[Snippet] | None = None, importable: Callable[[str], bool] | None = None
+) -> Report:
+    """Run every snippet in both kernels (the two kernels in parallel) and compare.
+
+    `importable` tells which modules the notebook's env has, when that is not this env.
+    """
     report = Report()
     todo = []
     for s in snippets if snippets is not None else SNIPPETS:
-        why = available(s)
+        why = available(s) or available(s, importable)
         if why:
             report.skipped.append((s.name, why))
         else:

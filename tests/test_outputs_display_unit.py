@@ -299,7 +299,8 @@ def test_marimo_objects_text_says_what_they_show(rt):
 
 def test_html_text(rt):
     html_text = rt["html_text"]
-    assert html_text("<div><p>one  two</p><ul><li>a</li><li>b</li></ul><style>x{}</style></div>") == "one two\n\n- a\n\n- b"
+    page = "<div><p>one  two</p><ul><li>a</li><li>b</li></ul><style>x{}</style></div>"
+    assert html_text(page) == "one two\n- a\n- b"
     assert html_text("<pre>  keep\n    this</pre>") == "  keep\n    this"
     assert html_text('<img alt="chart">') == "[image: chart]"
 

@@ -18,13 +18,14 @@ from support import start_kernel, stop_kernel
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-def write_report(report: Report) -> str:
+def write_report(report: Report, name: str = "parity_report.txt") -> str:
     text = report.text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "parity_report.txt").write_text(text)
+    (ARTIFACTS / name).write_text(text)
     extra = os.environ.get("MPK_PARITY_REPORT")
     if extra:
-        Path(extra).write_text(text)
+        path = Path(extra)
+        (path if name == "parity_report.txt" else path.with_name(name)).write_text(text)
     return text
 
 

@@ -119,7 +119,8 @@ def test_without_ipython_repr_and_marimo_form():
     b = ns["bundle"]
     assert b([1, 2]) == {"data": {"text/plain": "[1, 2]"}, "metadata": {}}
     md = b(mo.md("**x**"))["data"]
-    assert md["text/plain"] == "_md()" and "<strong>x</strong>" in md.get("text/html", md.get("text/markdown", ""))
+    # text/plain is the Markdown source (issue 18 item 7), not marimo's repr `_md()`.
+    assert md["text/plain"] == "**x**" and "<strong>x</strong>" in md.get("text/html", md.get("text/markdown", ""))
 
 
 def test_marimo_elements_with_their_content_in_attributes(rt):

@@ -19,6 +19,7 @@ Each lives under faults_support.TEST_CACHE, named by a hash of what is in it, wi
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import shutil
@@ -35,10 +36,8 @@ PIP = ["-m", "pip", "install", "-q", "--disable-pip-version-check"]
 def _pinned(*names: str, optional: tuple[str, ...] = ()) -> list[str]:
     specs = [f"{n}=={version(n)}" for n in names]
     for n in optional:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             specs.append(f"{n}=={version(n)}")
-        except PackageNotFoundError:
-            pass
     return specs
 
 
@@ -95,6 +94,16 @@ def ipython_target() -> Path:
 
     _built(target, specs, build)
     return target
+
+
+def importable_in(python: str, modules: set[str]) -> set[str]:
+    """Which of `modules` the env of `python` can import."""
+    import json
+
+    code = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m)]))"
+    done = subprocess.run([python, "-c", code, *sorted(modules)], capture_output=True, text=True, timeout=60,
+                          check=True)
+    return set(json.loads(done.stdout))
 
 
 def _assert_no_ipython(python: str) -> None:

@@ -816,13 +816,17 @@ def html_text(html):
     out = []
     state = {"skip": 0, "pre": 0, "cell": False}
 
+    def newline():
+        if out and not out[-1].endswith("\n"):
+            out.append("\n")
+
     class P(HTMLParser):
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
             if tag in ("style", "script"):
                 state["skip"] += 1
             elif tag in _BLOCK or "paragraph" in (a.get("class") or ""):
-                out.append("\n")
+                newline()
                 if tag == "pre":
                     state["pre"] += 1
                 if tag == "li":
@@ -840,7 +844,7 @@ def html_text(html):
             if tag in ("style", "script"):
                 state["skip"] = max(0, state["skip"] - 1)
             elif tag in _BLOCK:
-                out.append("\n")
+                newline()
                 if tag == "pre":
                     state["pre"] = max(0, state["pre"] - 1)
 
@@ -849,12 +853,12 @@ def html_text(html):
                 return
             if not state["pre"]:
                 text = re.sub(r"\s+", " ", text)
-                if not out or out[-1].endswith("\n"):
+                if not out or out[-1].endswith("\n") or out[-1] == "- ":
                     text = text.lstrip()
-            out.append(text)
+            if text:
+                out.append(text)
 
     p = P(convert_charrefs=True)
     p.feed(html)
     p.close()
-    text = "\n".join(ln.rstrip() for ln in "".join(out).split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+    return "\n".join(ln.rstrip() for ln in "".join(out).split("\n") if ln.strip()).strip("\n")
