@@ -138,3 +138,21 @@ def test_text_plain_of_ui_snapshots_and_listings(kernel, server):
     run = execute(kernel, "%cells")
     [listing] = [*run.displays, *([run.result] if run.result else [])]
     assert "seed = 41" in listing["text/plain"] and "answer" in listing["text/plain"]
+
+
+def test_a_dataframe_inside_a_layout_is_its_table_not_a_snapshot(kernel):
+    run = execute(kernel, "import marimo as mo, pandas as pd\nmo.hstack([mo.md('left'), pd.DataFrame({'z': [5, 6]})])")
+    page = run.result["text/html"]
+    assert 'class="dataframe"' in page and "left" in page
+    _no_snapshot(run.result)
+    # A table someone made to select rows is a real element: it stays a snapshot.
+    run = execute(kernel, "import marimo as mo, pandas as pd\nmo.ui.table(pd.DataFrame({'z': [5, 6]}))")
+    assert run.result["text/plain"].startswith("table(") and "rows=2" in run.result["text/plain"]
+
+
+def test_a_cells_plt_show_figure_says_its_size(kernel):
+    code = "%%cell --name shown_fig\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()"
+    run = execute(kernel, code)
+    figs = [d for d in run.displays if "image/png" in d]
+    assert len(figs) == 1, run.messages
+    assert re.fullmatch(r"<Figure image \d+x\d+ px, shown by plt\.show\(\) in the cell>", figs[0]["text/plain"])

@@ -353,7 +353,7 @@ def _mpk_outputs(target):
         except Exception:
             shown = None
         if shown:
-            out.append({"data": {"text/plain": "<Figure>", **shown}, "metadata": {}})
+            out.append({"data": {"text/plain": rt.media_text(shown), **shown}, "metadata": {}})
     if got.get("media_dropped"):
         note = "... %d more figures, shown on the marimo page" % got["media_dropped"]
         out.append({"data": {"text/plain": note}, "metadata": {}})

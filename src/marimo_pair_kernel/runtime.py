@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # runtime_*.py's names: the same module namespace at run time
         DisplayHandle,
         _ipython_missing,
         _print_figure,
+        data_view_html,
         ipython_formatter_failed,
         mini_formatter,
         plain_text,
@@ -482,7 +483,7 @@ def sanitize_html(text):
             el = None
         if el is not None:
             try:
-                return _ui_html(el)
+                return data_view_html(el) or _ui_html(el)  # runtime_display.py: a display-only table
             except Exception:
                 pass
         return "<small>[a marimo control: live on the marimo page%s]</small>" % _url_html()

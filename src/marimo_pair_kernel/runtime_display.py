@@ -17,7 +17,7 @@ HTML → its text, a figure → its size and titles), for terminals and agents, 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # runtime.py's names: the same module namespace at run time
-    from .runtime import _S, _display, _figure_png, sanitize_html
+    from .runtime import _S, _display, _figure_png, bundle, sanitize_html
 
 # -- IPython's pretty printer (IPython.lib.pretty), the part ipykernel's text/plain uses ------------
 
@@ -752,6 +752,22 @@ def plain_text(value, data):
     return None
 
 
+def data_view_html(el):
+    """HTML for a marimo table that only shows data (no selection, so no value): the data's own
+    form, as a DataFrame gives it, never a UI snapshot. marimo's formatter makes such tables for
+    DataFrames inside layouts (`mo.hstack([df])`). None for anything else."""
+    import html
+    if getattr(el, "_name", "") != "marimo-table":
+        return None
+    if (getattr(el, "_component_args", None) or {}).get("selection", "multi") is not None:
+        return None
+    b = bundle(getattr(el, "data", None))
+    if b is None:
+        return None
+    shown = b["data"].get("text/html")
+    return shown if isinstance(shown, str) else "<pre>%s</pre>" % html.escape(b["data"].get("text/plain", ""))
+
+
 def figure_text(fig):
     """ipykernel's `<Figure size 640x480 with 1 Axes>`, then the titles and axis labels, if any."""
     text = repr(fig)
@@ -774,14 +790,15 @@ def figure_text(fig):
     return "\n".join([text] + ["  " + ln for ln in lines])
 
 
-def media_text(mimetype, data):
-    """text/plain for a figure a cell sent to the console (only its image is known)."""
+def media_text(data):
+    """text/plain for a figure a cell sent to the console, from its Jupyter `data` (the image alone)."""
     import base64
     import struct
     size = ""
-    if mimetype == "image/png" and isinstance(data, str):
+    png = data.get("image/png")
+    if isinstance(png, str):
         try:
-            head = base64.b64decode(data.split(",", 1)[-1][:64])
+            head = base64.b64decode(png[:64])
             if head[:8] == b"\x89PNG\r\n\x1a\n":
                 size = " %dx%d px" % struct.unpack(">II", head[16:24])
         except Exception:
