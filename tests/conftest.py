@@ -40,7 +40,7 @@ FILE_SECONDS = {
     "test_faults_registry.py": 12, "test_client_console.py": 12, "test_codemode_unit.py": 1,
     "test_client_jupyterlab_graph.py": 75, "test_magics_graph.py": 45, "test_mermaid_unit.py": 3,
     # With their venvs cached; a first run builds them (about 45 s and 20 s) under a lock.
-    "test_outputs_no_ipython.py": 50, "test_outputs_env_changes.py": 12, "test_outputs_display_unit.py": 12,
+    "test_outputs_no_ipython.py": 50, "test_outputs_env_changes.py": 20, "test_outputs_display_unit.py": 6,
 }
 DEFAULT_SECONDS = 20.0
 CACHE_KEY = "marimo-pair-kernel/file-seconds"
