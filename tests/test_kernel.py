@@ -28,9 +28,10 @@ def test_values_are_ipython_reprs(kernel):
 
 
 def test_rich_value_as_ipykernel_shows_it(kernel):
-    # IPython's formatter on marimo's object, as the python3 kernel: its HTML and its markdown.
+    # IPython's formatter on marimo's object, as the python3 kernel: its HTML and its markdown;
+    # text/plain is the Markdown source (issue 18 item 7: terminals and agents read only that).
     run = execute(kernel, "import marimo as mo\nmo.md('# Title')")
-    assert run.result["text/plain"] == "_md()"
+    assert run.result["text/plain"] == "# Title"
     assert "<h1" in run.result["text/html"] and run.result["text/markdown"] == "# Title"
     run = execute(kernel, "{'a': [1, 2]}")
     assert run.result == {"text/plain": "{'a': [1, 2]}"}  # no application/json, as ipykernel
@@ -182,7 +183,7 @@ def test_displayed_output_is_display_data(kernel):
     assert run.result is None
     (bundle,) = run.displays
     assert "<strong>shown</strong>" in bundle["text/html"]
-    assert bundle["text/plain"] == "_md()"  # IPython's repr of marimo's object, as ipykernel
+    assert bundle["text/plain"] == "**shown**"  # its Markdown source, not marimo's repr `_md()`
 
 
 def test_input_inside_a_notebook_function_fails_fast(kernel, server):
