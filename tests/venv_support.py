@@ -25,6 +25,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def _key(kind: str, specs: list[str]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def _built(path: Path, specs: list[str], build: callable) -> None:  # type: ignore[valid-type]
+def _built(path: Path, specs: list[str], build: Callable[[], None]) -> None:
     marker = path / ".complete"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / f".{path.name}.lock", "w") as lock:
