@@ -97,8 +97,8 @@ def module_hint(ename: str, evalue: str) -> str | None:
             "without an import); to install it with marimo's package manager: %packages add ipython"
         )
     return (
-        f"The notebook's Python has no module '{module}'; to install it with marimo's package manager "
-        f"(into the script header too, for a sandboxed notebook): %packages add {package}"
+        f"The notebook's Python has no module '{module}'. If it is a package on PyPI, marimo's package "
+        f"manager installs it (into the script header too, for a sandboxed notebook): %packages add {package}"
     )
 
 
