@@ -305,7 +305,7 @@ def test_html_text(rt):
     assert html_text('<img alt="chart">') == "[image: chart]"
 
 
-def test_no_cached_failure_of_the_ipython_import(rt, monkeypatch):
+def test_no_cached_failure_of_the_ipython_import(rt, monkeypatch, tmp_path):
     """IPython missing, then there: the next value uses IPython's formatter."""
     import importlib.util
 
@@ -331,6 +331,10 @@ def test_no_cached_failure_of_the_ipython_import(rt, monkeypatch):
         assert type(rt["_formatter"]()).__name__ == "MiniFormatter"
         assert rt["ipython_formatter_failed"]()
         missing["on"] = False
+        # Nothing changed where imports look (sys.path and its folders): no second look, no cost.
+        assert type(rt["_formatter"]()).__name__ == "MiniFormatter"
+        (tmp_path / "installed.txt").write_text("")  # an install writes into a sys.path folder
+        monkeypatch.syspath_prepend(str(tmp_path))
         assert type(rt["_formatter"]()).__name__ == "DisplayFormatter"
     finally:
         sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "Block"]

@@ -680,17 +680,38 @@ def _ipython_origin():
     return getattr(spec, "origin", None) if spec is not None else None
 
 
+def _path_key():
+    """What changes when something is installed where imports look: sys.path and its folders' mtimes."""
+    import os
+    import sys
+    key = []
+    for p in sys.path:
+        try:
+            key.append((p, os.stat(p or ".").st_mtime_ns))
+        except OSError:
+            key.append((p, None))
+    return tuple(key)
+
+
 def _ipython_missing():
-    _S["fmt_failed"] = _ipython_origin()
+    _S["fmt_failed"] = (_path_key(), _ipython_origin())
 
 
 def ipython_formatter_failed():
     """Whether IPython's formatter could not be made and IPython is still as it was then.
 
     No cached failure: IPython installed mid-session (`%packages add ipython`) is found by the
-    next value (a find_spec, some microseconds, stands in for a failed import each time).
+    next value. A stat of each sys.path folder (microseconds) tells whether to look again.
     """
-    return "fmt_failed" in _S and _S["fmt_failed"] == _ipython_origin()
+    failed = _S.get("fmt_failed")
+    if failed is None:
+        return False
+    key = _path_key()
+    if key == failed[0]:
+        return True
+    origin = _ipython_origin()
+    _S["fmt_failed"] = (key, failed[1])
+    return origin == failed[1]
 
 
 def _print_figure(fig, fmt="png", bbox_inches="tight", base64=False, **kwargs):
