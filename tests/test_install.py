@@ -113,3 +113,14 @@ def test_installed_kernelspec_meets_vscode_jupyters_rules(tmp_path):
     subprocess.run([argv[0], "-c", "import marimo_pair_kernel"], check=True, timeout=60,
                    env={**os.environ, "PYTHONPATH": SRC})
     assert spec["metadata"]["debugger"] is False
+
+
+def test_install_into_a_folder_it_cannot_write_says_so_without_a_traceback():
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from marimo_pair_kernel.cli import main; sys.exit(main())",
+         "install", "--prefix", "/proc/no-such-folder"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert out.returncode == 1, out
+    assert "could not write the kernelspec" in out.stderr and "--user" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
