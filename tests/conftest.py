@@ -32,7 +32,9 @@ atexit.register(shutil.rmtree, _STATE_HOME, True)
 FILE_SECONDS = {
     "test_bench_smoke.py": 70, "test_open.py": 54, "test_client_jupyterlab.py": 45, "test_outputs_parity.py": 35,
     "test_client_nbconvert.py": 22, "test_console.py": 60, "test_magics_misc.py": 32,
-    "test_install.py": 29, "test_client_nbclient.py": 24, "test_magics_cells.py": 22,
+    "test_install.py": 10, "test_client_nbclient.py": 24, "test_magics_cells.py": 22,
+    # The three installs are built when the sources changed (tests/install_support.py): ~55 s of it.
+    "test_install_tools.py": 75, "test_newcomer.py": 100, "test_kernel_debug_request.py": 8,
     "test_faults_concurrency.py": 20, "test_faults_server.py": 20, "test_kernel_conformance.py": 19,
     "test_kernel.py": 19, "test_faults_tokens.py": 18, "test_client_server.py": 18, "test_faults_magics.py": 18,
     "test_faults_versions.py": 17, "test_kernel_lifecycle.py": 16, "test_client_browser.py": 15,

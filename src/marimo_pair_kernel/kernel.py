@@ -163,6 +163,26 @@ class MarimoPairKernel(Kernel):
             "banner": self.banner,
             "help_links": self.help_links,
             "supported_features": [],
+            "debugger": False,
+        }
+
+    async def do_debug_request(self, msg: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        # ipykernel's base raises NotImplementedError here and then sends no reply at all, and a
+        # client that asks anyway (VS Code's Run by Line, after `import ipykernel` succeeds in
+        # marimo's process) waits for one with no timeout: a DAP error response ends that wait.
+        command = msg.get("command") if isinstance(msg, dict) else None
+        text = (
+            "Debugging is not available from the marimo-pair kernel: your code runs in marimo's own "
+            "process (the notebook's kernel), which this kernel reaches over HTTP, so no debugger "
+            "can be attached from here."
+        )
+        return {
+            "type": "response",
+            "request_seq": msg.get("seq", 0) if isinstance(msg, dict) else 0,
+            "success": False,
+            "command": command,
+            "message": text,
+            "body": {"error": {"id": 1, "format": text, "showUser": True}},
         }
 
     # -- MagicContext ------------------------------------------------------------------

@@ -56,19 +56,35 @@ def _describe(found: discovery.Discovery) -> str:
     return "; ".join(f"[{i}] {s.url} → {nb.path}" for i, (s, nb) in enumerate(found.notebooks))
 
 
-def _tabless(found: discovery.Discovery, file: str | None = None) -> str:
-    """Advice for live servers that have no notebook open (started, but no tab), if any."""
-    hints = []
-    for s in found.servers:
-        if s.notebooks or not s.serves:
-            continue
-        if file is not None and not s.can_open(file):
-            continue
+def _tabless_lead(found: discovery.Discovery, file: str | None = None) -> str | None:
+    """The next step first, when live servers serve notebooks that no tab has open: `%open PATH`.
+
+    Someone ran `marimo edit NB.py` and never opened the page; telling them to run `marimo edit`
+    again would be the wrong advice, so this leads the message in one or two lines.
+    """
+    served = [s for s in found.servers if not s.notebooks and s.serves and (file is None or s.can_open(file))]
+    if not served:
+        return None
+    if len(served) == 1:
+        s = served[0]
         if s.serves_folder:
-            hints.append(f"{s.url} serves the folder {s.serves} (%open {file or 'PATH'} opens a notebook there)")
-        else:
-            hints.append(f"{s.url} serves {s.serves} with no tab open (%open {s.serves} opens it there)")
-    return (" " + "; ".join(hints) + ".") if hints else ""
+            if file:
+                return (
+                    f"Run %open {file}: marimo at {s.url} serves the folder {s.serves} with no tab open, and "
+                    "%open opens it there without a browser."
+                )
+            return (
+                f"Run %open PATH with a notebook in {s.serves}: marimo at {s.url} serves that folder with no "
+                "tab open, and %open opens the notebook there without a browser."
+            )
+        return (
+            f"Run %open {file or s.serves}: marimo at {s.url} serves it with no tab open, and %open opens it "
+            "there without a browser."
+        )
+    listing = "; ".join(
+        f"{s.url} serves {'the folder ' if s.serves_folder else ''}{s.serves}" for s in served
+    )
+    return f"Run %open {file or 'PATH'} with one of these notebooks: no tab has them open ({listing})."
 
 
 class Targeter:
@@ -167,8 +183,8 @@ class Targeter:
                 raise NoNotebookError(
                     f"There is no notebook number {index}: {len(candidates)} "
                     f"{'is' if len(candidates) == 1 else 'are'} open, numbered from 0: {_describe(found)}."
-                    + (" Choose one with %connect N." if candidates else _tabless(found) or
-                       " Run %open NOTEBOOK.py to let the kernel start marimo for one.")
+                    + (" Choose one with %connect N." if candidates else
+                       " " + (_tabless_lead(found) or "Run %open NOTEBOOK.py to let the kernel start marimo for one."))
                 )
             candidates = [candidates[index]]
             if file and not same_path(candidates[0][1].path, file):
@@ -179,10 +195,10 @@ class Targeter:
         if file:
             candidates = [(s, nb) for s, nb in candidates if same_path(nb.path, file)]
             if not candidates:
-                served = _tabless(found, file)
                 raise NoNotebookError(
-                    f"No live marimo server has {file} open (open notebooks: {_describe(found)})."
-                    + (served or f" Run %open {file}: the kernel starts marimo for it.")
+                    _tabless_lead(found, file)
+                    or f"No live marimo server has {file} open (open notebooks: {_describe(found)}). "
+                    f"Run %open {file}: the kernel starts marimo for it."
                 )
         if not candidates:
             stale = f" ({len(found.stale)} stale registry entries ignored)" if found.stale else ""
@@ -196,8 +212,10 @@ class Targeter:
                     "KERNEL_ (KERNEL_MARIMO_PAIR_URL=…), which every gateway passes; then start a new "
                     "kernel. In this one, %connect URL or %open NOTEBOOK.py works too."
                 )
+            if lead := _tabless_lead(found):
+                raise NoNotebookError(lead)
             raise NoNotebookError(
-                "No open marimo notebook was found" + stale + "." + _tabless(found) + " Run "
+                "No open marimo notebook was found" + stale + ". Run "
                 "%open NOTEBOOK.py to let the kernel start marimo for one, or open one in marimo "
                 "(in a terminal: marimo edit NOTEBOOK.py --no-token) and run %connect. For a "
                 "server started with a token, run %token, then %connect URL."
