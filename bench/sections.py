@@ -700,3 +700,59 @@ def output_conversion(b: Bench) -> Section:
         s.row(f"  diag: `{code}` wrapped vs raw, median of {len(raw)}", ms(median(wrapped_t)), ms(median(raw)),
               f"{ratio(median(wrapped_t), median(raw)):.3f}")
     return s
+
+
+# -- 11 --------------------------------------------------------------------------------------
+
+
+def pair_namespace(b: Bench) -> Section:
+    """What holding names costs (issue 21): a trivial execute with 100 pair names held vs none.
+
+    Timed where the work runs: the runtime's `run()` (compile the user's code, execute it in the
+    kernel's namespace over the notebook's globals, sweep gone kernels, shadow check, `show()`),
+    by `timeit` inside the notebook kernel, for a kernel holding no names and one holding 100.
+    Wall-clock medians of `1 + 1` through two real kernels (one holding 100 names) are a
+    diagnostic: on a shared machine their difference is mostly noise.
+    """
+    import json
+
+    s = Section("pair_namespace", "Pair namespace: a trivial execute with 100 names held vs none", "<= 1 ms more")
+    km2, kc2 = start_kernel(b.kernel_env())
+    try:
+        kernel_run(kc2, "%reset -f")
+        kernel_run(b.kc, "\n".join(f"held_{i} = list(range({i}))" for i in range(100)))
+        runners = (lambda: kernel_run(kc2, "1 + 1").total, lambda: kernel_run(b.kc, "1 + 1").total)
+        interleave(3, *runners)
+        empty, held = interleave(b.cfg.trivial_n, *runners)
+    finally:
+        stop_kernel(km2, kc2)
+    probe = (
+        "import sys as _s, timeit as _t\n"
+        f"_rt = _s.modules[{scratchpad.RUNTIME_MODULE!r}]\n"
+        "_h = ('bench-host', 1)\n"
+        "_rt.run('bench-empty', '1 + 1', 1, 'u', True, _h)\n"
+        "_rt.run('bench-held', '\\n'.join('h%d = %d' % (i, i) for i in range(100)), 1, 'u', False, _h)\n"
+        "_r = [min(_t.repeat(lambda k=k: _rt.run(k, '1 + 1', 2, 'u', True, _h), number=200, repeat=5)) / 200 * 1e6\n"
+        "      for k in ('bench-empty', 'bench-held', None)]\n"
+        "_rt.forget('bench-empty'); _rt.forget('bench-held')\n"
+        "_r\n"
+    )
+    _, done = b.server.execute(probe)
+    us = [float(str(x).rsplit(":", 1)[-1]) for x in json.loads(done["output"]["data"])]
+    added_ms = (us[1] - us[0]) / 1000
+    s.met = added_ms <= 1.0
+    wall = round((median(held) - median(empty)) * 1000, 2)
+    s.figures.update({
+        "run_empty_us_in_marimo": round(us[0], 1),
+        "run_100_held_us_in_marimo": round(us[1], 1),
+        "run_nothing_persists_us_in_marimo": round(us[2], 1),
+        "added_ms": round(added_ms, 4),
+        "diagnostic_wall_empty": summary(empty),
+        "diagnostic_wall_100_held": summary(held),
+        "diagnostic_wall_added_ms": wall,
+    })
+    s.row("100 names held vs none: run() in marimo", f"{us[1]:.0f} µs", f"{us[0]:.0f} µs",
+          f"{added_ms * 1000:+.0f} µs", "<= 1 ms more", s.met)
+    s.row("  run() with nothing kept (%pairns off)", f"{us[2]:.0f} µs")
+    s.row(f"  diag: `1 + 1` via kernels, median of {len(held)}", ms(median(held)), ms(median(empty)), f"{wall:+.2f} ms")
+    return s

@@ -250,11 +250,11 @@ def completion_code(code: str, cursor_pos: int, kernel_id: str | None = None) ->
     before = code[:cursor_pos]
     line = before.count("\n") + 1
     column = len(before.rsplit("\n", 1)[-1])
-    return _call(f"complete({code!r}, {line}, {column}, visible_ns({kernel_id!r}, globals()))")
+    return _call(f"complete({code!r}, {line}, {column}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
 
 
 def inspect_code(name: str, detail: int, kernel_id: str | None = None) -> str:
-    return _call(f"inspect_name({name!r}, {bool(detail)}, visible_ns({kernel_id!r}, globals()))")
+    return _call(f"inspect_name({name!r}, {bool(detail)}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
 
 
 def state_code(expression: str) -> str:

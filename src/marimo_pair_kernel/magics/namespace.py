@@ -164,11 +164,13 @@ def pairns_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) 
         with contextlib.suppress(PairError):  # no notebook yet: there is nothing to drop
             _call(ctx, f"forget({_kid(ctx)!r})", "%pairns off")
         ctx.set_state(ON_KEY, False)
-        ctx.stream("stdout", "Names no longer persist between executes (this kernel's names were dropped).\n")
+        ctx.stream(
+            "stdout", "%pairns off: names no longer persist between executes (this kernel's names were dropped).\n"
+        )
     elif args.mode == "on" and not on:
         ctx.set_state(ID_KEY, uuid.uuid4().hex[:16])
         ctx.set_state(ON_KEY, True)
-        ctx.stream("stdout", "Names bound here persist again, from a fresh namespace.\n")
+        ctx.stream("stdout", "%pairns on: names bound here persist again, from a fresh namespace.\n")
 
 
 # -- for the kernel and %%cell -------------------------------------------------------------------
