@@ -39,6 +39,7 @@ FILE_SECONDS = {
     "test_faults_output.py": 15, "test_discovery.py": 15, "test_faults_remote.py": 15,
     "test_faults_registry.py": 12, "test_client_console.py": 12, "test_codemode_unit.py": 1,
     "test_client_jupyterlab_graph.py": 75, "test_magics_graph.py": 45, "test_mermaid_unit.py": 3,
+    "test_state.py": 60, "test_state_clients.py": 86, "test_state_unit.py": 3,
 }
 DEFAULT_SECONDS = 20.0
 CACHE_KEY = "marimo-pair-kernel/file-seconds"

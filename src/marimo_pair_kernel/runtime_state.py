@@ -61,7 +61,7 @@ class _Pair:
     def __init__(self, kid, owner):
         self.kid = kid
         self.ns = _fresh_ns()
-        self.owner = owner  # (hostname, pid) of the Jupyter kernel, or None
+        self.owner = owner  # (machine, pid) of the Jupyter kernel (see _machine), or None
         self.last = 0.0
         self.noted = set()  # names whose shadowing note was shown
         self.files = set()  # linecache entries of this kernel's executes
@@ -92,14 +92,35 @@ def _refresh(fb, main):
             del fb[k]
 
 
+_MACHINE = []
+
+
+def _machine():
+    """Host name, boot id and pid namespace: as magics/namespace.machine() computes them."""
+    if not _MACHINE:
+        import os
+        import socket
+        parts = [socket.gethostname()]
+        for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+            try:
+                if path.endswith("/pid"):
+                    parts.append(os.readlink(path))
+                else:
+                    with open(path) as f:
+                        parts.append(f.read().strip())
+            except OSError:
+                parts.append("")
+        _MACHINE.append("|".join(parts))
+    return _MACHINE[0]
+
+
 def _alive(owner):
-    """False only when `owner` ran on this machine and its process is gone."""
+    """False only when `owner` ran on this machine (same pid namespace) and its process is gone."""
     import os
-    import socket
     if not owner:
         return True
     host, pid = owner
-    if host != socket.gethostname():
+    if host != _machine():
         return True
     try:
         os.kill(int(pid), 0)
@@ -120,8 +141,7 @@ def _sweep(now, keep):
 
 
 def _same_host(owner):
-    import socket
-    return owner[0] == socket.gethostname()
+    return owner[0] == _machine()
 
 
 def _drop(kid):

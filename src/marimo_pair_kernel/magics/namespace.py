@@ -18,6 +18,7 @@ import contextlib
 import os
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 from ..errors import PairError, UsageError
@@ -34,12 +35,33 @@ def init_state(ctx: Any) -> None:
     ctx.set_state(ON_KEY, os.environ.get(NO_STATE_ENV, "").strip().lower() in ("", "0", "false", "no"))
 
 
+def machine() -> str:
+    """Where this process's pids mean something: host name, boot id and pid namespace.
+
+    runtime_state._machine computes the same in the marimo kernel: only when they match does a
+    missing pid there mean that this kernel is gone (a container on the host's network shares
+    the host name, not the pids).
+    """
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())
+        except OSError:
+            parts.append("")
+    return "|".join(parts)
+
+
+_MACHINE: list[str] = []
+
+
 def owner(ctx: Any) -> Any:
     from ..scratchpad import Owner
 
     if not ctx.state(ON_KEY, True):
         return Owner(None)
-    return Owner(ctx.state(ID_KEY), socket.gethostname(), os.getpid())
+    if not _MACHINE:
+        _MACHINE.append(machine())
+    return Owner(ctx.state(ID_KEY), _MACHINE[0], os.getpid())
 
 
 def _kid(ctx: MagicContext) -> str | None:
