@@ -70,7 +70,7 @@ def test_who_whos_who_ls_reset_and_current_user_ns(rt, capsys):
     run(rt, "import os\nsmall = 5")
     ns = rt[0]
     ns["line_magic_who"]("", "k1")
-    assert capsys.readouterr().out == "os\tsmall\t\n"
+    assert capsys.readouterr().out == "os\t small\t \n"
     ns["line_magic_whos"]("int", "k1")
     assert "small" in capsys.readouterr().out
     assert ns["line_magic_who_ls"]("", "k1") == ["max", "os", "seed", "small"]

@@ -420,7 +420,15 @@ def line_magic_who(line="", kid=None):
     if not names:
         print("No variables match your requested type." if (line or "").strip() else "Interactive namespace is empty.")
         return None
-    print("\t".join(names) + "\t")
+    # IPython's own layout: a tab and a space after each name, nine to a line.
+    count = 0
+    for n in names:
+        print(n + "\t", end=" ")
+        count += 1
+        if count > 8:
+            count = 0
+            print()
+    print()
     return None
 
 
@@ -428,12 +436,17 @@ def whos_rows(ns, line=""):
     rows = []
     for n in _filter(ns, line):
         v = ns[n]
-        try:
-            r = repr(v) if _typename(v) != "module" else "<module '%s'>" % getattr(v, "__name__", n)
-        except Exception:
-            r = "<%s object>" % type(v).__name__
-        r = r.replace("\n", " ")
-        rows.append((n, _typename(v), _human(_size(v)), r if len(r) <= 50 else r[:25] + "<...>" + r[-20:]))
+        t = _typename(v)
+        if t in ("dict", "list", "tuple"):
+            r = "n=%d" % len(v)  # as IPython's %whos
+        else:
+            try:
+                r = str(v).replace("\n", "\\n")
+            except Exception:
+                r = "<%s object>" % type(v).__name__
+            if len(r) >= 50:
+                r = r[:25] + "<...>" + r[-25:]
+        rows.append((n, t, _human(_size(v)), r))
     return rows
 
 
@@ -444,12 +457,13 @@ def line_magic_whos(line="", kid=None):
     if not rows:
         print("No variables match your requested type." if (line or "").strip() else "Interactive namespace is empty.")
         return None
+    # IPython's layout (3 spaces between columns, a space before Data/Info), with Size added.
     head = ("Variable", "Type", "Size", "Data/Info")
     w = [max(len(head[i]), *(len(r[i]) for r in rows)) + 3 for i in range(3)]
-    out = [head[0].ljust(w[0]) + head[1].ljust(w[1]) + head[2].ljust(w[2]) + head[3]]
-    out.append("-" * (sum(w) + max(len(head[3]), *(len(r[3]) for r in rows))))
+    out = [head[0].ljust(w[0]) + head[1].ljust(w[1]) + head[2].ljust(w[2]) + " " + head[3]]
+    out.append("-" * (sum(w) + len(head[3]) + 1))
     for r in rows:
-        out.append(r[0].ljust(w[0]) + r[1].ljust(w[1]) + r[2].ljust(w[2]) + r[3])
+        out.append(r[0].ljust(w[0]) + r[1].ljust(w[1]) + r[2].ljust(w[2]) + " " + r[3])
     print("\n".join(out))
     return None
 
