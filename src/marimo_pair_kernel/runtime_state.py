@@ -79,17 +79,24 @@ def _main_globals():
     return getattr(sys.modules.get("__main__"), "__dict__", None) or {}
 
 
+_NOT_BUILTINS = ("__name__", "__doc__", "__package__", "__loader__", "__spec__")
+
+
 def _refresh(fb, main):
     """The builtins the pair's code sees directly: all but the ones the notebook's globals define
-    (marimo's `input`, our `display`, a cell's own `max`), which `__missing__` then finds there."""
+    (marimo's `input`, our `display`, a cell's own `max`), which `__missing__` then finds there.
+
+    Updated in place, never emptied: a thread the pair started may be looking names up meanwhile.
+    """
     import builtins
-    fb.clear()
-    fb.update(builtins.__dict__)
-    for k in ("__name__", "__doc__", "__package__", "__loader__", "__spec__"):
+    real = builtins.__dict__
+    shadowed = main.keys() & real.keys()
+    shadowed.difference_update(("__import__", "__build_class__"))
+    for k in shadowed:
         fb.pop(k, None)
-    for k in main.keys() & fb.keys():
-        if k not in ("__import__", "__build_class__"):
-            del fb[k]
+    for k, v in real.items():
+        if k not in shadowed and k not in _NOT_BUILTINS and fb.get(k) is not v:
+            fb[k] = v
 
 
 _MACHINE = []
