@@ -90,6 +90,12 @@ def test_cell_check_and_adopt(rt):
     assert "shared" not in ns["_PAIRS"]["k1"].ns
 
 
+def test_the_kernel_and_the_runtime_agree_on_the_machine(rt):
+    assert rt[0]["_machine"]() == scratchpad.machine()
+    assert scratchpad.owner_of("k", True).kernel_id == "k" and scratchpad.owner_of("k", False).kernel_id is None
+    assert not scratchpad.state_wanted({"MARIMO_PAIR_NO_STATE": "1"}) and scratchpad.state_wanted({})
+
+
 def test_a_gone_local_kernel_is_swept_a_remote_one_after_the_ttl(rt):
     ns = rt[0]
     import subprocess

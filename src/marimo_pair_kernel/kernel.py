@@ -74,9 +74,8 @@ class MarimoPairKernel(Kernel):
         self._state: dict[str, Any] = {}
         # This kernel's own namespace in the marimo kernel (runtime_state.py): a new id per process,
         # so a restarted kernel starts empty. MARIMO_PAIR_NO_STATE=1 (or %pairns off): nothing persists.
-        from .magics.namespace import init_state
-
-        init_state(self)
+        self._state[scratchpad.PAIR_ID_KEY] = scratchpad.new_pair_id()
+        self._state[scratchpad.PAIR_ON_KEY] = scratchpad.state_wanted()
         self._scratch_names: set[str] = set()
         self._history: list[tuple[int, int, str]] = []  # (session, line, source), as IPython keeps it
         # Per-request flags, set by do_execute; completion may come before any execute.
@@ -322,9 +321,8 @@ class MarimoPairKernel(Kernel):
 
     def pair_owner(self) -> scratchpad.Owner:
         """Whose namespace user code runs in (None as the id: nothing persists, see %pairns)."""
-        from .magics.namespace import owner
-
-        return owner(self)
+        state = self._state
+        return scratchpad.owner_of(state.get(scratchpad.PAIR_ID_KEY), bool(state.get(scratchpad.PAIR_ON_KEY)))
 
     def _run_user_code(self, prepared: scratchpad.Prepared) -> ErrorInfo | None:
         result, error = self._scratch(prepared.code)

@@ -95,6 +95,56 @@ class Owner:
     pid: int = 0
 
 
+# ctx.state keys (kernel state shared with magics/namespace.py) and the environment switch.
+PAIR_ID_KEY = "pairns.id"  # this kernel's namespace id in the marimo kernel (a new one per process)
+PAIR_ON_KEY = "pairns.on"  # whether names persist (%pairns on|off)
+NO_STATE_ENV = "MARIMO_PAIR_NO_STATE"
+
+
+def new_pair_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:16]
+
+
+def state_wanted(environ: dict[str, str] | None = None) -> bool:
+    """False when MARIMO_PAIR_NO_STATE asks for marimo's own semantics (nothing persists)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    return env.get(NO_STATE_ENV, "").strip().lower() in ("", "0", "false", "no")
+
+
+_MACHINE: list[str] = []
+
+
+def machine() -> str:
+    """Where this process's pids mean something: host name, boot id and pid namespace.
+
+    runtime_state._machine computes the same in the marimo kernel: only when they match does a
+    missing pid there mean that this kernel is gone (a container on the host's network shares
+    the host name, not the pids).
+    """
+    if not _MACHINE:
+        import os
+        import socket
+
+        parts = [socket.gethostname()]
+        for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+            try:
+                parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())
+            except OSError:
+                parts.append("")
+        _MACHINE.append("|".join(parts))
+    return _MACHINE[0]
+
+
+def owner_of(pair_id: str | None, on: bool) -> Owner:
+    import os
+
+    return Owner(pair_id, machine(), os.getpid()) if on and pair_id else Owner(None)
+
+
 def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: int | None = None) -> Prepared:
     """The scratch cell that runs `code` in the kernel's own namespace and shows its last value.
 

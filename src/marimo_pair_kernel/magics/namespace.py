@@ -15,53 +15,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import socket
-import uuid
-from pathlib import Path
 from typing import Any
 
+from .. import scratchpad
 from ..errors import PairError, UsageError
 from . import MagicContext, MagicParser, magic
 
-ID_KEY = "pairns.id"  # ctx.state: this kernel's namespace id (a new one per process)
-ON_KEY = "pairns.on"  # ctx.state: whether names persist
-NO_STATE_ENV = "MARIMO_PAIR_NO_STATE"
+ID_KEY = scratchpad.PAIR_ID_KEY
+ON_KEY = scratchpad.PAIR_ON_KEY
+NO_STATE_ENV = scratchpad.NO_STATE_ENV
 RESET_QUESTION = "Once deleted, variables cannot be recovered. Proceed (y/[n])? "
 
 
-def init_state(ctx: Any) -> None:
-    ctx.set_state(ID_KEY, uuid.uuid4().hex[:16])
-    ctx.set_state(ON_KEY, os.environ.get(NO_STATE_ENV, "").strip().lower() in ("", "0", "false", "no"))
-
-
-def machine() -> str:
-    """Where this process's pids mean something: host name, boot id and pid namespace.
-
-    runtime_state._machine computes the same in the marimo kernel: only when they match does a
-    missing pid there mean that this kernel is gone (a container on the host's network shares
-    the host name, not the pids).
-    """
-    parts = [socket.gethostname()]
-    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
-        try:
-            parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())
-        except OSError:
-            parts.append("")
-    return "|".join(parts)
-
-
-_MACHINE: list[str] = []
-
-
-def owner(ctx: Any) -> Any:
-    from ..scratchpad import Owner
-
-    if not ctx.state(ON_KEY, True):
-        return Owner(None)
-    if not _MACHINE:
-        _MACHINE.append(machine())
-    return Owner(ctx.state(ID_KEY), _MACHINE[0], os.getpid())
+def owner(ctx: Any) -> scratchpad.Owner:
+    return scratchpad.owner_of(ctx.state(ID_KEY), bool(ctx.state(ON_KEY, True)))
 
 
 def _kid(ctx: MagicContext) -> str | None:
@@ -69,9 +36,7 @@ def _kid(ctx: MagicContext) -> str | None:
 
 
 def _call(ctx: MagicContext, expression: str, what: str) -> dict:
-    from ..scratchpad import state_code
-
-    outcome = ctx.run(state_code(expression))
+    outcome = ctx.run(scratchpad.state_code(expression))
     if outcome.error is not None:
         raise PairError(f"{what} failed in the notebook's kernel: {outcome.error.ename}: {outcome.error.evalue}")
     return outcome.payload or {}
@@ -94,9 +59,7 @@ def _setup_types(p: MagicParser) -> None:
 def who_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> Any:
     if _off_note(ctx):
         return None
-    from ..scratchpad import state_code
-
-    return ctx.run(state_code(f"line_magic_who({' '.join(args.types)!r}, {_kid(ctx)!r})")).error
+    return ctx.run(scratchpad.state_code(f"line_magic_who({' '.join(args.types)!r}, {_kid(ctx)!r})")).error
 
 
 @magic(
@@ -107,9 +70,7 @@ def who_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> 
 def whos_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> Any:
     if _off_note(ctx):
         return None
-    from ..scratchpad import state_code
-
-    return ctx.run(state_code(f"line_magic_whos({' '.join(args.types)!r}, {_kid(ctx)!r})")).error
+    return ctx.run(scratchpad.state_code(f"line_magic_whos({' '.join(args.types)!r}, {_kid(ctx)!r})")).error
 
 
 @magic(
@@ -190,7 +151,7 @@ def pairns_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) 
             "stdout", "%pairns off: names no longer persist between executes (this kernel's names were dropped).\n"
         )
     elif args.mode == "on" and not on:
-        ctx.set_state(ID_KEY, uuid.uuid4().hex[:16])
+        ctx.set_state(ID_KEY, scratchpad.new_pair_id())
         ctx.set_state(ON_KEY, True)
         ctx.stream("stdout", "%pairns on: names bound here persist again, from a fresh namespace.\n")
 
@@ -209,12 +170,11 @@ def forget_quietly(kernel: Any) -> None:
     target = getattr(targeter, "target", None)
     if not kid or target is None:
         return
-    from ..scratchpad import state_code
-
     with contextlib.suppress(Exception):
         if target.client.busy(target.notebook):
             return
-        target.client.execute(state_code(f"forget({kid!r})"), target.notebook, lambda n, t: None, timeout=5.0)
+        code = scratchpad.state_code(f"forget({kid!r})")
+        target.client.execute(code, target.notebook, lambda n, t: None, timeout=5.0)
 
 
 def before_cell(ctx: MagicContext, code: str) -> list[str]:
@@ -222,9 +182,7 @@ def before_cell(ctx: MagicContext, code: str) -> list[str]:
     kid = _kid(ctx)
     if kid is None:
         return []
-    from ..scratchpad import state_code
-
-    found = ctx.run(state_code(f"cell_check({kid!r}, {code!r})")).payload or {}
+    found = ctx.run(scratchpad.state_code(f"cell_check({kid!r}, {code!r})")).payload or {}
     only = [str(n) for n in found.get("only_pair") or []]
     if only:
         names = ", ".join(only)
@@ -244,10 +202,8 @@ def after_cell(ctx: MagicContext, held: list[str]) -> None:
     kid = _kid(ctx)
     if not held or kid is None:
         return
-    from ..scratchpad import state_code
-
     with contextlib.suppress(Exception):
-        ctx.run(state_code(f"adopt({kid!r}, {held!r})"))
+        ctx.run(scratchpad.state_code(f"adopt({kid!r}, {held!r})"))
     names = ", ".join(held)
     ctx.stream(
         "stdout",
