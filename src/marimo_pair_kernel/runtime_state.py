@@ -370,23 +370,41 @@ def _own(ns):
     return sorted(k for k in ns if not k.startswith("_") and k not in _HIDDEN)
 
 
-def _size(v):
+def _size(v, limit=200_000):
+    """(bytes, complete): what `v` holds in memory, as well as is cheap to tell.
+
+    Arrays say (`nbytes`), pandas objects count deeply; containers are walked (each object once)
+    up to `limit` objects, then the figure is a lower bound.
+    """
     import sys
-    for attr in ("nbytes",):
-        n = getattr(v, attr, None)
-        if isinstance(n, int):
-            return n
+    n = getattr(v, "nbytes", None)
+    if isinstance(n, int) and not isinstance(v, (bytes, bytearray)):
+        return n, True
     mu = getattr(v, "memory_usage", None)
     if callable(mu) and type(v).__name__ in ("DataFrame", "Series"):
         try:
             n = mu(deep=True)
-            return int(n.sum()) if hasattr(n, "sum") else int(n)
+            return (int(n.sum()) if hasattr(n, "sum") else int(n)), True
         except Exception:
             pass
-    try:
-        return sys.getsizeof(v)
-    except Exception:
-        return 0
+    seen, todo, total = set(), [v], 0
+    while todo:
+        if len(seen) >= limit:
+            return total, False
+        o = todo.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        try:
+            total += sys.getsizeof(o)
+        except Exception:
+            continue
+        if isinstance(o, dict):
+            todo.extend(o.keys())
+            todo.extend(o.values())
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            todo.extend(o)
+    return total, True
 
 
 def _human(n):
@@ -453,7 +471,8 @@ def whos_rows(ns, line=""):
                 r = "<%s object>" % type(v).__name__
             if len(r) >= 50:
                 r = r[:25] + "<...>" + r[-25:]
-        rows.append((n, t, _human(_size(v)), r))
+        size, whole = _size(v)
+        rows.append((n, t, ("" if whole else ">") + _human(size), r))
     return rows
 
 
