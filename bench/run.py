@@ -40,13 +40,14 @@ from sections import (  # noqa: E402
     kernel_start,
     memory,
     output_conversion,
+    pair_namespace,
     trivial_execute,
 )
 from support import MarimoServer, start_kernel, stop_kernel  # noqa: E402
 
 SECTION_KEYS = (
     "trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory", "output_conversion",
-    "editing_help", "lifecycle", "console_start",
+    "editing_help", "lifecycle", "console_start", "pair_namespace",
 )
 
 
@@ -98,6 +99,7 @@ def run(cfg: Config, work: Path) -> list[Section]:
             _guarded("editing_help", "8. editing help", lambda: editing_help(b)),
             _guarded("lifecycle", "9. lifecycle", lambda: lifecycle(b)),
             _guarded("console_start", "10. console start", lambda: console_start(b)),
+            _guarded("pair_namespace", "11. pair namespace", lambda: pair_namespace(b)),
             # Last: it waits out what is left of marimo pair's cap.
             _guarded("discovery", "3. discovery", lambda: discovery(b, crowded, dead_only, pair, hung)),
         ]

@@ -625,9 +625,10 @@ def memory(b: Bench) -> Section:
 def output_conversion(b: Bench) -> Section:
     """What the value/display path (issue 10) adds to a trivial execute.
 
-    The work itself, timed where it runs: inside marimo, the tail's `show()` (IPython's bundle,
-    open figures) by `timeit` in the notebook kernel; marimo compiling and analysing the longer
-    code (its own `compile_cell`, here); in the kernel, reading the payload into Jupyter
+    The work itself, timed where it runs: inside marimo, the scratch line's `run()` (compiling
+    the user's code, running it in the kernel's namespace, `show()`: IPython's bundle, open
+    figures) by `timeit` in the notebook kernel; marimo compiling and analysing our line instead
+    of the user's code (its own `compile_cell`, here); in the kernel, reading the payload into Jupyter
     messages and splitting stdout for display lines. Wall-clock medians of the same code sent
     raw and wrapped, on the floor's client, are shown as a diagnostic: on a shared machine
     their difference is mostly noise.
@@ -655,10 +656,14 @@ def output_conversion(b: Bench) -> Section:
         "import sys as _s, timeit as _t\n"
         f"_rt = _s.modules[{scratchpad.RUNTIME_MODULE!r}]\n"
         "_rt.show(2, 'u')\n"
-        "[min(_t.repeat(lambda: _rt.show(v, 'u'), number=200, repeat=5)) / 200 * 1e6 for v in (2, None)]\n"
+        "[min(_t.repeat(lambda: _rt.show(v, 'u'), number=200, repeat=5)) / 200 * 1e6 for v in (2, None)]"
+        " + [min(_t.repeat(lambda: _rt.run(None, c, 1, 'u', c == '2', None), number=200, repeat=5)) / 200 * 1e6"
+        " for c in ('2', 'x = 1')]\n"
     )
     _, done = b.server.execute(probe)
-    show_us = [float(str(x).rsplit(":", 1)[-1]) for x in json.loads(done["output"]["data"])]
+    timings = [float(str(x).rsplit(":", 1)[-1]) for x in json.loads(done["output"]["data"])]
+    # run() (issue 21) compiles and executes the user's code in the kernel's namespace, then calls show().
+    show_us, run_us = timings[:2], timings[2:]
 
     def compile_delta(code: str) -> float:
         # Interleaved, best of many short rounds: on a shared machine the minimum is the cost.
@@ -680,17 +685,20 @@ def output_conversion(b: Bench) -> Section:
         DisplayStream().feed("a printed line\n")
 
     kernel_us = min(timeit.repeat(kernel_side, number=2000, repeat=5)) / 2000 * 1e6
-    total_ms = (max(show_us) + compile_delta_us + kernel_us) / 1000
+    total_ms = (max(run_us) + compile_delta_us + kernel_us) / 1000
     s.met = total_ms <= 2.0
     s.figures.update({
         "show_value_us_in_marimo": round(show_us[0], 1),
         "show_none_us_in_marimo": round(show_us[1], 1),
+        "run_value_us_in_marimo": round(run_us[0], 1),
+        "run_no_value_us_in_marimo": round(run_us[1], 1),
         "compile_delta_us": round(compile_delta_us, 1),
         "kernel_side_us": round(kernel_us, 1),
         "added_ms": round(total_ms, 3),
     })
     s.row("added to a trivial execute (work timed where it runs)", f"{total_ms:.2f} ms", "", "", "<= 2 ms", s.met)
-    s.row("  in marimo: the tail's show(2) / show(None)", f"{show_us[0]:.0f} / {show_us[1]:.0f} µs")
+    s.row("  in marimo: the tail's run('2') / run('x = 1')", f"{run_us[0]:.0f} / {run_us[1]:.0f} µs")
+    s.row("  in marimo: of which show(2) / show(None)", f"{show_us[0]:.0f} / {show_us[1]:.0f} µs")
     s.row("  in marimo: compiling the longer code", f"{compile_delta_us:.0f} µs")
     s.row("  in the kernel: payload → execute_result, stdout split", f"{kernel_us:.0f} µs")
     for i, code in enumerate(cases):
@@ -699,4 +707,60 @@ def output_conversion(b: Bench) -> Section:
         s.figures[code] = {"raw": summary(raw), "wrapped": summary(wrapped_t), "added_ms": added}
         s.row(f"  diag: `{code}` wrapped vs raw, median of {len(raw)}", ms(median(wrapped_t)), ms(median(raw)),
               f"{ratio(median(wrapped_t), median(raw)):.3f}")
+    return s
+
+
+# -- 11 --------------------------------------------------------------------------------------
+
+
+def pair_namespace(b: Bench) -> Section:
+    """What holding names costs (issue 21): a trivial execute with 100 pair names held vs none.
+
+    Timed where the work runs: the runtime's `run()` (compile the user's code, execute it in the
+    kernel's namespace over the notebook's globals, sweep gone kernels, shadow check, `show()`),
+    by `timeit` inside the notebook kernel, for a kernel holding no names and one holding 100.
+    Wall-clock medians of `1 + 1` through two real kernels (one holding 100 names) are a
+    diagnostic: on a shared machine their difference is mostly noise.
+    """
+    import json
+
+    s = Section("pair_namespace", "Pair namespace: a trivial execute with 100 names held vs none", "<= 1 ms more")
+    km2, kc2 = start_kernel(b.kernel_env())
+    try:
+        kernel_run(kc2, "%reset -f")
+        kernel_run(b.kc, "\n".join(f"held_{i} = list(range({i}))" for i in range(100)))
+        runners = (lambda: kernel_run(kc2, "1 + 1").total, lambda: kernel_run(b.kc, "1 + 1").total)
+        interleave(3, *runners)
+        empty, held = interleave(b.cfg.trivial_n, *runners)
+    finally:
+        stop_kernel(km2, kc2)
+    probe = (
+        "import sys as _s, timeit as _t\n"
+        f"_rt = _s.modules[{scratchpad.RUNTIME_MODULE!r}]\n"
+        "_h = ('bench-host', 1)\n"
+        "_rt.run('bench-empty', '1 + 1', 1, 'u', True, _h)\n"
+        "_rt.run('bench-held', '\\n'.join('h%d = %d' % (i, i) for i in range(100)), 1, 'u', False, _h)\n"
+        "_r = [min(_t.repeat(lambda k=k: _rt.run(k, '1 + 1', 2, 'u', True, _h), number=200, repeat=5)) / 200 * 1e6\n"
+        "      for k in ('bench-empty', 'bench-held', None)]\n"
+        "_rt.forget('bench-empty'); _rt.forget('bench-held')\n"
+        "_r\n"
+    )
+    _, done = b.server.execute(probe)
+    us = [float(str(x).rsplit(":", 1)[-1]) for x in json.loads(done["output"]["data"])]
+    added_ms = (us[1] - us[0]) / 1000
+    s.met = added_ms <= 1.0
+    wall = round((median(held) - median(empty)) * 1000, 2)
+    s.figures.update({
+        "run_empty_us_in_marimo": round(us[0], 1),
+        "run_100_held_us_in_marimo": round(us[1], 1),
+        "run_nothing_persists_us_in_marimo": round(us[2], 1),
+        "added_ms": round(added_ms, 4),
+        "diagnostic_wall_empty": summary(empty),
+        "diagnostic_wall_100_held": summary(held),
+        "diagnostic_wall_added_ms": wall,
+    })
+    s.row("100 names held vs none: run() in marimo", f"{us[1]:.0f} µs", f"{us[0]:.0f} µs",
+          f"{added_ms * 1000:+.0f} µs", "<= 1 ms more", s.met)
+    s.row("  run() with nothing kept (%pairns off)", f"{us[2]:.0f} µs")
+    s.row(f"  diag: `1 + 1` via kernels, median of {len(held)}", ms(median(held)), ms(median(empty)), f"{wall:+.2f} ms")
     return s

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = {
     "trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory", "output_conversion",
-    "editing_help", "lifecycle", "console_start",
+    "editing_help", "lifecycle", "console_start", "pair_namespace",
 }
 
 
@@ -68,5 +68,7 @@ def test_bench_quick_produces_every_section(tmp_path):
     life = sections["lifecycle"]["figures"]
     assert life["forced_marimo_pair"] == 0, life  # a forced shutdown is a fact, not a timing
     assert sections["console_start"]["figures"]["console_first_answer"]["n"] >= 1
+    pair = sections["pair_namespace"]["figures"]
+    assert pair["run_empty_us_in_marimo"] > 0 and pair["run_100_held_us_in_marimo"] > 0
 
     assert "section / measure" in proc.stdout

@@ -128,6 +128,12 @@ def test_prompt_and_plain_code(console):
     assert "hello from marimo" in out
 
 
+def test_an_import_in_one_line_is_used_in_the_next(console):
+    assert "Error" not in console.run("import statistics")  # names bound here stay for the next line
+    out = console.run("statistics.mean([seed, answer])")
+    assert re.search(r"Out\[\d+\]: 41.5", out), out
+
+
 def test_error_is_shown_once(console):
     out = console.run("1/0")
     # IPython's layout names it twice (header, last line), as ipykernel does; no stderr echo of it.

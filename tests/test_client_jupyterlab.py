@@ -34,13 +34,14 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 
 CELLS = [
-    "import pandas as pd\npd.DataFrame({'species': ['Adelie', 'Gentoo'], 'mass_g': [3700, 5076]})",
+    "import pandas as pd",  # used by the next cell: names persist from cell to cell
+    "pd.DataFrame({'species': ['Adelie', 'Gentoo'], 'mass_g': [3700, 5076]})",
     "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 2.2))\nplt.plot([1, 3, 2])\nplt.show()",
     "%%cell --name tally\nimport pandas as _pd\n_pd.DataFrame({'tally': [1234, 5678]})",
     "%cells",
     "1/0",
 ]
-DF, PLOT, NAMED_CELL, CELLS_LISTING, ERROR = range(len(CELLS))
+IMPORT, DF, PLOT, NAMED_CELL, CELLS_LISTING, ERROR = range(len(CELLS))
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,12 @@ def page(lab):
 
 def test_lab_runs_the_marimo_pair_kernel(page, lab):
     assert [k["name"] for k in lab.kernels()] == ["marimo-pair"]
+
+
+def test_an_import_in_one_cell_is_used_in_the_next(page):
+    assert cell_outputs(page, IMPORT).inner_text().strip() == ""
+    assert "NameError" not in cell_outputs(page, DF).inner_text()
+    assert cell_outputs(page, DF).locator("table").count() >= 1  # `pd` from the cell before
 
 
 def test_dataframe_shows_a_table_with_its_values(page):

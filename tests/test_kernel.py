@@ -65,11 +65,20 @@ def test_syntax_error_and_runtime_error_in_expression(kernel):
     assert not any("_mpk_" in line for line in run.error["traceback"])
 
 
-def test_scratch_names_vanish_with_a_hint(kernel):
+def test_scratch_names_persist_and_vanish_only_with_pairns_off(kernel):
     assert execute(kernel, "scratch_only = 5").reply["status"] == "ok"
-    run = execute(kernel, "scratch_only")
-    assert run.reply["ename"] == "NameError"
-    assert any("%%cell" in line for line in run.error["traceback"])
+    assert execute(kernel, "scratch_only").result["text/plain"] == "5"
+    assert "off" in execute(kernel, "%pairns off").stdout
+    try:
+        assert execute(kernel, "scratch_only").reply["ename"] == "NameError"  # dropped with the namespace
+        assert execute(kernel, "gone_next = 5").reply["status"] == "ok"
+        run = execute(kernel, "gone_next")
+        assert run.reply["ename"] == "NameError"
+        assert any("%pairns on" in line and "%%cell" in line for line in run.error["traceback"])
+    finally:
+        execute(kernel, "%pairns on")
+    assert execute(kernel, "kept = 6").reply["status"] == "ok"
+    assert execute(kernel, "kept").result["text/plain"] == "6"
 
 
 def test_execution_count_silent_and_user_expressions(kernel):

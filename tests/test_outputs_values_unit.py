@@ -102,12 +102,19 @@ def test_bundles(rt):
     assert b(Bytes())["data"]["image/png"] == "iVBORw=="  # base64, as ipykernel encodes bytes
 
 
-def test_prepare_always_adds_the_tail():
+def test_prepare_hands_the_users_code_to_the_runtime():
+    owner = scratchpad.Owner("k1", "host", 7)
     for code in ("x = 1", "1;", "for i in []:\n    pass"):
-        p = scratchpad.prepare(code, "http://127.0.0.1:1")
-        assert p.code.startswith(code) and "_mpk_value = getattr(" in p.code
-        assert "(None, 'http://127.0.0.1:1', None)" in p.code
-    assert "(_mpk_value, '', _mpk_value)" in scratchpad.prepare("1 + 1").code
+        p = scratchpad.prepare(code, "http://127.0.0.1:1", owner, 3)
+        assert p.code == (
+            f"(_mpk_value := __import__('sys').modules[{scratchpad.RUNTIME_MODULE!r}]"
+            f".run('k1', {code!r}, 3, 'http://127.0.0.1:1', False, ('host', 7)))\n"
+        )
+        assert not p.has_value and p.source == code
+    assert scratchpad.prepare("1 + 1").has_value
+    assert ".run(None, '1 + 1', 0, '', True, None)" in scratchpad.prepare("1 + 1").code  # nothing persists
+    assert "await __import__" in scratchpad.prepare("import asyncio\nawait asyncio.sleep(0)").code
+    assert ".run_async(" not in scratchpad.prepare("async def f():\n    await g()").code
 
 
 def test_without_ipython_repr_and_marimo_form():

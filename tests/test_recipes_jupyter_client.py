@@ -40,6 +40,8 @@ def test_jupyter_client_recipe_as_documented(server, tmp_path):
     assert proc.returncode == 0, out
     lines = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
     assert lines["value"] == "84", out
+    assert lines["look"] == "(55, 41)", out  # state built over several calls
+    assert lines["kept"] == "['samples', 'spread', 'statistics']", out
     assert lines["error"] == "error ZeroDivisionError", out
     assert lines["cell"].startswith("123"), out
     assert "tripled" in lines["names"] and "seed" in lines["names"], out

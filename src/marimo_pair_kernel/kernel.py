@@ -72,6 +72,10 @@ class MarimoPairKernel(Kernel):
         self.launcher = None
         self.cell_id: str | None = None
         self._state: dict[str, Any] = {}
+        # This kernel's own namespace in the marimo kernel (runtime_state.py): a new id per process,
+        # so a restarted kernel starts empty. MARIMO_PAIR_NO_STATE=1 (or %pairns off): nothing persists.
+        self._state[scratchpad.PAIR_ID_KEY] = scratchpad.new_pair_id()
+        self._state[scratchpad.PAIR_ON_KEY] = scratchpad.state_wanted()
         self._scratch_names: set[str] = set()
         self._history: list[tuple[int, int, str]] = []  # (session, line, source), as IPython keeps it
         # Per-request flags, set by do_execute; completion may come before any execute.
@@ -195,6 +199,17 @@ class MarimoPairKernel(Kernel):
             self.iopub_socket, "display_data", {"data": bundle, "metadata": metadata or {}, "transient": {}}
         )
 
+    def execute_result(self, data: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        """A magic's value as IPython shows a line magic's return value: `Out[n]`."""
+        content = {"execution_count": self._count, "data": data, "metadata": metadata or {}}
+        self.send_response(self.iopub_socket, "execute_result", content)
+
+    def ask(self, prompt: str) -> str | None:
+        """A line typed in answer to `prompt` (stdin), or None when the client cannot answer."""
+        if not self._allow_stdin:
+            return None
+        return self.raw_input(prompt)
+
     def ask_password(self, prompt: str) -> str:
         if not self._allow_stdin:
             raise PairError(
@@ -315,7 +330,7 @@ class MarimoPairKernel(Kernel):
             else:
                 self._page(self._inspect_text(name, len(marks) - 1), reply)
             return None
-        prepared = scratchpad.prepare(code, self._page_url())
+        prepared = scratchpad.prepare(code, self._page_url(), self.pair_owner(), self._count)
         if prepared.asks_input:
             raise PairError(
                 f"{prepared.asks_input}() cannot be answered here: marimo's scratchpad would wait for "
@@ -324,11 +339,22 @@ class MarimoPairKernel(Kernel):
             )
         return self._run_user_code(prepared)
 
+    def pair_owner(self) -> scratchpad.Owner:
+        """Whose namespace user code runs in (None as the id: nothing persists, see %pairns)."""
+        state = self._state
+        return scratchpad.owner_of(state.get(scratchpad.PAIR_ID_KEY), bool(state.get(scratchpad.PAIR_ON_KEY)))
+
     def _run_user_code(self, prepared: scratchpad.Prepared) -> ErrorInfo | None:
         result, error = self._scratch(prepared.code)
+        if error is not None and scratchpad.runtime_missing(error.ename, error.evalue):
+            # The marimo kernel restarted and lost our runtime (and the names with it): nothing
+            # of the user's ran; install it and send the code again.
+            self._installed.clear()
+            result, error = self._scratch(prepared.code)
         if error is not None:
             return self._hint(error)
-        self._scratch_names |= prepared.bound_names
+        if prepared.code and self.pair_owner().kernel_id is None:
+            self._scratch_names |= prepared.bound_names
         if self._silent:
             return None
         payload = scratchpad.read_payload(result.output)
@@ -381,10 +407,11 @@ class MarimoPairKernel(Kernel):
     def _hint(self, error: ErrorInfo) -> ErrorInfo:
         if error.ename == "NameError":
             m = re.search(r"name '(\w+)' is not defined", error.evalue)
-            if m and m.group(1) in self._scratch_names:
+            if m and m.group(1) in self._scratch_names and self.pair_owner().kernel_id is None:
                 hint = (
-                    f"Note: '{m.group(1)}' was bound by an earlier execution here, but names bound in "
-                    "the scratchpad vanish after each call. Use %%cell to define it in a notebook cell."
+                    f"Note: '{m.group(1)}' was bound by an earlier execution here, but with %pairns off "
+                    "names vanish after each call. Use %pairns on to keep them, or %%cell to define it "
+                    "in a notebook cell."
                 )
                 return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", hint])
             if m:
@@ -546,7 +573,7 @@ class MarimoPairKernel(Kernel):
     def _user_expressions(self, expressions: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, expr in expressions.items():
-            prepared = scratchpad.prepare(expr)
+            prepared = scratchpad.prepare(expr, owner=self.pair_owner())
             try:
                 payload = self._internal(prepared.code) if prepared.has_value else None
             except PairError as e:
@@ -599,7 +626,7 @@ class MarimoPairKernel(Kernel):
         return m.help()
 
     def _inspect_text(self, name: str, detail: int) -> str:
-        payload = self._internal(scratchpad.inspect_code(name, detail))
+        payload = self._internal(scratchpad.inspect_code(name, detail, self.pair_owner().kernel_id))
         if not payload or not payload.get("found"):
             raise PairError(f"Object `{name}` not found in the notebook's kernel.")
         return str(payload.get("text", ""))
@@ -639,7 +666,7 @@ class MarimoPairKernel(Kernel):
                 reply["matches"] = self._magic_words(name, word)
                 reply["cursor_start"] = cursor_pos - len(word)
                 return reply
-            payload = self._quick(scratchpad.completion_code(code, cursor_pos))
+            payload = self._quick(scratchpad.completion_code(code, cursor_pos, self.pair_owner().kernel_id))
             if payload:
                 matches = [str(x) for x in payload.get("matches", [])]
                 back = int(payload.get("start_back", 0))
@@ -686,7 +713,7 @@ class MarimoPairKernel(Kernel):
         if not name:
             return reply
         try:
-            payload = self._quick(scratchpad.inspect_code(name, detail_level))
+            payload = self._quick(scratchpad.inspect_code(name, detail_level, self.pair_owner().kernel_id))
         except KeyboardInterrupt:
             return reply
         if payload and payload.get("found"):
@@ -767,6 +794,9 @@ class MarimoPairKernel(Kernel):
 
     def cleanup(self) -> None:
         try:
+            from .magics.namespace import forget_quietly
+
+            forget_quietly(self)  # the marimo kernel drops this kernel's names (restart or shutdown)
             if self.launcher is not None:
                 self.launcher.stop_all()
         finally:

@@ -86,7 +86,11 @@ def _in_our_run():
         co = f.f_code
         if co.co_name == "<module>" and "__marimo__cell_" in co.co_filename:
             # The innermost cell decides: one that code mode runs inside our run is the person's.
-            return "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names)
+            # The user's code (runtime_state.run) has a scratch-like file name: the cell around it decides.
+            if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
+                return True
+            if "marimo-pair-kernel" not in co.co_filename:
+                return False
         f = f.f_back
     return False
 

@@ -1,17 +1,16 @@
 """The code we send into marimo's scratchpad besides the user's own, and how we read its answers.
 
-marimo's `done` event carries one rendered form of the last value (a tuple arrives
-as a JSON list), so IPython's `text/plain` has to be computed inside the marimo
-kernel. We do that by rewriting the user's last expression into an assignment and
-appending a small helper *after* the user's code: line numbers in tracebacks stay
-the user's own. The helper returns a dict that marimo renders as
+marimo's scratchpad throws away what a run binds, and its `done` event carries one rendered form
+of the last value (a tuple arrives as a JSON list), so IPython's `text/plain` has to be computed
+inside the marimo kernel. The scratch cell we send is therefore one line that hands the user's
+source to our runtime (see `prepare`): it runs the code in this Jupyter kernel's own namespace,
+laid over the notebook's globals (runtime_state.py), and returns a dict that marimo renders as
 `application/json`; the marker key tells it apart from a user's value.
 
 The helper functions live in one small module that the first request installs in
-the marimo kernel's `sys.modules` (`RUNTIME_SOURCES`); later requests send only a short
-tail that calls it, so marimo parses and analyses a few lines, not the helpers,
-on every execute. The tail reinstalls the module when the marimo kernel restarted.
-Names in the tail start with `_`, so marimo keeps them private to the scratch cell.
+the marimo kernel's `sys.modules` (`RUNTIME_SOURCES`); later requests send only the short
+line that calls it, so marimo parses and analyses one statement, not the helpers,
+on every execute. Names in the line start with `_`, so marimo keeps them private to the scratch cell.
 
 Code mode (creating and editing cells) is elsewhere: see `codemode.py`.
 """
@@ -39,13 +38,15 @@ MARKER = "marimo_pair_kernel"
 _HERE = Path(__file__).parent
 RUNTIME_FILES = (_HERE / "runtime.py", *sorted(_HERE.glob("runtime_*.py")))
 RUNTIME_SOURCES = tuple(f.read_text(encoding="utf-8") for f in RUNTIME_FILES)
+# Frames of the runtime carry this file name: tracebacks drop the ones between marimo and user code.
+RUNTIME_FILENAME = "<marimo-pair-kernel>"
 RUNTIME_MODULE = "_marimo_pair_kernel_rt_" + hashlib.sha1("\0".join(RUNTIME_SOURCES).encode()).hexdigest()[:12]
 
 
 def exec_runtime(ns: dict) -> dict:
     """Run the runtime's files into `ns`, as the marimo kernel gets them (unit tests use this)."""
     for source in RUNTIME_SOURCES:
-        exec(source, ns)
+        exec(compile(source, RUNTIME_FILENAME, "exec"), ns)
     return ns
 
 
@@ -55,29 +56,13 @@ def _call(expression: str) -> str:
         f"_mpk_rt = __import__('sys').modules.get({RUNTIME_MODULE!r})\n"
         "if _mpk_rt is None:\n"
         f"    _mpk_rt = __import__('types').ModuleType({RUNTIME_MODULE!r})\n"
-        f"    for _mpk_src in {RUNTIME_SOURCES!r}: exec(_mpk_src, _mpk_rt.__dict__)\n"
+        f"    for _mpk_src in {RUNTIME_SOURCES!r}:\n"
+        f"        exec(compile(_mpk_src, {RUNTIME_FILENAME!r}, 'exec'), _mpk_rt.__dict__)\n"
         f"    __import__('sys').modules[{RUNTIME_MODULE!r}] = _mpk_rt\n"
         "    _mpk_rt.guard_input(__import__('sys').modules['__main__'].__dict__)\n"
         "    _mpk_rt.install_hooks(__import__('sys').modules['__main__'].__dict__)\n"
         f"_mpk_rt.{expression}\n"
     )
-
-
-def _tail(value: str, page_url: str, assign: bool) -> str:
-    """The line after the user's code: show `value` through the installed runtime.
-
-    One statement, few tokens: marimo parses, tokenizes and analyses the whole cell on every
-    execute (each statement of ours cost it ~0.3 ms), so unlike `_call` this does not carry
-    the runtime for a reinstall. If the marimo kernel restarted and lost the module,
-    `getattr` stands in for `show` and hands back the value itself (`getattr(v, url, v)` is
-    `v`): marimo renders it, and the kernel, seeing no payload, reinstalls before the next run.
-    `_mpk_value` in the cell's own code is what marks a run as the kernel's (`_in_our_run`).
-    """
-    call = (
-        f"getattr(__import__('sys').modules.get({RUNTIME_MODULE!r}), 'show', getattr)"
-        f"({value}, {page_url!r}, {value})\n"
-    )
-    return ("_mpk_value = " + call) if assign else call
 
 
 def install_code() -> str:
@@ -96,49 +81,132 @@ class Prepared:
 
     code: str
     has_value: bool  # the last statement is an expression whose value we show
-    bound_names: frozenset[str]  # top-level names the code binds (they vanish after)
+    bound_names: frozenset[str]  # top-level names the code binds (kept in the pair namespace)
     asks_input: str | None = None  # "input"/"getpass" when the code calls one directly
+    source: str = ""  # the code the user sent
 
 
-def prepare(code: str, page_url: str = "") -> Prepared:
-    """Rewrite `code` so the scratchpad returns IPython's display of the last expression.
+@dataclass(frozen=True)
+class Owner:
+    """Which Jupyter kernel a run is for: its namespace in the marimo kernel (see runtime_state.py)."""
 
-    Every parsed run gets the tail (also without a value): it shows the figures still open,
-    as matplotlib's inline backend does, and its name marks the run as the kernel's own, which
-    is what the runtime's display()/plt.show() hooks look for. `page_url` (the marimo page)
-    is named on snapshots of mo.ui elements.
+    kernel_id: str | None  # None: nothing persists (marimo's own scratchpad semantics)
+    host: str = ""
+    pid: int = 0
+
+
+# ctx.state keys (kernel state shared with magics/namespace.py) and the environment switch.
+PAIR_ID_KEY = "pairns.id"  # this kernel's namespace id in the marimo kernel (a new one per process)
+PAIR_ON_KEY = "pairns.on"  # whether names persist (%pairns on|off)
+NO_STATE_ENV = "MARIMO_PAIR_NO_STATE"
+
+
+def new_pair_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:16]
+
+
+def state_wanted(environ: dict[str, str] | None = None) -> bool:
+    """False when MARIMO_PAIR_NO_STATE asks for marimo's own semantics (nothing persists)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    return env.get(NO_STATE_ENV, "").strip().lower() in ("", "0", "false", "no")
+
+
+_MACHINE: list[str] = []
+
+
+def machine() -> str:
+    """Where this process's pids mean something: host name, boot id and pid namespace.
+
+    runtime_state._machine computes the same in the marimo kernel: only when they match does a
+    missing pid there mean that this kernel is gone (a container on the host's network shares
+    the host name, not the pids).
     """
+    if not _MACHINE:
+        import os
+        import socket
+
+        parts = [socket.gethostname()]
+        for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+            try:
+                parts.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text().strip())
+            except OSError:
+                parts.append("")
+        _MACHINE.append("|".join(parts))
+    return _MACHINE[0]
+
+
+def owner_of(pair_id: str | None, on: bool) -> Owner:
+    import os
+
+    return Owner(pair_id, machine(), os.getpid()) if on and pair_id else Owner(None)
+
+
+def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: int | None = None) -> Prepared:
+    """The scratch cell that runs `code` in the kernel's own namespace and shows its last value.
+
+    The scratch cell is one statement: it hands the user's source, as a string, to the runtime's
+    `run` (runtime_state.py), which compiles it under a file name of its own (tracebacks show the
+    user's lines and numbers as `Cell In[N]`), executes it with this kernel's pair namespace as
+    globals and returns IPython's display of the last expression with the figures still open.
+    The name `_mpk_value` in the cell marks the run as the kernel's (`_in_our_run`). One short
+    statement keeps marimo's per-execute parse and analysis small. The runtime must be installed
+    (`_execute_on` does it once per session); if the marimo kernel restarted and lost it, the cell
+    fails with a KeyError naming the module and the kernel reinstalls and sends it again
+    (nothing of the user's ran). `page_url` (the marimo page) is named on snapshots of mo.ui elements.
+    """
+    asks = None
+    bound: frozenset[str] = frozenset()
+    has_value = False
+    is_async = False
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
-        # Let marimo report it: its Python may accept syntax ours does not.
-        return Prepared(code, False, frozenset())
-    bound = frozenset(_top_level_bindings(tree))
-    asks = _input_call(tree)
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr) or _ends_with_semicolon(code):
-        body = code if code.endswith("\n") else code + "\n"
-        return Prepared(body + _tail("None", page_url, assign=True), False, bound, asks)
-    last = tree.body[-1]
-    lines = code.splitlines(keepends=True)
-    # ast offsets are UTF-8 byte offsets: edit the affected lines as bytes.
-    start_l, start_c = last.lineno - 1, last.col_offset
-    end_l = (last.end_lineno or last.lineno) - 1
-    # The closing paren goes on a line of its own, so a comment after the expression stays a
-    # comment and the user's lines (and their numbers) are unchanged but for the prefix.
-    lines[end_l] = lines[end_l].rstrip("\r\n") + "\n)\n"
-    start_b = lines[start_l].encode()
-    lines[start_l] = (start_b[:start_c] + _PREFIX.encode() + start_b[start_c:]).decode()
-    body = "".join(lines)
-    if not body.endswith("\n"):
-        body += "\n"
-    return Prepared(body + _tail("_mpk_value", page_url, assign=False), True, bound, asks)
+        tree = None  # the notebook's Python reports it (it may accept syntax ours does not)
+    if tree is not None:
+        bound = frozenset(_top_level_bindings(tree))
+        asks = _input_call(tree)
+        has_value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code)
+        is_async = _top_level_await(tree)
+    owner = owner or Owner(None)
+    fn = "run_async" if is_async else "run"
+    args = (
+        f"{owner.kernel_id!r}, {code!r}, {count if count is not None else 0!r}, {page_url!r}, {has_value!r}, "
+        f"{(owner.host, owner.pid) if owner.kernel_id else None!r}"
+    )
+    call = f"__import__('sys').modules[{RUNTIME_MODULE!r}].{fn}({args})"
+    stub = f"(_mpk_value := {'await ' if is_async else ''}{call})\n"
+    return Prepared(stub, has_value, bound, asks, code)
+
+
+def _top_level_await(tree: ast.Module) -> bool:
+    """Whether the code awaits outside any function (then the scratch cell awaits the run)."""
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith)):
+            return True
+        if isinstance(node, ast.comprehension) and node.is_async:
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def runtime_missing(error_name: str, error_value: str) -> bool:
+    """The scratch cell failed because the marimo kernel lost our runtime (it restarted)."""
+    return error_name == "KeyError" and RUNTIME_MODULE in error_value
 
 
 _PREFIX = "_mpk_value = ("
 
 
 def restore_traceback(text: str) -> str:
-    """Show the user's own line in a traceback, not our `_mpk_value = (...)` rewrite of it."""
+    """Show the user's own line in a traceback, not a `_mpk_value = (...)` rewrite of it (older kernels' form)."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
         col = line.find(_PREFIX)
@@ -152,27 +220,18 @@ def restore_traceback(text: str) -> str:
 
 
 def user_source(code: str) -> str:
-    """The code the user sent, from what `prepare` made of it (for the lines around an error)."""
-    # Our tail (however it is worded) starts on the first line that looks the runtime up.
-    marker = f"__import__('sys').modules.get({RUNTIME_MODULE!r})"
-    lines = code.splitlines(keepends=True)
-    cut = next((i for i, line in enumerate(lines) if marker in line), len(lines))
-    body = "".join(lines[:cut])
-    if _PREFIX not in body:
-        return body
+    """The code the user sent, from the scratch cell `prepare` made of it (for the lines around an error)."""
+    if not code.startswith("(_mpk_value := "):
+        return code
     try:
-        last = ast.parse(body).body[-1]
-    except (SyntaxError, ValueError, IndexError):
-        return body
-    lines = body.splitlines(keepends=True)
-    if not isinstance(last, ast.Assign) or not last.end_lineno or lines[last.end_lineno - 1].strip() != ")":
-        return body
-    del lines[last.end_lineno - 1]  # our closing paren's own line
-    first = lines[last.lineno - 1].encode()
-    col = last.col_offset
-    if first[col : col + len(_PREFIX)] == _PREFIX.encode():
-        lines[last.lineno - 1] = (first[:col] + first[col + len(_PREFIX) :]).decode()
-    return "".join(lines)
+        node = ast.parse(code).body[0]
+        call = node.value.value  # type: ignore[attr-defined]
+        if isinstance(call, ast.Await):
+            call = call.value
+        src = call.args[1].value
+    except (SyntaxError, ValueError, IndexError, AttributeError):
+        return code
+    return src if isinstance(src, str) else code
 
 
 def _input_call(tree: ast.Module) -> str | None:
@@ -237,15 +296,20 @@ def read_payload(output: Output | None) -> dict | None:
 
 # -- completion and inspection, run in the live notebook kernel ------------------------
 
-def completion_code(code: str, cursor_pos: int) -> str:
+def completion_code(code: str, cursor_pos: int, kernel_id: str | None = None) -> str:
     before = code[:cursor_pos]
     line = before.count("\n") + 1
     column = len(before.rsplit("\n", 1)[-1])
-    return _call(f"complete({code!r}, {line}, {column}, globals())")
+    return _call(f"complete({code!r}, {line}, {column}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
 
 
-def inspect_code(name: str, detail: int) -> str:
-    return _call(f"inspect_name({name!r}, {bool(detail)}, globals())")
+def inspect_code(name: str, detail: int, kernel_id: str | None = None) -> str:
+    return _call(f"inspect_name({name!r}, {bool(detail)}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
+
+
+def state_code(expression: str) -> str:
+    """Scratchpad lines that evaluate `expression` in the runtime (the pair namespaces' functions)."""
+    return _call(expression)
 
 
 _NAME_AT = re.compile(r"[A-Za-z_][\w.]*$")

@@ -54,6 +54,9 @@ _SYNTAX_BARE = re.compile(r"^line (\d+)$")
 _REPEATED = re.compile(r"^  \[Previous line repeated (\d+) more times?\]$")
 _EXC = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
 _CELL_FILE = re.compile(r"__marimo__cell_(.+?)_\.py$")
+# The file name the kernel's runtime gives one execute's code (runtime_state._filename): In[N] is its count.
+_PAIR_FILE = re.compile(r"marimo-pair-kernel[/\\][^/\\]*-In(\d+)[/\\]__marimo__cell___scratch___\.py$")
+RUNTIME_FILE = "<marimo-pair-kernel>"  # scratchpad.RUNTIME_FILENAME: the frames of our runtime
 _KEYWORD_START = re.compile(
     r"^(raise|assert|del|import|from|return|yield|global|nonlocal|pass|break|continue|with|async|await|"
     r"for|while|if|elif|else|try|except|finally|class|def|lambda|match|case)\b"
@@ -182,7 +185,7 @@ class Context:
 def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
     """The `traceback` list ipykernel would send for this chain of exceptions."""
     last = excs[-1]
-    if len(excs) == 1 and not last.frames and last.syntax is not None:
+    if len(excs) == 1 and not user_frames(last.frames) and last.syntax is not None:
         return [_format_syntax(last, ctx)]
     width = min(75, shutil.get_terminal_size()[0])  # as IPython: 75 unless COLUMNS says less
     out = [f"{RED}{'-' * width}{NORMAL}"]
@@ -204,19 +207,31 @@ def user_frames(frames: Sequence[Frame]) -> list[Frame]:
     """Frames from the first one in user code (scratchpad or a cell) on; marimo's own drop out."""
     first = next((i for i, f in enumerate(frames) if f.cell_id is not None), None)
     if first is not None:
-        return list(frames[first:])
-    return [f for f in frames if f"{os.sep}marimo{os.sep}_" not in f.filename and f.filename != "<string>"]
+        # The scratch cell hands the user's code to our runtime: its frames and the runtime's are not the user's.
+        k = first + 1
+        while k < len(frames) and frames[k].filename == RUNTIME_FILE:
+            k += 1
+        return list(frames[k if k > first + 1 else first :])
+    ours = ("<string>", RUNTIME_FILE)
+    return [f for f in frames if f"{os.sep}marimo{os.sep}_" not in f.filename and f.filename not in ours]
 
 
 def _link(frame_file: str | None, lineno: int, ctx: Context, color: str, after: str) -> str:
     found = _CELL_FILE.search(frame_file) if frame_file else None
     cell = found.group(1) if found else None
     if frame_file is None or cell == SCRATCH:
-        return f"Cell {color}In[{ctx.count if ctx.count is not None else ' '}], line {lineno}{after}"
+        count = _pair_count(frame_file) or ctx.count
+        return f"Cell {color}In[{count if count is not None else ' '}], line {lineno}{after}"
     if cell is not None:
         name = ctx.names.get(cell)
         return f"Cell {color}{f'{name} ({cell})' if name else cell}, line {lineno}{after}"
     return f"File {color}{_compress_user(frame_file)}:{lineno}{after}"
+
+
+def _pair_count(filename: str | None) -> int | None:
+    """The execution count of the kernel's execute that `filename` holds, if it is one (0: none)."""
+    m = _PAIR_FILE.search(filename) if filename else None
+    return int(m.group(1)) or None if m else None
 
 
 def _compress_user(path: str) -> str:
@@ -258,7 +273,8 @@ def _source_lines(frame: Frame, ctx: Context) -> list[str] | None:
     """The frame's whole source, when we have it and it matches the line Python printed."""
     cell = frame.cell_id
     if cell == SCRATCH:
-        text = ctx.scratch
+        count = _pair_count(frame.filename)
+        text = ctx.scratch if count is None or count == ctx.count else None  # an earlier execute's code
     elif cell is not None:
         text = ctx.cells.get(cell)
     else:

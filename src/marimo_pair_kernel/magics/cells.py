@@ -1,7 +1,7 @@
 """%cells, %cell show|run|delete|move, %%cell [edit], %graph: read and edit the notebook's cells.
 
-The scratchpad forgets; cells persist. Every edit goes through marimo's code mode
-(see codemode.py), so marimo itself changes its document and writes the `.py` file.
+Plain code keeps its names in this kernel only; cells put them in the notebook. Every edit
+goes through marimo's code mode (see codemode.py), so marimo itself changes its document and writes the `.py` file.
 TARGET is a cell id, a cell name, an index (as %cells numbers them), or a variable one cell defines.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from .. import codemode, mermaid
 from ..errors import UsageError
 from ..outputs import ErrorInfo, table_bundle
-from . import MagicContext, MagicParser, magic
+from . import MagicContext, MagicParser, magic, namespace
 
 BINDINGS_KEY = "cells.bindings"  # ctx.state: Jupyter cell id → marimo cell id made by unnamed %%cell
 SUBCOMMANDS = ("show", "run", "delete", "move", "edit")
@@ -151,6 +151,7 @@ def _put(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | 
         "hide_code": bool(args.hide_code),
         "run": not args.no_run,
     }
+    held = namespace.before_cell(ctx, body)  # names only this kernel has: refused; names it held
     try:
         answer = codemode.call(ctx, "put", request, what="%%cell", keep=bool(jupyter_cell))
     except codemode.CodeModeRefused as e:
@@ -166,6 +167,7 @@ def _put(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | 
     if jupyter_cell and made:
         bindings[jupyter_cell] = str(made)
         ctx.set_state(BINDINGS_KEY, bindings)
+    namespace.after_cell(ctx, held)
     return _shown(ctx, answer)
 
 
@@ -177,7 +179,10 @@ def _edit(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo |
     if extra:
         raise UsageError(f"%%cell edit does not take {', '.join(extra)}.\n\n{_usage()}")
     request = {"target": args.target, "code": body.rstrip("\n"), "run": not args.no_run}
-    return _shown(ctx, codemode.call(ctx, "edit", request, what="%%cell edit"))
+    held = namespace.before_cell(ctx, body)
+    answer = codemode.call(ctx, "edit", request, what="%%cell edit")
+    namespace.after_cell(ctx, held)
+    return _shown(ctx, answer)
 
 
 def _shown(ctx: MagicContext, answer: codemode.Answer) -> ErrorInfo | None:

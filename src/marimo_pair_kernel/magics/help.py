@@ -30,7 +30,8 @@ def help_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
     ]
     notes = [
         "",
-        "Plain code runs in the notebook's scratchpad: notebook variables are readable, new names vanish.",
+        "Plain code runs in the notebook's kernel: notebook variables are readable (live), and the names it",
+        "binds persist in this kernel's own namespace, never in the notebook (%who; %pairns off: nothing persists).",
         "Use %%cell to add durable cells. obj? / obj?? show docs / source. %MAGIC? shows one magic's usage.",
     ]
     ctx.display(table_bundle(["magic", "does"], rows, data, title="marimo-pair magics", notes=notes, max_width=200))
