@@ -51,7 +51,11 @@ def shape(nb: nbformat.NotebookNode) -> list[list[tuple]]:
                 outs.append(("error", o["ename"], o["evalue"]))
             else:
                 data = o["data"]
-                outs.append((o["output_type"], tuple(sorted(data)), data.get("text/plain")))
+                text = data.get("text/plain")
+                if text and "image/png" in data:
+                    # A figure's text adds its titles after ipykernel's first line (for agents, issue 24).
+                    text = text.splitlines()[0]
+                outs.append((o["output_type"], tuple(sorted(data)), text))
         out.append(outs)
     return out
 
