@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from .errors import UsageError
 from .outputs import ErrorInfo
 
+# Kernel-side magics that the runtime also answers in the middle of a cell (runtime_ipython.py).
+ANSWERED_IN_RUNTIME = frozenset({"matplotlib"})
 # Only cells with one of these can hold IPython syntax: the transformers cost ~0.3 ms a line.
 _MAYBE_IPYTHON = re.compile(r"(?:^|\n)[ \t]*[%!]|=[ \t]*[%!]|\?")
 _PACKAGE_CMD = re.compile(
@@ -47,11 +52,12 @@ def rewrite(code: str, hidden: bool = False, forwarded: set[str] | frozenset[str
     """
     if not _MAYBE_IPYTHON.search(code):
         return Rewrite(code)
+    registry: Mapping[str, Any] = {}
     if forwarded is None:
         from .magics import load_all
         from .magics.ipython import FORWARDED
 
-        load_all()
+        registry = load_all()
         forwarded = FORWARDED
     stripped = code.strip()
     if stripped.startswith("%%"):
@@ -76,6 +82,12 @@ def rewrite(code: str, hidden: bool = False, forwarded: set[str] | frozenset[str
         return Rewrite(code)
     if "\n" not in stripped and re.match(r"get_ipython\(\)\.run_line_magic\('pinfo2?'", out):
         return Rewrite(code)  # `obj?` as a whole line: the kernel's pager
+    for name in re.findall(r"get_ipython\(\)\.run_(?:line|cell)_magic\('(\w+)'", out):
+        if name in registry and name not in forwarded and name not in ANSWERED_IN_RUNTIME:
+            raise UsageError(
+                f"%{name} works only on a line of its own (a cell with just that magic): it is one of "
+                "marimo-pair's own magics, which the kernel runs, not the notebook's process."
+            )
     if hidden:
         out = out.replace("get_ipython().", "get_ipython(True).")
     return Rewrite(out)
