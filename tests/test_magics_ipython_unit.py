@@ -88,9 +88,14 @@ def test_package_commands_become_packages(command: str, magic: str) -> None:
     assert "marimo's package manager" in r.note and r.note.count("\n") == 1
 
 
-@pytest.mark.parametrize("command", ["!pip install -r requirements.txt", "!pip list", "!uv run x.py", "!uv sync"])
+@pytest.mark.parametrize("command", ["!pip list", "!uv run x.py", "!uv sync", "!{sys.executable} -m pip install x"])
 def test_other_package_tool_commands_run_as_shell(command: str) -> None:
     assert transform.rewrite(command).code.startswith("get_ipython().system(")
+
+
+def test_package_options_only_the_tool_knows_say_what_to_do() -> None:
+    with pytest.raises(UsageError, match=r"package names only.*sys\.executable"):
+        transform.rewrite("!pip install -r requirements.txt")
 
 
 def test_usage_errors_from_the_runtime_lose_our_frames() -> None:

@@ -94,7 +94,11 @@ def rewrite(code: str, hidden: bool = False, forwarded: set[str] | frozenset[str
 
 
 def package_magic(command: str) -> Rewrite | None:
-    """`pip install X` (and friends) as `%packages add X` with a one-line note; None if not one."""
+    """`pip install X` (and friends) as `%packages add X` with a one-line note; None if not one.
+
+    Options marimo's package manager has no use for (-q, -U, -y) are dropped; others (-r FILE,
+    -e PATH, --index-url ...) are a UsageError: only the real tool can do those.
+    """
     m = _PACKAGE_CMD.match(command.strip())
     if m is None:
         return None
@@ -111,7 +115,12 @@ def package_magic(command: str) -> Rewrite | None:
     dropped = [w for w in words if w in _IGNORED_FLAGS]
     specs = [w for w in words if w not in _IGNORED_FLAGS]
     if not specs or any(w.startswith("-") for w in specs):
-        return None  # -r FILE, -e ., --index-url ...: only the real tool can do those
+        raise UsageError(
+            f"`{command.strip()}`: here {tool} {verb} goes through marimo's package manager, which takes "
+            "package names only (no -r FILE, -e PATH or index options). List the packages instead, or "
+            "run the tool itself in the notebook's environment, bypassing marimo's package manager: "
+            f"`!{{sys.executable}} -m pip {verb} …`."
+        )
     action = "add" if verb in ("install", "add") else "remove"
     note = (
         f"marimo-pair: `{tool} {verb}` runs through marimo's package manager here (as %packages {action} does), "
