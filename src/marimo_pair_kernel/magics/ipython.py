@@ -96,7 +96,7 @@ forwarded("run", "Run a Python file in the notebook's process: %run script.py [a
           setup=_words("[-i] FILE [ARGS]", "-i: the file sees the pair's names"))
 _NO_DEBUG = "Not available: post-mortem debugging can't reach marimo's process from here."
 forwarded("debug", _NO_DEBUG)
-forwarded("pdb", _NO_DEBUG, setup=_words("[on|off]", ""))
+forwarded("pdb", "Automatic post-mortem debugging: not available either, as %debug.", setup=_words("[on|off]", ""))
 
 def _setup_history(p: MagicParser) -> None:
     p.add_argument("-n", action="store_true", help="show the line numbers")
