@@ -26,7 +26,8 @@ from .outputs import ErrorInfo
 # Kernel-side magics that the runtime also answers in the middle of a cell (runtime_ipython.py).
 ANSWERED_IN_RUNTIME = frozenset({"matplotlib"})
 # Only cells with one of these can hold IPython syntax: the transformers cost ~0.3 ms a line.
-_MAYBE_IPYTHON = re.compile(r"(?:^|\n)[ \t]*[%!]|=[ \t]*[%!]|\?")
+# (`obj?` help is a `?` at a line's end or start; one inside a string is not.)
+_MAYBE_IPYTHON = re.compile(r"(?:^|\n)[ \t]*[%!?]|=[ \t]*[%!]|\?[ \t]*(?:\n|$)")
 _PACKAGE_CMD = re.compile(
     r"^(?:(?:python3?\s+-m\s+)?pip3?|uv\s+pip|uv|conda|mamba)\s+(install|uninstall|add|remove)\b\s*(.*)$", re.S
 )
