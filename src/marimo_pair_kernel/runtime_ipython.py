@@ -283,6 +283,7 @@ def _run_shell(cmd, sink, terminal=True):
     it, so output comes line by line; IPython's getoutput uses a pipe."""
     import codecs
     import os
+    import select
     import signal
     import subprocess
     master = slave = None
@@ -310,6 +311,16 @@ def _run_shell(cmd, sink, terminal=True):
                 data = b""  # EIO: the command and its children closed the terminal
             if not data:
                 break
+            # What is already there goes out with it: a pty hands over 4 KB a read, and each write
+            # is a console message of marimo's (1.3 MB of output took 2.8 s at one read a write).
+            while master is not None and len(data) < 262144:
+                try:
+                    more = os.read(master, 65536) if select.select([master], [], [], 0)[0] else b""
+                except OSError:
+                    more = b""
+                if not more:
+                    break
+                data += more
             text = decoder.decode(data)
             if text:
                 sink(text.replace("\r\n", "\n"))
