@@ -191,3 +191,13 @@ def test_figure_formats(rt: dict) -> None:
         assert "image/png" in b["data"] and not b["metadata"]
     finally:
         plt.close(fig)
+
+
+def test_figure_formats_not_drawn_here_are_a_note(rt: dict, capsys) -> None:
+    rt["line_magic_config"]("InlineBackend.figure_formats = ['pdf', 'svg']")
+    assert rt["_IP"]["figure_format"] == "svg"
+    assert "'pdf'" in capsys.readouterr().err
+    rt["line_magic_config"]("InlineBackend.figure_format = 'jpeg'")
+    assert rt["_IP"]["figure_format"] == "svg" and "figures stay 'svg'" in capsys.readouterr().err
+    rt["line_magic_config"]("InlineBackend.figure_format = 'png'")
+    assert capsys.readouterr().err == ""

@@ -756,12 +756,15 @@ def line_magic_config(line):
             value = ast.literal_eval(m.group(1))
         except Exception:
             value = m.group(1)
-        if isinstance(value, (set, list, tuple)) and len(value) == 1:
-            value = list(value)[0]
-        if value not in FIGURE_FORMATS:
-            raise UsageError("InlineBackend.figure_format %r is not available here: use one of %s."
-                             % (value, ", ".join(repr(f) for f in FIGURE_FORMATS)))
-        set_figure_format(value)
+        asked = list(value) if isinstance(value, (set, list, tuple)) else [value]
+        usable = [f for f in asked if f in FIGURE_FORMATS]
+        if usable:
+            set_figure_format(usable[0])
+        left = [f for f in asked if f != (usable[0] if usable else None)]
+        if left:
+            _say("InlineBackend.figure_format %s: only one of %s is drawn here; %s."
+                 % (", ".join(repr(f) for f in left), ", ".join(repr(f) for f in FIGURE_FORMATS),
+                    "figures are %r" % usable[0] if usable else "figures stay %r" % _IP.get("figure_format", "png")))
         return None
     if not hidden:
         key = line.split("=", 1)[0].strip() or "(no key)"
