@@ -303,6 +303,23 @@ def test_run_a_script(kernel, py3, tmp_path):
     same(kernel, py3, code, r"ran __main__ \['one', 'two'\]\n\['one', 'two'\]\n")
 
 
+def test_names_that_magics_bind_stay_the_pairs(kernel, tmp_path):
+    script = tmp_path / "defs.py"
+    script.write_text("from_script = 7\n")
+    assert execute(kernel, f"%run {script}").reply["status"] == "ok"
+    assert execute(kernel, "%time timed_name = 5").reply["status"] == "ok"
+    assert execute(kernel, "listed = !echo a").reply["status"] == "ok"
+    r = execute(kernel, "from_script + timed_name, listed")
+    assert r.result["text/plain"] == "(12, ['a'])"
+
+
+def test_who_ls_in_the_middle_of_a_cell(kernel):
+    # VS Code's Variables view: `_names = %who_ls`, then JSON on stdout.
+    r = execute(kernel, "vsc_var = 1\n_names = %who_ls\nimport json\nprint(json.dumps(['vsc_var' in _names, "
+                        "'seed' in _names]))")
+    assert r.stdout == "[true, true]\n", r.messages
+
+
 def test_run_a_missing_file(kernel, py3):
     ours, theirs = both(kernel, py3, "%run no_such_script.py")
     assert ours.reply["status"] == theirs.reply["status"] == "error"

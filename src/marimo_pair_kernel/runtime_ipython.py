@@ -29,7 +29,12 @@ def _in_person_cell():
     while f is not None:
         co = f.f_code
         if co.co_name == "<module>" and "__marimo__cell_" in co.co_filename:
-            return not ("__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names))
+            # As runtime.py's _in_our_run: the user's code (runtime_state.run) has a scratch-like
+            # file name of ours; the cell around it decides.
+            if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
+                return False
+            if "marimo-pair-kernel" not in co.co_filename:
+                return True
         f = f.f_back
     return False  # a thread of ours (a display updated later): answered
 
@@ -59,9 +64,11 @@ def _user_ns():
     fn = globals().get("current_user_ns")  # the pair's own names (runtime_state.py), when present
     if fn is not None:
         try:
-            return fn()
+            ns = fn()
         except Exception:
-            pass
+            ns = None
+        if ns is not None:
+            return ns
     import sys
     return sys.modules["__main__"].__dict__
 
@@ -75,8 +82,7 @@ class _Kernel:
         before = code[:cursor_pos]
         line = before.count("\n") + 1
         column = len(before.rsplit("\n", 1)[-1])
-        ns = dict(_user_ns())
-        ns.update(_caller_ns(2)[0])
+        ns = _visible(_caller_ns(2)[0])
         answer = json.loads(globals()["complete"](code, line, column, ns)["marimo_pair_kernel"])
         start = cursor_pos - int(answer.get("start_back", 0))
         return {"status": "ok", "matches": list(answer.get("matches", [])), "cursor_start": start,
@@ -92,13 +98,21 @@ class _Kernel:
         reply = {"status": "ok", "found": False, "data": {}, "metadata": {}}
         if not name:
             return reply
-        ns = dict(_user_ns())
-        ns.update(_caller_ns(2)[0])
+        ns = _visible(_caller_ns(2)[0])
         answer = json.loads(globals()["inspect_name"](name, bool(detail_level), ns)["marimo_pair_kernel"])
         if answer.get("found"):
             reply["found"] = True
             reply["data"] = {"text/plain": answer.get("text", "")}
         return reply
+
+
+def _visible(glob):
+    """The names code sees: the notebook's globals, then the pair's own, then the caller's."""
+    import sys
+    ns = dict(getattr(sys.modules.get("__main__"), "__dict__", None) or {})
+    for layer in (_user_ns(), glob):
+        ns.update((k, v) for k, v in layer.items() if k != "__builtins__")
+    return ns
 
 
 def _caller_ns(depth):
@@ -861,7 +875,7 @@ def line_magic_pinfo2(line):
 def _pinfo(name, detail):
     import json
     glob, local, _ = _call()
-    ns = dict(glob)
+    ns = _visible(glob)
     ns.update(local or {})
     answer = json.loads(globals()["inspect_name"](name.strip(), bool(detail), ns)["marimo_pair_kernel"])
     if not answer.get("found"):

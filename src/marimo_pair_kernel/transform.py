@@ -24,7 +24,7 @@ from .errors import UsageError
 from .outputs import ErrorInfo
 
 # Kernel-side magics that the runtime also answers in the middle of a cell (runtime_ipython.py).
-ANSWERED_IN_RUNTIME = frozenset({"matplotlib"})
+ANSWERED_IN_RUNTIME = frozenset({"matplotlib", "who", "whos", "who_ls", "reset"})  # + runtime_state.py
 # Only cells with one of these can hold IPython syntax: the transformers cost ~0.3 ms a line.
 # (`obj?` help is a `?` at a line's end or start; one inside a string is not.)
 _MAYBE_IPYTHON = re.compile(r"(?:^|\n)[ \t]*[%!?]|=[ \t]*[%!]|\?[ \t]*(?:\n|$)")
