@@ -44,6 +44,7 @@ FILE_SECONDS = {
     # With their venvs cached; a first run builds them (about 45 s and 20 s) under a lock.
     "test_outputs_no_ipython.py": 50, "test_outputs_env_changes.py": 20, "test_outputs_display_unit.py": 6,
     "test_state.py": 60, "test_state_clients.py": 86, "test_state_unit.py": 3,
+    "test_magics_ipython.py": 75, "test_magics_ipython_unit.py": 7,
 }
 DEFAULT_SECONDS = 20.0
 CACHE_KEY = "marimo-pair-kernel/file-seconds"

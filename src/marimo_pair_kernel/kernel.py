@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
-from . import __version__, scratchpad
+from . import __version__, scratchpad, transform
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone, UsageError
 from .fastimport import import_httpx_lean
 from .magics import Magic, RunOutcome, load_all
@@ -80,6 +80,7 @@ class MarimoPairKernel(Kernel):
         self._history: list[tuple[int, int, str]] = []  # (session, line, source), as IPython keeps it
         # Per-request flags, set by do_execute; completion may come before any execute.
         self._silent = False
+        self._hidden = False
         self._allow_stdin = False
         self._targeter_lock = threading.Lock()
         self._quick_lock = threading.Lock()
@@ -248,6 +249,7 @@ class MarimoPairKernel(Kernel):
             self._history.append((1, self._count, code))
         self._allow_stdin = allow_stdin
         self._silent = silent
+        self._hidden = not store_history  # VS Code's start-up code: %config keys we don't know stay quiet
         reply: dict[str, Any] = {"status": "ok", "payload": [], "user_expressions": {}}
         try:
             error = self._execute(code, reply)
@@ -311,6 +313,10 @@ class MarimoPairKernel(Kernel):
                 raise
             self._open_first = None
             self._note_warmed(getattr(finish, "ready", None))  # before the warm-up thread may get to it
+        rewritten = transform.rewrite(code, hidden=self._hidden)  # IPython's %magics and !cmd (transform.py)
+        if rewritten.note and not self._silent:
+            self.stream("stderr", rewritten.note)
+        code, stripped = rewritten.code, rewritten.code.strip()
         if stripped.startswith("%%"):
             first, _, body = code.lstrip().partition("\n")
             name, _, argline = first[2:].partition(" ")
@@ -405,6 +411,8 @@ class MarimoPairKernel(Kernel):
         self.send_response(self.iopub_socket, "update_display_data" if kind == "update" else "display_data", content)
 
     def _hint(self, error: ErrorInfo) -> ErrorInfo:
+        if (usage := transform.usage_error(error)) is not None:  # a magic's, from the runtime
+            return usage
         if error.ename == "NameError":
             m = re.search(r"name '(\w+)' is not defined", error.evalue)
             if m and m.group(1) in self._scratch_names and self.pair_owner().kernel_id is None:

@@ -114,9 +114,13 @@ def _formatter():
             f.formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure", _figure_png)
             _S["fmt"] = f
             _S.pop("fmt_failed", None)
-        except Exception:
+        except ModuleNotFoundError:
             f = None
             _ipython_missing()
+        except Exception:
+            # IPython half-imported by another thread (warm(), `!cmd`'s expansion): not a missing
+            # IPython, so the next value tries again.
+            f = None
     return f or mini_formatter()
 
 
@@ -786,6 +790,7 @@ def install_hooks(ns):
     _ns_display._mpk = __name__
     if getattr(ns.get("display", _ns_display), "_mpk", None):
         ns["display"] = _ns_display
+    globals().get("install_ipython", lambda ns: None)(ns)  # get_ipython() (runtime_ipython.py)
 
 
 def _open_figures():

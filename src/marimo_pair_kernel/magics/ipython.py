@@ -1,0 +1,143 @@
+"""IPython's everyday magics: declared here (for %help, %lsmagic, %MAGIC? and completion), run
+in the notebook's process by runtime_ipython.py, except %history, which is this kernel's own.
+
+A magic declared with `forwarded=True` never reaches a handler here: transform.py turns the
+cell into `get_ipython().run_line_magic(...)` and the like, which the runtime answers where
+the code runs (runtime_ipython.py's `line_magic_<name>` / `cell_magic_<name>`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import UsageError
+from . import MagicContext, MagicParser, magic
+
+FORWARDED: set[str] = set()  # magics that run in the notebook's process (see transform.py)
+
+
+def forwarded(
+    name: str,
+    summary: str,
+    *,
+    cell: bool = False,
+    line: bool = True,
+    setup: Callable[[MagicParser], None] | None = None,
+) -> None:
+    """Declare a magic whose work is done by the runtime in the notebook's process."""
+
+    def handler(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
+        raise UsageError(f"%{name} runs in the notebook's process; this kernel did not send it there.")
+
+    magic(name, summary, line=line, cell=cell, setup=setup)(handler)
+    FORWARDED.add(name)
+
+
+def _stmt(p: MagicParser) -> None:
+    p.add_argument("statement", nargs="*", help="the code (for %%%%: the cell below)")
+
+
+def _timeit(p: MagicParser) -> None:
+    p.add_argument("-n", type=int, metavar="N", help="loops per run (default: as many as fill 0.2 s)")
+    p.add_argument("-r", type=int, metavar="R", help="runs (default 7)")
+    p.add_argument("-p", type=int, metavar="P", help="digits shown (default 3)")
+    p.add_argument("-q", action="store_true", help="print nothing")
+    p.add_argument("-o", action="store_true", help="return the TimeitResult")
+    _stmt(p)
+
+
+def _prun(p: MagicParser) -> None:
+    p.add_argument("-s", metavar="KEY", help="sort key (default: time)")
+    p.add_argument("-l", metavar="LIMIT", help="lines to show: a number, a fraction or a name")
+    p.add_argument("-r", action="store_true", help="return the pstats.Stats")
+    p.add_argument("-q", action="store_true", help="print nothing")
+    _stmt(p)
+
+
+def _words(metavar: str, help: str) -> Callable[[MagicParser], None]:
+    def setup(p: MagicParser) -> None:
+        p.add_argument("args", nargs="*", metavar=metavar, help=help)
+
+    return setup
+
+
+_WHERE = "where it runs, as IPython does"
+forwarded("time", f"Time one statement (or the cell) {_WHERE}: CPU and wall time.", cell=True, setup=_stmt)
+forwarded("timeit", f"Time a statement (or the cell) over many loops {_WHERE}: -n N -r R -q -o.", cell=True,
+          setup=_timeit)
+forwarded("prun", f"Profile a statement (or the cell) with cProfile {_WHERE}: IPython's table.", cell=True,
+          setup=_prun)
+forwarded("env", "The notebook process's environment: %env, %env NAME, %env NAME=VALUE.",
+          setup=_words("NAME[=VALUE]", ""))
+forwarded("pwd", "The notebook process's working directory.")
+forwarded(
+    "cd",
+    "Change the notebook process's working directory (the person's cells too): %cd --yes DIR.",
+    setup=_words("[--yes] DIR", "the person's notebook moves too, so --yes is needed"),
+)
+forwarded(
+    "load_ext",
+    "%load_ext autoreload is accepted (marimo reloads modules itself); other IPython extensions can't load here.",
+    setup=_words("NAME", "an extension module"),
+)
+forwarded("autoreload", "Accepted with a note: marimo's own module reloader (runtime.auto_reload) does this.",
+          setup=_words("MODE", "0|1|2|off|..."))
+forwarded(
+    "config",
+    "%config InlineBackend.figure_format = 'png'|'retina'|'svg': how figures are drawn; other keys: a note.",
+    setup=_words("KEY = VALUE", ""),
+)
+forwarded("precision", "Float precision of plain-text values: %precision 3 (none: back to repr).",
+          setup=_words("[N|FORMAT]", ""))
+forwarded("run", "Run a Python file in the notebook's process: %run script.py [args]; its names become the pair's.",
+          setup=_words("[-i] FILE [ARGS]", "-i: the file sees the pair's names"))
+_NO_DEBUG = "Not available: post-mortem debugging can't reach marimo's process from here."
+forwarded("debug", _NO_DEBUG)
+forwarded("pdb", "Automatic post-mortem debugging: not available either, as %debug.", setup=_words("[on|off]", ""))
+
+def _setup_history(p: MagicParser) -> None:
+    p.add_argument("-n", action="store_true", help="show the line numbers")
+    p.add_argument("-l", type=int, metavar="N", help="the last N lines")
+    p.add_argument("-g", nargs="?", const="*", metavar="PATTERN", help="search (glob) the history; shows numbers")
+    p.add_argument("range", nargs="*", help="line numbers: 4, 4-6")
+
+
+@magic("history", "This kernel's input history: %history [-n] [-l N] [-g PATTERN] [4-6].", setup=_setup_history)
+def history_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
+    entries: list[tuple[int, int, str]] = list(getattr(ctx, "_history", []))
+    numbers = args.n
+    if args.g is not None:
+        pattern = args.g if any(c in args.g for c in "*?[") else f"*{args.g}*"
+        entries = [e for e in entries if fnmatch.fnmatch(e[2], pattern)]
+        numbers = True
+    elif args.range:
+        wanted: set[int] = set()
+        for r in args.range:
+            lo, _, hi = r.partition("-")
+            try:
+                wanted.update(range(int(lo), int(hi or lo) + 1))
+            except ValueError:
+                raise UsageError(f"{r!r} is not a line number or a range like 4-6") from None
+        entries = [e for e in entries if e[1] in wanted]
+    if args.l is not None:  # as IPython: the last N lines before this one
+        entries = entries[:-1][-args.l :] if args.l > 0 else []
+    out: list[str] = []
+    for _, n, src in entries:
+        if numbers:
+            lines = src.split("\n")
+            out.append(f"{n:>4}: {lines[0]}")
+            out.extend(f"      {line}" for line in lines[1:])
+        else:
+            out.append(src)
+    if out:
+        ctx.stream("stdout", "\n".join(out) + "\n")
+
+
+def forwarded_names() -> frozenset[str]:
+    return frozenset(FORWARDED)
+
+
+__all__: list[Any] = ["FORWARDED", "forwarded", "forwarded_names", "history_magic"]

@@ -1,0 +1,203 @@
+"""Unit tests of the IPython-magic pieces that need no marimo: the cell rewrite (transform.py),
+and runtime_ipython.py's parsing and formatting, also as they run without IPython."""
+
+from __future__ import annotations
+
+import builtins
+import sys
+
+import pytest
+
+from marimo_pair_kernel import scratchpad, transform
+from marimo_pair_kernel.errors import UsageError
+from marimo_pair_kernel.outputs import ErrorInfo
+
+
+@pytest.fixture
+def rt() -> dict:
+    return scratchpad.exec_runtime({"__name__": "_marimo_pair_kernel_rt_test"})
+
+
+@pytest.fixture
+def no_ipython(monkeypatch):
+    """The notebook's Python without IPython (marimo --sandbox, uvx marimo)."""
+    real = builtins.__import__
+
+    def fake(name, *args, **kw):
+        if name == "IPython" or name.startswith("IPython."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+
+
+# -- transform.rewrite ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("1 + 1", "1 + 1"),
+        ("print('%d' % 3)", "print('%d' % 3)"),
+        ("a != b", "a != b"),
+        ("%time x = 1", "get_ipython().run_line_magic('time', 'x = 1')\n"),
+        ("y = 1\n%time z = y", "y = 1\nget_ipython().run_line_magic('time', 'z = y')\n"),
+        ("x = !ls", "x = get_ipython().getoutput('ls')\n"),
+        ("!!ls", "get_ipython().getoutput('ls')\n"),
+        ("!echo {x}", "get_ipython().system('echo {x}')\n"),
+        ("%%timeit -n 3\nx = 1", "get_ipython().run_cell_magic('timeit', '-n 3', 'x = 1\\n')\n"),
+        # kernel-side: ours, unknown, pager lines
+        ("%cells", "%cells"),
+        ("%%cell --name a\nx = 1", "%%cell --name a\nx = 1"),
+        ("%history -l 3", "%history -l 3"),
+        ("%nosuchmagic", "%nosuchmagic"),
+        ("seed?", "seed?"),
+        ("%time?", "%time?"),
+    ],
+)
+def test_rewrite(code: str, expected: str) -> None:
+    assert transform.rewrite(code).code == expected
+
+
+def test_hidden_executes_tell_the_runtime() -> None:
+    out = transform.rewrite("%config Completer.use_jedi = False", hidden=True).code
+    assert out == "get_ipython(True).run_line_magic('config', 'Completer.use_jedi = False')\n"
+
+
+def test_our_magics_in_the_middle_of_a_cell_say_where_they_go() -> None:
+    with pytest.raises(UsageError, match="only on a line of its own"):
+        transform.rewrite("x = 1\n%cells")
+    assert "run_line_magic('matplotlib'" in transform.rewrite("x = 1\n%matplotlib inline").code
+
+
+@pytest.mark.parametrize(
+    ("command", "magic"),
+    [
+        ("!pip install pandas", "%packages add pandas"),
+        ("!pip install -q -U 'numpy>=2'", "%packages add 'numpy>=2'"),
+        ("!uv pip install polars", "%packages add polars"),
+        ("!uv add httpx", "%packages add httpx"),
+        ("!conda install scipy", "%packages add scipy"),
+        ("!pip uninstall -y six", "%packages remove six"),
+        ("!python -m pip install rich", "%packages add rich"),
+    ],
+)
+def test_package_commands_become_packages(command: str, magic: str) -> None:
+    r = transform.rewrite(command)
+    assert r.code == magic
+    assert "marimo's package manager" in r.note and r.note.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["!pip list", "!uv run x.py", "!uv sync", "!{sys.executable} -m pip install x"])
+def test_other_package_tool_commands_run_as_shell(command: str) -> None:
+    assert transform.rewrite(command).code.startswith("get_ipython().system(")
+
+
+def test_package_options_only_the_tool_knows_say_what_to_do() -> None:
+    with pytest.raises(UsageError, match=r"package names only.*sys\.executable"):
+        transform.rewrite("!pip install -r requirements.txt")
+
+
+def test_usage_errors_from_the_runtime_lose_our_frames() -> None:
+    raw = ('Traceback (most recent call last):\n  File "x", line 1, in <module>\n  File "<string>", line 9, in f\n'
+           "_marimo_pair_kernel_rt_0123456789ab.UsageError: do this instead\n")
+    e = transform.usage_error(ErrorInfo("UsageError", "do this instead", ["..."], raw))
+    assert e is not None and e.traceback == ["\x1b[0;31mUsageError\x1b[0m: do this instead"]
+    assert transform.usage_error(ErrorInfo("UsageError", "click's", ["..."], "click.UsageError: click's")) is None
+
+
+# -- runtime_ipython.py ---------------------------------------------------------------------------------
+
+
+def test_options_as_ipython_parses_them(rt: dict) -> None:
+    opts = rt["_options"]
+    assert opts("-n 10 -r3 -q sum(range(10))", "n:r:tcp:qo") == ({"n": ["10"], "r": ["3"], "q": [True]},
+                                                                   "sum(range(10))")
+    assert opts("-1 + 2", "n:r:tcp:qo") == ({}, "-1 + 2")
+    assert opts("  x  =  1", "n:") == ({}, "x  =  1")
+    with pytest.raises(Exception, match="needs a value"):
+        opts("-n", "n:")
+
+
+def test_expansion_without_ipython(rt: dict) -> None:
+    ns = {"n": 41, "name": "x y"}
+    assert rt["_expand"]("echo {n + 1} $n $$HOME {{lit}}", ns) == "echo 42 41 $HOME {lit}"
+    assert rt["_expand"]("echo {n:>4}", ns) == "echo   41"
+    assert rt["var_expand"]("echo {undefined_name}", ns) == "echo {undefined_name}"  # as IPython: unchanged
+
+
+def test_expansion_matches_ipythons(rt: dict) -> None:
+    from IPython.utils.text import DollarFormatter
+
+    ns = {"n": 41, "xs": [1, 2]}
+    for cmd in ("echo {n + 1} $n", "echo {xs[0]} ${n}", "ls $$HOME"):
+        assert rt["_expand"](cmd, ns) == DollarFormatter().vformat(cmd, args=[], kwargs=ns), cmd
+
+
+def test_time_formats_without_ipython_match_ipythons(rt: dict, monkeypatch) -> None:
+    from IPython.core.magics.execution import TimeitResult, _format_time
+
+    samples = [0.0, 3e-9, 5.96e-6, 0.0123, 1.5, 75.0, 3725.2]
+    expected = [_format_time(t) for t in samples]
+    result = str(TimeitResult(10, 3, 1e-6, 2e-6, [1.2e-5, 1.1e-5, 1.4e-5], 0.0, 3))
+    monkeypatch.setitem(sys.modules, "IPython.core.magics.execution", None)  # the import fails
+    assert [rt["_format_time"](t) for t in samples] == expected
+    assert str(rt["_timeit_result"](10, 3, 1e-6, 2e-6, [1.2e-5, 1.1e-5, 1.4e-5], 0.0, 3)) == result
+    assert repr(rt["_timeit_result"](1, 1, 1.0, 1.0, [1.0], 0.0, 3)).startswith("<TimeitResult : 1 s ± 0 ns per loop")
+
+
+def test_getoutput_without_ipython_is_a_list(rt: dict, no_ipython) -> None:
+    lines = rt["getoutput"]("printf 'a\\nb\\n'")
+    assert lines == ["a", "b"] and type(lines) is list
+
+
+def test_shell_output_streams_and_sets_the_exit_code(rt: dict) -> None:
+    seen: list[str] = []
+    assert rt["_run_shell"]("echo one; exit 3", seen.append) == 3
+    assert "".join(seen) == "one\n"
+
+
+def test_mid_cell_package_commands_are_refused(rt: dict) -> None:
+    with pytest.raises(Exception, match="line of its own"):
+        rt["system"]("pip install pandas", {})
+
+
+def test_env_hides_secrets(rt: dict, monkeypatch) -> None:
+    monkeypatch.setenv("SOME_API_TOKEN", "sekrit")
+    monkeypatch.setenv("PLAIN_VALUE", "shown")
+    env = rt["line_magic_env"]("")
+    assert env["SOME_API_TOKEN"] == "<hidden>" and env["PLAIN_VALUE"] == "shown"
+
+
+def test_figure_formats(rt: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    plt.plot([1, 2])
+    try:
+        rt["set_figure_format"]("retina")
+        b = rt["bundle"](fig)
+        from IPython.core.pylabtools import retina_figure
+
+        assert "image/png" in b["data"] and b["metadata"]["image/png"] == retina_figure(fig)[1]  # IPython's
+        rt["set_figure_format"]("svg")
+        b = rt["bundle"](fig)
+        assert "image/svg+xml" in b["data"] and "image/png" not in b["data"]
+        rt["set_figure_format"]("png")
+        b = rt["bundle"](fig)
+        assert "image/png" in b["data"] and not b["metadata"]
+    finally:
+        plt.close(fig)
+
+
+def test_figure_formats_not_drawn_here_are_a_note(rt: dict, capsys) -> None:
+    rt["line_magic_config"]("InlineBackend.figure_formats = ['pdf', 'svg']")
+    assert rt["_IP"]["figure_format"] == "svg"
+    assert "'pdf'" in capsys.readouterr().err
+    rt["line_magic_config"]("InlineBackend.figure_format = 'jpeg'")
+    assert rt["_IP"]["figure_format"] == "svg" and "figures stay 'svg'" in capsys.readouterr().err
+    rt["line_magic_config"]("InlineBackend.figure_format = 'png'")
+    assert capsys.readouterr().err == ""
