@@ -44,6 +44,8 @@ FILE_SECONDS = {
     # With their venvs cached; a first run builds them (about 45 s and 20 s) under a lock.
     "test_outputs_no_ipython.py": 50, "test_outputs_env_changes.py": 20, "test_outputs_display_unit.py": 6,
     "test_state.py": 60, "test_state_clients.py": 86, "test_state_unit.py": 3,
+    # With its two MCP servers' venvs cached; a first run builds them (about 40 s, up to 80 s busy).
+    "test_recipes_agents.py": 90, "test_install_alias.py": 5,
 }
 DEFAULT_SECONDS = 20.0
 CACHE_KEY = "marimo-pair-kernel/file-seconds"
