@@ -184,12 +184,13 @@ def test_jupyter_kernel_mcp_recipe(server, tmp_path):
     calls = [("start_kernel", {"env_path": python, "kernel_id": "pair"})]
     calls += [("execute_code", {"code": code, "kernel_id": "pair", "timeout": 120})
               for code in ("seed + 1", DATAFRAME, "%cells", "1/0", NAMED_CELL.format(name="from_kmcp"), "from_kmcp",
-                           f"%pip install {wheel}", "import mpk_agent_pkg2\nmpk_agent_pkg2.VALUE")]
+                           f"%pip install {wheel}", "import mpk_agent_pkg2\nmpk_agent_pkg2.VALUE",
+                           "kept = seed * 10", "kept + 1")]
     calls.append(("stop_kernel", {"kernel_id": "pair"}))
     tools, results = run_agent(bin_dir, [str(bin_dir / "jupyter-kernel-mcp")], env, calls, tmp_path)
     assert {"start_kernel", "execute_code", "stop_kernel"} <= set(tools), tools
     answers = [json.loads(t) for t in by_tool(results)]
-    started, value, frame, listing, error, cell, made, pip, imported, stopped = answers
+    started, value, frame, listing, error, cell, made, pip, imported, bound, kept, stopped = answers
     assert started["success"] is True, started
     assert value["success"] and value["result"] == "42", value
     assert "Adelie" in frame["result"] and "5076" in frame["result"], frame
@@ -202,4 +203,6 @@ def test_jupyter_kernel_mcp_recipe(server, tmp_path):
     assert made["result"] == "82", made  # what the new cell defines, read back as a value
     assert pip["success"] and list(server.site.glob("mpk_agent_pkg2*")), pip
     assert imported["result"] == "42", imported
+    # Variables persist between executions, as its tool description tells the agent.
+    assert bound["success"] and kept["result"] == "411", (bound, kept)
     assert stopped["success"] is True, stopped
