@@ -156,9 +156,9 @@ def test_mcp_jupyter_recipe(jupyter, server, tmp_path):
     streamed = "".join(o.get("text", "") for o in outputs(cell))
     assert "82" in streamed and "(from_goose)" in streamed, cell
     assert [c["name"] for c in server.cells()].count("from_goose") == 1
-    # install_packages sends `!uv pip install NAME`, a shell escape marimo's scratchpad refuses ...
-    assert "Installation of packages" in install and "SyntaxError" in install, install
-    assert "To install packages, use the package manager panel." in install
+    # install_packages sends `!uv pip install NAME`, a shell escape this kernel does not run (yet) ...
+    assert "Installation of packages" in install and "!uv pip install" in install, install
+    assert "SyntaxError" in install and "invalid syntax" in install, install
     # ... so the agent installs with %pip in a cell: into the notebook's environment, and importable.
     assert json.loads(pip)["status"] == "ok", pip
     assert list(server.site.glob("mpk_agent_pkg*"))
