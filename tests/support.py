@@ -363,6 +363,14 @@ class Outputs:
     def displays(self) -> list[dict]:
         return [c["data"] for c in self.of("display_data")]
 
+    @property
+    def listing(self) -> dict:
+        """A listing magic's bundle: its one execute_result (Out[n]); no listing also comes as a display."""
+        results = self.of("execute_result")
+        assert len(results) == 1, [m["msg_type"] for m in self.messages]
+        assert not any("application/vnd.marimo-pair+json" in d for d in self.displays), self.displays
+        return results[0]["data"]
+
 
 @dataclass
 class Run(Outputs):

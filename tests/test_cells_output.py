@@ -65,7 +65,7 @@ def test_name_of_an_unrun_notebook_says_how_to_run_it(kernel, server):
 
 def test_cells_lists_what_unrun_cells_define_and_says_they_have_not_run(kernel):
     run = ok(execute(kernel, "%cells"))
-    (bundle,) = run.displays
+    bundle = run.listing
     cells = {c["id"]: c for c in bundle["application/vnd.marimo-pair+json"]["cells"]}
     assert cells["Hbol"]["status"] == "stale" and cells["Hbol"]["defs"] == ["seed"]
     assert cells["MJUe"]["defs"] == ["answer"] and cells["MJUe"]["refs"] == ["seed"]
@@ -81,14 +81,14 @@ def test_run_all_runs_stale_cells_with_progress_and_a_count(kernel, server):
     assert {c["status"] for c in server.cells()} == {"idle"}
     assert ok(execute(kernel, "answer")).result["text/plain"] == "42"
     assert "Nothing to run" in ok(execute(kernel, "%cell run --all")).stdout
-    assert "have not run" not in ok(execute(kernel, "%cells")).displays[0]["text/plain"]
+    assert "have not run" not in ok(execute(kernel, "%cells")).listing["text/plain"]
 
 
 def test_a_cell_saved_without_running_and_a_failed_cell_are_explained(kernel):
     ok(execute(kernel, "%%cell --name later --no-run\nlater_v = seed * 10\n"))
     text = shown(execute(kernel, "later_v"))
     assert "which has not run since it was created or edited" in text and "%cell run " in text
-    assert "1 of " in ok(execute(kernel, "%cells")).displays[0]["text/plain"]
+    assert "1 of " in ok(execute(kernel, "%cells")).listing["text/plain"]
     run = ok(execute(kernel, "%cell run --all"))
     assert "ran 1 cell." in run.stdout
     assert execute(kernel, "%%cell --name broken_def\nbroken_v = 1 / 0\n").reply["status"] == "error"
@@ -171,10 +171,31 @@ def test_figures_from_one_run_are_bounded(kernel):
     assert run.displays[-1]["text/plain"] == "... 3 more figures, shown on the marimo page"
 
 
-@pytest.mark.parametrize("magic", ["%cells", "%status", "%discover", "%graph", "%lsmagic", "%help", "%cell show Hbol"])
-def test_listings_render_as_tables_with_json_for_programs(kernel, magic):
-    # %graph draws its diagram first, in a display of its own (text/vnd.mermaid only).
-    (bundle,) = [d for d in ok(execute(kernel, magic)).displays if d.keys() != {"text/vnd.mermaid"}]
+LISTINGS = ["%cells", "%status", "%discover", "%graph", "%graph Hbol", "%lsmagic", "%help", "%cell show Hbol",
+            "%cell delete listed_then_deleted"]
+
+
+@pytest.mark.parametrize("magic", LISTINGS)
+def test_listings_are_one_execute_result_with_a_table_and_json_for_programs(kernel, magic):
+    # As IPython shows a line magic's return value (Out[n]): clients that read only results and
+    # streams (jupyter-kernel-mcp, for one) see the listing too.
+    if "delete" in magic:
+        made = ok(execute(kernel, "%%cell --name listed_then_deleted\nlisted_v = 1\n"))
+        assert made.of("execute_result") == [] and "created and ran cell" in made.stdout  # a status line only
+    run = ok(execute(kernel, magic))
+    (result,) = run.of("execute_result")
+    # Nothing else, but %graph's diagram first, in a display of its own (text/vnd.mermaid only).
+    assert [set(d) for d in run.displays] == ([{"text/vnd.mermaid"}] if magic.startswith("%graph") else []), magic
+    assert result["execution_count"] == run.reply["execution_count"]
+    bundle = result["data"]
     assert {"text/plain", "text/html", "application/vnd.marimo-pair+json"} <= set(bundle), magic
     assert "application/json" not in bundle, magic  # JupyterLab and euporie would rank it above the table
-    assert "<table>" in bundle["text/html"] or magic == "%lsmagic"
+    assert "<table>" in bundle["text/html"] or magic in ("%lsmagic", "%cell delete listed_then_deleted")
+
+
+def test_magic_help_is_the_result_and_a_silent_listing_shows_nothing(kernel):
+    run = ok(execute(kernel, "%help cells"))
+    assert [m["msg_type"] for m in run.messages] == ["execute_input", "execute_result"]
+    assert run.result["text/plain"].startswith("usage: %cells")
+    quiet = ok(execute(kernel, "%cells", silent=True))
+    assert [m["msg_type"] for m in quiet.messages] == []

@@ -134,6 +134,12 @@ def test_an_import_in_one_line_is_used_in_the_next(console):
     assert re.search(r"Out\[\d+\]: 41.5", out), out
 
 
+def test_listing_is_the_magics_out(console):
+    # As IPython shows a line magic's value: Out[n], then the aligned table.
+    out = console.run("%cells")
+    assert re.search(r"Out\[\d+\]: ", out) and "seed = 41" in out, out
+
+
 def test_error_is_shown_once(console):
     out = console.run("1/0")
     # IPython's layout names it twice (header, last line), as ipykernel does; no stderr echo of it.

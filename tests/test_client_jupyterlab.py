@@ -13,6 +13,7 @@ MPK_UPDATE_DOCS=1).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -108,6 +109,9 @@ def test_cells_magic_shows_a_table(page):
     assert table.count() >= 1, cell_outputs(page, CELLS_LISTING).inner_text()[:500]
     text = table.first.inner_text()
     assert "seed = 41" in text and "tally" in text, text
+    # A listing is the magic's result, Out[n], as IPython shows a line magic's value: Lab numbers it.
+    prompt = cell_outputs(page, CELLS_LISTING).locator(".jp-OutputPrompt").first.inner_text()
+    assert re.fullmatch(r"\[\d+\]:", prompt.strip()), prompt
 
 
 def test_named_cell_ending_in_a_dataframe_shows_it(page, server):

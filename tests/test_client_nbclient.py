@@ -84,7 +84,8 @@ def test_outputs_saved_in_the_ipynb(first_run, server):
 
     assert stdout(cells[4]) == "scratch sees 410 820\n"
 
-    [listing] = [o for o in cells[5]["outputs"] if o["output_type"] == "display_data"]
+    [listing] = [o for o in cells[5]["outputs"] if o["output_type"] == "execute_result"]  # Out[n], as IPython
+    assert listing["execution_count"] == cells[5]["execution_count"]
     assert {"text/plain", "text/html", "application/vnd.marimo-pair+json"} <= set(listing["data"])
     assert {"base", "doubled"} <= {c["name"] for c in listing["data"]["application/vnd.marimo-pair+json"]["cells"]}
 

@@ -177,6 +177,9 @@ def test_console_first_line_typed_at_once_sees_the_notebook_run(tmp_path):
         child.sendline("x + 1, {'k': 0.5}")
         child.expect(prompt("Out", 1) + ESC + r"\s*" + ESC + re.escape("(42, {'k': 0.5})"))
         child.expect(prompt("In", 2))
+        child.sendline("%status")  # a listing is the magic's Out[n], as IPython shows a line magic's value
+        child.expect(prompt("Out", 2) + r"[\s\S]*marimo-pair status[\s\S]*healthy\s+True")
+        child.expect(prompt("In", 3))
         exit_cleanly(child, our_processes(state), state)
     finally:
         child.close(force=True)

@@ -39,7 +39,7 @@ def test_finds_exactly_the_live_server(server):
         km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
         try:
             run = execute(kc, "%discover")
-            data = run.displays[0]["application/vnd.marimo-pair+json"]
+            data = run.listing["application/vnd.marimo-pair+json"]
             assert [s["url"] for s in data["servers"]] == [server.url]
             assert len(data["stale"]) == 3
             assert execute(kc, "answer").result["text/plain"] == "42"
@@ -147,7 +147,7 @@ def test_several_notebooks_is_its_own_error_and_names_the_choice(server, tmp_pat
             assert "[0]" in run.reply["evalue"] and "[1]" in run.reply["evalue"]
             run = execute(kc, "%connect 7")
             assert run.reply["ename"] == "NoNotebookError" and "number 7" in run.reply["evalue"]
-            listed = execute(kc, "%discover").displays[0]
+            listed = execute(kc, "%discover").listing
             assert "%connect N" in listed["text/plain"]
             paths = [nb["path"] for s in listed["application/vnd.marimo-pair+json"]["servers"] for nb in s["notebooks"]]
             number = paths.index(str(other.notebook))  # the # column numbers them in this order

@@ -72,7 +72,7 @@ def test_hung_and_trickling_servers_are_never_chosen(server, directory, tmp_path
                 assert run.result["text/plain"] == "42"
                 assert first < DISCOVERY_BOUND + 5.0, first
                 disc = k.execute("%discover")
-                data = disc.of("display_data")[0]["data"]["application/vnd.marimo-pair+json"]
+                data = disc.listing["application/vnd.marimo-pair+json"]
                 assert [s["url"] for s in data["servers"]] == [server.url]
                 assert sum("no complete answer" in s["reason"] for s in data["stale"]) == 101
     finally:
@@ -107,7 +107,7 @@ def test_impostor_receives_nothing(server, directory, sleeper, tmp_path):
         with LoggedKernel(env, tmp_path / "kernel.log") as k:
             assert k.execute("answer").result["text/plain"] == "42"  # the real one, unambiguous
             disc = k.execute("%discover")
-            data = disc.of("display_data")[0]["data"]["application/vnd.marimo-pair+json"]
+            data = disc.listing["application/vnd.marimo-pair+json"]
             assert len(data["servers"]) == 1 and len(data["stale"]) == 2
             assert k.execute("%connect 1").status == "error"  # there is no second notebook
             assert k.execute("%connect 0").status == "ok"
@@ -193,7 +193,7 @@ def test_junk_registry_is_skipped_with_a_reason(server, directory, tmp_path):
         assert k.execute("answer").result["text/plain"] == "42"
         disc = k.execute("%discover")
         assert disc.status == "ok"
-        text = disc.of("display_data")[0]["data"]["text/plain"]
+        text = disc.listing["text/plain"]
         assert "j_fifo.json" in text and "not a regular file" in text
     assert "internal error" not in (tmp_path / "kernel.log").read_text().lower()
 

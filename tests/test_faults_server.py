@@ -99,7 +99,7 @@ def test_death_restart_and_reload(root, tmp_path):
             run = k.execute("answer")
             assert run.status == "ok", run.content
             assert run.result["text/plain"] == "42"
-            status = k.execute("%status").of("display_data")[0]["data"]["application/vnd.marimo-pair+json"]
+            status = k.execute("%status").listing["application/vnd.marimo-pair+json"]
             assert status["url"] == fourth.url
         assert "internal error" not in (tmp_path / "kernel.log").read_text().lower()
     finally:

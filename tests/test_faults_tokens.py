@@ -53,7 +53,7 @@ def test_without_token_the_error_says_how(token_server, tmp_path):
         assert run.status == "ok", run.content
         assert run.result["text/plain"] == "42"
         status = k.execute("%status")
-        info = status.of("display_data")[0]["data"]["application/vnd.marimo-pair+json"]
+        info = status.listing["application/vnd.marimo-pair+json"]
         assert info["token"] == "set"
         _assert_clean(k, TOKEN)  # `seen` is what the kernel sent, so the input_reply is not in it
 

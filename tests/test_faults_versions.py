@@ -87,7 +87,7 @@ def test_core_works_on_old_marimo_and_survives_a_reload(old_server, tmp_path):
         run = k.execute("from_kernel + answer")
         assert run.status == "ok", run.content
         assert run.result["text/plain"] == "85"
-        status = k.execute("%status").of("display_data")[0]["data"]["application/vnd.marimo-pair+json"]
+        status = k.execute("%status").listing["application/vnd.marimo-pair+json"]
         assert status["session_key"] == new_tab.key
         assert status["marimo_version"].startswith(OLD_MARIMO_VERSION)
     assert "internal error" not in (tmp_path / "k.log").read_text().lower()

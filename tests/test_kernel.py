@@ -138,7 +138,7 @@ def test_help_lists_every_magic(kernel):
     from marimo_pair_kernel.magics import load_all
 
     run = execute(kernel, "%help")
-    bundle = run.displays[0]
+    bundle = run.listing
     names = {m["name"] for m in bundle["application/vnd.marimo-pair+json"]}
     assert names == set(load_all())
     for name in names:
@@ -146,7 +146,7 @@ def test_help_lists_every_magic(kernel):
 
 
 def test_lsmagic_lists_line_and_cell_magics(kernel):
-    (bundle,) = execute(kernel, "%lsmagic").displays
+    bundle = execute(kernel, "%lsmagic").listing
     assert {"text/plain", "text/html", "application/vnd.marimo-pair+json"} <= set(bundle)
     assert "%%cell" in bundle["application/vnd.marimo-pair+json"]["cell"]
     assert "%discover" in bundle["application/vnd.marimo-pair+json"]["line"]
@@ -154,7 +154,7 @@ def test_lsmagic_lists_line_and_cell_magics(kernel):
 
 def test_discover_display(kernel, server):
     run = execute(kernel, "%discover")
-    (bundle,) = run.displays
+    bundle = run.listing
     assert {"text/plain", "text/html", "application/vnd.marimo-pair+json"} <= set(bundle)
     servers = bundle["application/vnd.marimo-pair+json"]["servers"]
     assert [s["url"] for s in servers] == [server.url]

@@ -39,7 +39,6 @@ class MarimoPairKernelTests(jkt.KernelTests):
         {"code": "(1, 'a', None)", "result": "(1, 'a', None)"},
     ]
     code_display_data = [
-        {"code": "%discover", "mime": "application/vnd.marimo-pair+json"},
         {"code": "from IPython.display import HTML; display(HTML('<b>hi</b>'))", "mime": "text/html"},
         {"code": "import pandas as pd; display(pd.DataFrame({'a': [1]}))", "mime": "text/html"},
     ]

@@ -77,7 +77,7 @@ def test_same_name_again_replaces_the_code(kernel, server):
 def test_new_cells_show_their_code_unless_hide_code(kernel, server):
     ok(execute(kernel, "%%cell --name shown_cell\nshown_v = 1\n"))
     ok(execute(kernel, "%%cell --name hidden_cell --hide-code\nhidden_v = 1\n"))
-    listing = ok(execute(kernel, "%cells")).displays[0][PAIR]["cells"]
+    listing = ok(execute(kernel, "%cells")).listing[PAIR]["cells"]
     flags = {c["name"]: c["hide_code"] for c in listing}
     assert flags["shown_cell"] is False
     assert flags["hidden_cell"] is True
@@ -208,11 +208,11 @@ def test_cell_delete_reports_who_loses_inputs(kernel, server):
     ok(execute(kernel, "%%cell --name del_grandchild\ndel_w = del_z + 1\n"))
     run = ok(execute(kernel, "%cell delete del_src"))
     assert by_name(server, "del_src") == []
-    data = run.displays[0][PAIR]
+    data = run.listing[PAIR]
     assert data["deleted"]["name"] == "del_src"
     assert [(x["name"], x["names"]) for x in data["lose_inputs"]] == [("del_child", ["del_x"])]
     assert [x["name"] for x in data["affected"]] == ["del_grandchild"]
-    text = run.displays[0]["text/plain"]
+    text = run.listing["text/plain"]
     assert "del_child" in text and "del_x" in text
 
 
@@ -221,8 +221,7 @@ def test_cell_delete_reports_who_loses_inputs(kernel, server):
 
 def test_cells_listing_carries_json(kernel, server):
     run = ok(execute(kernel, "%cells"))
-    assert len(run.displays) == 1
-    bundle = run.displays[0]
+    bundle = run.listing  # one execute_result, no display
     assert {"text/plain", "text/html", PAIR} <= set(bundle)
     assert "application/json" not in bundle  # JupyterLab would show a JSON tree instead of the table
     listing = bundle[PAIR]["cells"]
@@ -237,8 +236,7 @@ def test_cells_listing_carries_json(kernel, server):
 
 def test_cell_show(kernel):
     run = ok(execute(kernel, "%cell show Hbol"))
-    assert len(run.displays) == 1
-    b = run.displays[0]
+    b = run.listing
     assert b[PAIR]["cell"]["id"] == "Hbol"
     assert "MJUe" in b[PAIR]["cell"]["children"]
     assert "seed = 41" in b["text/plain"] and "seed = 41" in b["text/html"]
@@ -247,25 +245,25 @@ def test_cell_show(kernel):
 def test_graph_shows_defs_refs_ancestors_descendants(kernel):
     ok(execute(kernel, "%%cell --name graph_leaf\ngraph_leaf_v = answer + 1\n"))
     run = ok(execute(kernel, "%graph"))
-    assert [set(d) for d in run.displays[:-1]] == [{"text/vnd.mermaid"}]  # the diagram, then the listing
-    cells = {c["id"]: c for c in run.displays[-1][PAIR]["cells"]}
+    assert [set(d) for d in run.displays] == [{"text/vnd.mermaid"}]  # the diagram, then the listing
+    cells = {c["id"]: c for c in run.listing[PAIR]["cells"]}
     seed, answer = cells["Hbol"], cells["MJUe"]
     assert seed["defs"] == ["seed"] and answer["refs"] == ["seed"]
     leaf = next(c for c in cells.values() if c["name"] == "graph_leaf")
     assert {"Hbol", "MJUe"} <= set(leaf["ancestors"])
     assert leaf["id"] in seed["descendants"]
     for col in ("defs", "refs", "ancestors", "descendants"):
-        assert col in run.displays[-1]["text/plain"]
+        assert col in run.listing["text/plain"]
 
-    one = ok(execute(kernel, "%graph graph_leaf")).displays[-1]
+    one = ok(execute(kernel, "%graph graph_leaf")).listing
     data = one[PAIR]
     assert data["cell"]["name"] == "graph_leaf"
     assert [c["id"] for c in data["ancestors"]][:2] == ["Hbol", "MJUe"]
     assert "this cell" in one["text/plain"]
     # A TARGET may also be a variable that exactly one cell defines.
-    by_var = ok(execute(kernel, "%graph graph_leaf_v")).displays[-1][PAIR]
+    by_var = ok(execute(kernel, "%graph graph_leaf_v")).listing[PAIR]
     assert by_var["cell"]["name"] == "graph_leaf"
-    assert ok(execute(kernel, "%cell show answer")).displays[0][PAIR]["cell"]["id"] == "MJUe"
+    assert ok(execute(kernel, "%cell show answer")).listing[PAIR]["cell"]["id"] == "MJUe"
 
 
 # -- JupyterLab cell ids ----------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_help_lists_every_magic_with_one_line_each(ui_kernel):
     from marimo_pair_kernel.magics import load_all
 
     registry = load_all()
-    bundle = execute(ui_kernel, "%help").displays[0]
+    bundle = execute(ui_kernel, "%help").listing
     text = bundle["text/plain"]
     for name in ("cells", "cell", "graph", "packages", "pip", "ui", "token"):
         assert name in registry

@@ -119,7 +119,7 @@ def test_open_new_notebook_then_cell_then_value(kernel, root, state):
 
 def test_status_says_the_kernel_started_it_and_reopen_starts_nothing(kernel, root, state):
     run = execute(kernel, "%status")
-    info = run.displays[0]["application/vnd.marimo-pair+json"]
+    info = run.listing["application/vnd.marimo-pair+json"]
     assert info["started_by_kernel"] is True and info["notebook"] == str(root / "NEW.py")
     before = registry(state)
     run = execute(kernel, f"%open {root / 'NEW.py'}")
@@ -134,7 +134,7 @@ def test_open_of_a_notebook_open_elsewhere_targets_it_and_starts_nothing(kernel,
     assert port == foreign.port
     assert registry(state) == before  # nothing new registered, so nothing started
     assert execute(kernel, "answer").result["text/plain"] == "42"
-    assert execute(kernel, "%status").displays[0]["application/vnd.marimo-pair+json"]["started_by_kernel"] is False
+    assert execute(kernel, "%status").listing["application/vnd.marimo-pair+json"]["started_by_kernel"] is False
     open_ok(kernel, root / "NEW.py")  # and back
 
 
@@ -172,7 +172,7 @@ def test_open_of_a_served_notebook_without_a_tab_uses_that_server(kernel, tables
     assert registry(state) == before  # no second server for the same file
     assert [nb["path"] for nb in tabless.notebooks()] == [str(tabless.notebook)]
     assert execute(kernel, "answer").result["text/plain"] == "42"  # its cells were run
-    assert execute(kernel, "%status").displays[0]["application/vnd.marimo-pair+json"]["started_by_kernel"] is False
+    assert execute(kernel, "%status").listing["application/vnd.marimo-pair+json"]["started_by_kernel"] is False
     open_ok(kernel, root / "NEW.py")
 
 

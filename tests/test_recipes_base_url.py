@@ -28,7 +28,7 @@ def test_found_through_the_registry(prefixed, tmp_path):
         run = k.execute("answer")
         assert run.status == "ok", run.content
         assert run.result["text/plain"] == "42"
-        status = k.execute("%status").displays[0]["application/vnd.marimo-pair+json"]
+        status = k.execute("%status").listing["application/vnd.marimo-pair+json"]
         assert status["url"].endswith("/marimo"), status
 
 

@@ -99,6 +99,8 @@ def test_extension_mode(jupyter, kernel_id, server):
     listings = [o["data"][PAIR_JSON] for c in doc["cells"] for o in c.get("outputs", [])
                 if PAIR_JSON in o.get("data", {})]
     assert listings, "no listing JSON in the notebook"
+    assert {o["output_type"] for c in doc["cells"] for o in c.get("outputs", [])
+            if PAIR_JSON in o.get("data", {})} == {"execute_result"}  # Out[n], as IPython
     assert {"seed", "answer", "from_agent"} <= {d for c in listings[-1]["cells"] for d in c["defs"]}
 
 

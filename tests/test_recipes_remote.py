@@ -76,7 +76,7 @@ def test_remote_notebook_over_tls_with_token(remote, tmp_path):
             assert "not on this machine" not in run.stderr  # 127.0.0.2 is loopback: no consent needed
             assert k.execute("print('over tls')").stdout == "over tls\n"
             assert k.execute("1/0").content["ename"] == "ZeroDivisionError"
-            status = k.execute("%status").displays[0]
+            status = k.execute("%status").listing
             assert status["application/vnd.marimo-pair+json"]["token"] == "set"
             k.execute("%discover")  # reads the registry: talks to registry_server, without the token
             assert_secret_kept(k, TOKEN)

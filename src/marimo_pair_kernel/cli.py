@@ -44,7 +44,10 @@ def _parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  marimo-pair-kernel install                  # the default described above\n"
             "  marimo-pair-kernel install --user           # every Jupyter of yours finds it\n"
-            "  marimo-pair-kernel install --prefix /opt/j  # /opt/j/share/jupyter/kernels/marimo-pair"
+            "  marimo-pair-kernel install --prefix /opt/j  # /opt/j/share/jupyter/kernels/marimo-pair\n"
+            "  marimo-pair-kernel install --name python3 --prefix DIR\n"
+            "      # a `python3` that is marimo-pair, for a tool that starts only python3: run that tool\n"
+            "      # alone with JUPYTER_PATH=DIR/share/jupyter (your real python3 kernel stays as it is)"
         ),
         formatter_class=_Help,
     )
@@ -54,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
         "--sys-prefix", action="store_true", help="into this Python environment (sys.prefix/share/jupyter/kernels)"
     )
     where.add_argument("--prefix", metavar="P", help="under prefix P (P/share/jupyter/kernels)")
+    inst.add_argument(
+        "--name",
+        default="marimo-pair",
+        help="the kernelspec's name (default: marimo-pair). For a tool that starts only `python3` "
+        "(jupyter-kernel-mcp, mcp-jupyter): --name python3 --prefix DIR, then run that tool with "
+        "JUPYTER_PATH=DIR/share/jupyter; --name python3 needs --prefix, so your real Python kernel "
+        "is never replaced",
+    )
+    inst.add_argument("--display-name", metavar="D", help="the name Jupyter shows (default: marimo (pair))")
 
     disc = sub.add_parser(
         "discover",
@@ -108,14 +120,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    from .install import KERNEL_NAME, default_location, install
+    from .install import InstallRefused, default_location, install
 
     if args.user or args.sys_prefix or args.prefix:
         user, prefix, why = args.user, (sys.prefix if args.sys_prefix else args.prefix), ""
     else:
         user, prefix, why = default_location()
     try:
-        path = install(user=user, prefix=prefix)
+        path = install(user=user, prefix=prefix, name=args.name, display_name=args.display_name)
+    except InstallRefused as e:
+        print(f"marimo-pair-kernel install: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(
             f"marimo-pair-kernel install: could not write the kernelspec ({e.strerror or e}: "
@@ -125,7 +140,7 @@ def _install(args: argparse.Namespace) -> int:
         )
         return 1
     note = f" ({why}; --user, --sys-prefix or --prefix P choose another place)" if why else ""
-    print(f"Installed kernelspec {KERNEL_NAME} in {path}{note}")
+    print(f"Installed kernelspec {args.name} in {path}{note}")
     return 0
 
 

@@ -22,6 +22,13 @@ LAUNCHER_PYTHON_NAMES = frozenset(
 )
 # Files that pipx and `uv tool` leave in the environments they make for an application.
 TOOL_ENV_MARKERS = ("pipx_metadata.json", "uv-receipt.toml")
+# Jupyter's own Python kernel (ipykernel's name). Some tools start only that name; they get
+# marimo-pair through an alias of that name in a folder of its own (see alias_problem).
+PYTHON3 = "python3"
+
+
+class InstallRefused(Exception):
+    """An install that would shadow or replace a kernelspec that is not ours; the message says what to do."""
 
 
 def kernelspec_source() -> Path:
@@ -55,10 +62,21 @@ def default_location() -> tuple[bool, str | None, str]:
     return True, None, f"for the current user, since {sys.prefix} is not writable"
 
 
-def install(user: bool = False, prefix: str | None = None) -> str:
-    """Install the kernelspec with this Python as its interpreter; returns where it went."""
+def install(
+    user: bool = False, prefix: str | None = None, name: str = KERNEL_NAME, display_name: str | None = None
+) -> str:
+    """Install the kernelspec with this Python as its interpreter; returns where it went.
+
+    `name` / `display_name` install it under another name (ipykernel's --name / --display-name),
+    for tools that start only a kernelspec name of their own choosing.
+    """
     from jupyter_client.kernelspec import KernelSpecManager
 
+    ksm = KernelSpecManager()
+    # Where install_kernel_spec will write (its own rule for user/prefix/system).
+    problem = alias_problem(name, prefix, Path(ksm._get_destination_dir(name, user=user, prefix=prefix)))
+    if problem:
+        raise InstallRefused(problem)
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / KERNEL_NAME
         shutil.copytree(kernelspec_source(), dest)
@@ -69,8 +87,41 @@ def install(user: bool = False, prefix: str | None = None) -> str:
         # interpreters it knows.
         spec["argv"][0] = sys.executable
         spec.setdefault("metadata", {})["interpreter"] = {"path": sys.executable}
+        if display_name:
+            spec["display_name"] = display_name
         (dest / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n")
-        return KernelSpecManager().install_kernel_spec(str(dest), KERNEL_NAME, user=user, prefix=prefix)
+        return ksm.install_kernel_spec(str(dest), name, user=user, prefix=prefix)
+
+
+def alias_problem(name: str, prefix: str | None, destination: Path) -> str | None:
+    """Why installing as `name` into `destination` must not happen, or None.
+
+    A `python3` kernelspec in the user's or the environment's Jupyter folders would shadow the
+    real Python kernel for every notebook and client there, so the alias goes only under a
+    --prefix of its own, which a tool is pointed at with JUPYTER_PATH. Nor is any kernelspec that
+    is not marimo-pair's replaced (ipykernel's python3 in that prefix, say).
+    """
+    if name == PYTHON3 and (not prefix or Path(prefix).resolve() == Path(sys.prefix).resolve()):
+        return (
+            f"--name {PYTHON3} needs --prefix DIR (a folder of its own, not this environment's "
+            f"{sys.prefix}): a {PYTHON3} kernelspec for your user or this "
+            "environment would replace the real Python kernel in every notebook and Jupyter client. "
+            f"Install the alias in a folder of its own: marimo-pair-kernel install --name {PYTHON3} "
+            f"--prefix DIR, then start only the tool that needs it with JUPYTER_PATH=DIR/share/jupyter."
+        )
+    existing = destination / "kernel.json"
+    if existing.exists():
+        try:
+            argv = json.loads(existing.read_text()).get("argv") or []
+        except (ValueError, AttributeError):
+            argv = []
+        if "marimo_pair_kernel" not in argv:
+            return (
+                f"{destination} already holds a kernelspec that is not marimo-pair's "
+                f"({' '.join(map(str, argv)) or 'unreadable'}); it is left as it is. Choose another "
+                f"--name or --prefix, or delete that folder first if you mean to replace it."
+            )
+    return None
 
 
 def installed_spec() -> KernelSpec | None:

@@ -200,9 +200,10 @@ class MarimoPairKernel(Kernel):
             self.iopub_socket, "display_data", {"data": bundle, "metadata": metadata or {}, "transient": {}}
         )
 
-    def execute_result(self, data: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
-        """A magic's value as IPython shows a line magic's return value: `Out[n]`."""
-        content = {"execution_count": self._count, "data": data, "metadata": metadata or {}}
+    def result(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        if self._silent:  # as ipykernel: a silent execute publishes no result
+            return
+        content = {"execution_count": self._count, "data": bundle, "metadata": metadata or {}}
         self.send_response(self.iopub_socket, "execute_result", content)
 
     def ask(self, prompt: str) -> str | None:
@@ -831,6 +832,9 @@ class _QuietContext:
         pass
 
     def display(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+        pass
+
+    def result(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
         pass
 
     def run(self, code: str) -> RunOutcome:

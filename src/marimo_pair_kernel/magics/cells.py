@@ -260,7 +260,7 @@ def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
     failed = _failed_note(cells)
     if failed:
         notes.insert(0, failed)
-    ctx.display(
+    ctx.result(
         table_bundle(
             ["#", "id", "name", "status", "defs", "refs", "code"],
             rows,
@@ -360,7 +360,7 @@ def _show(ctx: MagicContext, target: str) -> None:
 
     bundle["text/plain"] += "\n\n" + c["code"]
     bundle["text/html"] += f"<pre><code>{html.escape(c['code'])}</code></pre>"
-    ctx.display(bundle)
+    ctx.result(bundle)
 
 
 def _delete(ctx: MagicContext, target: str) -> ErrorInfo | None:
@@ -384,7 +384,7 @@ def _delete(ctx: MagicContext, target: str) -> ErrorInfo | None:
         shown = ", ".join(f"{x['name']} ({x['id']})" if x.get("name") else x["id"] for x in affected)
         lines.append(f"Further descendants, affected through them: {shown}")
     data = {"deleted": deleted, "lose_inputs": lose, "affected": affected}
-    ctx.display(table_bundle([], [], data, notes=lines))
+    ctx.result(table_bundle([], [], data, notes=lines))
     return answer.error
 
 
@@ -435,7 +435,7 @@ def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
         data = {**_where(ctx), "cells": cells, "problems": problems}
         notes = [*problems, *diagram.notes] if cells else ["(no cells)"]
         _draw(ctx, diagram)
-        ctx.display(
+        ctx.result(
             table_bundle(
                 columns, rows, data, title="dataflow graph", notes=notes,
                 html_cells=_status_badges(cells, column=3), extra=_diagram_mime(diagram),
@@ -457,7 +457,7 @@ def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
         "problems": problems,
     }
     _draw(ctx, diagram)
-    ctx.display(
+    ctx.result(
         table_bundle(
             ["relation", *columns], rows, data, title=f"dataflow around {_label(c['id'], names)}",
             notes=[*problems, *diagram.notes],

@@ -34,7 +34,7 @@ def help_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
         "binds persist in this kernel's own namespace, never in the notebook (%who; %pairns off: nothing persists).",
         "Use %%cell to add durable cells. obj? / obj?? show docs / source. %MAGIC? shows one magic's usage.",
     ]
-    ctx.display(table_bundle(["magic", "does"], rows, data, title="marimo-pair magics", notes=notes, max_width=200))
+    ctx.result(table_bundle(["magic", "does"], rows, data, title="marimo-pair magics", notes=notes, max_width=200))
 
 
 @magic("lsmagic", "List the names of all magics.")
@@ -46,7 +46,7 @@ def lsmagic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> No
         f"<p><b>{title}</b> " + " ".join(f"<code>{n}</code>" for n in names) + "</p>"
         for title, names in (("Line magics:", line), ("Cell magics:", cell))
     )
-    ctx.display({"text/plain": text, "text/html": html, PAIR_JSON: {"line": line, "cell": cell}})
+    ctx.result({"text/plain": text, "text/html": html, PAIR_JSON: {"line": line, "cell": cell}})
 
 
 def show_magic_help(ctx: MagicContext, name: str) -> None:
@@ -55,4 +55,4 @@ def show_magic_help(ctx: MagicContext, name: str) -> None:
     m = REGISTRY.get(name.lstrip("%"))
     if m is None:
         raise UsageError(f"There is no magic %{name.lstrip('%')}. Run %help to list them.")
-    ctx.display({"text/plain": m.help()})
+    ctx.result({"text/plain": m.help()})

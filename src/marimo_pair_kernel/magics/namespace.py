@@ -81,12 +81,7 @@ def whos_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
 def who_ls_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
     payload = _call(ctx, f"pair_listing({_kid(ctx)!r}, 'who_ls', {' '.join(args.types)!r})", "%who_ls")
     names = [str(n) for n in payload.get("rows") or []]
-    data = {"text/plain": repr(names)}
-    send = getattr(ctx, "execute_result", None)
-    if send is not None:
-        send(data)
-    else:
-        ctx.display(data)
+    ctx.result({"text/plain": repr(names)})
 
 
 def _setup_reset(p: MagicParser) -> None:

@@ -86,7 +86,7 @@ def _next_steps(found: discovery.Discovery, tabless: list[discovery.Server], she
 
 @magic("discover", "List live marimo servers, their open notebooks, and stale registry entries.")
 def discover_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
-    ctx.display(discovery_bundle(discovery.discover()))
+    ctx.result(discovery_bundle(discovery.discover()))
 
 
 def _setup_connect(p: MagicParser) -> None:
@@ -141,7 +141,7 @@ def status_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) 
             target = t.current()
         except Exception as e:  # noqa: BLE001 - shown to the user as the status
             msg = str(e)
-            ctx.display(
+            ctx.result(
                 table_bundle([], [], {"connected": False, "reason": msg}, title="No target notebook.", notes=[msg])
             )
             return
@@ -159,4 +159,4 @@ def status_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) 
         "started_by_kernel": bool(ctx.launcher and ctx.launcher.owns(target.client.url)),
     }
     rows = [(k, "" if v is None else v) for k, v in info.items()]
-    ctx.display(table_bundle(["", ""], rows, info, title="marimo-pair status"))
+    ctx.result(table_bundle(["", ""], rows, info, title="marimo-pair status"))
