@@ -722,6 +722,7 @@ def line_magic_cd(line):
         raise UsageError("[Errno 2] No such file or directory: %r" % target)
     _IP["oldpwd"] = os.getcwd()
     os.chdir(target)
+    _IP["chdir_said"] = os.getcwd()  # this magic says where it went: runtime_state need not
     if not quiet:
         print(os.getcwd())
     return None

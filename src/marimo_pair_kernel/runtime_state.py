@@ -208,7 +208,32 @@ def _begin(kid, owner, src, count, show_value):
     _refresh(ns["__builtins__"] if isinstance(ns.get("__builtins__"), _Fallback) else _fix(ns), _main_globals())
     code, expr = _compile(src, fn, show_value)
     _CURRENT.append(ns)
+    _CWD.append(_cwd())
     return p, ns, code, expr
+
+
+_CWD = []  # the working directory when each of our runs began (runs nest: %run, %time)
+
+
+def _cwd():
+    import os
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _note_chdir(before):
+    """Code that moved the process's working directory (os.chdir, say in VS Code's start-up code)
+    moved the person's notebook too: say so once, with the way back. %cd --yes says it itself."""
+    now = _cwd()
+    said = globals().get("_IP", {}).get("chdir_said")
+    if before is None or now is None or now == before or said == now:
+        return
+    _note_line(
+        "marimo-pair: this code moved the notebook process's working directory to %r (from %r); the "
+        "person's marimo cells see it too. %%cd --yes %r moves it back." % (now, before, before)
+    )
 
 
 def _fix(ns):
@@ -221,6 +246,11 @@ def _fix(ns):
 def _end(p, ns):
     if _CURRENT and _CURRENT[-1] is ns:
         _CURRENT.pop()
+    if _CWD:
+        try:
+            _note_chdir(_CWD.pop())
+        except Exception:
+            pass
     if p is not None:
         try:
             _note_shadows(p)
