@@ -539,6 +539,32 @@ async def _mpk_op(ctx, a):
         shown = "<%s>" % type(value).__name__
     return {"name": a["name"], "value": shown[:2000]}
 ''',
+    # A Jupyter widget moved (widgets.py): set the element by its id, as `%ui set` does by name.
+    # `clicks` presses a button that many times. The answer is marimo's value afterwards, so a
+    # refused value snaps the widget back.
+    "widget_set": r'''
+async def _mpk_op(ctx, a):
+    from marimo._runtime.context import get_context
+    registry = get_context().ui_element_registry
+    try:
+        element = registry.get_object(a["id"])
+    except Exception:
+        return {"gone": True}
+    wire = a.get("wire")
+    if a.get("clicks"):
+        wire = (element._value_frontend or 0) + int(a["clicks"])
+    try:
+        element._convert_value(wire)
+    except Exception as e:
+        return {"refused": "%s: %s" % (type(e).__name__, e), "wire": element._value_frontend}
+    async with ctx:
+        ctx.set_ui_value(element, wire)
+    try:
+        element = registry.get_object(a["id"])
+    except Exception:
+        return {"gone": True}
+    return {"wire": element._value_frontend}
+''',
     "ui_names": r'''
 async def _mpk_op(ctx, a):
     try:
@@ -618,6 +644,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "packages": ("packages",),
     "ui": ("globals", "set_ui_value"),
     "ui_names": ("globals",),
+    "widget_set": ("set_ui_value",),
     "recover": ("cells",),
 }
 
@@ -673,7 +700,7 @@ def call(ctx: MagicContext, op: str, args: dict[str, Any], *, what: str, keep: b
         raise refusal(
             payload["error"],
             payload.get("index") or [],
-            mutation=op not in ("cells", "index", "ui_names", "recover"),
+            mutation=op not in ("cells", "index", "ui_names", "recover", "widget_set"),
             code=args.get("code"),
         )
     remember_index(ctx, payload)
