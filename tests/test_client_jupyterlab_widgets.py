@@ -13,7 +13,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from lab_support import JupyterLab, cell_outputs, chromium_page, diagnose, open_notebook, run_all_cells, wait_kernel_idle
+from lab_support import (
+    JupyterLab,
+    cell_outputs,
+    chromium_page,
+    diagnose,
+    open_notebook,
+    run_all_cells,
+    wait_kernel_idle,
+)
 from support import MarimoServer, chromium_or_skip
 
 ROOT = Path(__file__).parents[1]

@@ -229,6 +229,11 @@ def test_display_and_cell_run_show_widgets(kc):
     assert run.displays and "text/plain" in run.displays[0] and "text/html" in run.displays[0]
     model_id2, state2, _, run = widget(kc, "%cell run slider_view")
     assert model_id2 != model_id and state2["_model_name"] == "IntSliderModel"
+    # A %%cell that makes an element and shows it: live at once.
+    made_id, made, _, _ = widget(kc, "%%cell --name made_here\nt2 = mo.ui.slider(0, 5, value=1)\nt2")
+    assert made["value"] == 1 and made["max"] == 5
+    update(kc, made_id, {"value": 4})
+    wait_value(kc, "t2.value", "4")
 
 
 def test_scratch_element_keeps_the_snapshot(kc):

@@ -602,6 +602,7 @@ class MarimoPairKernel(Kernel):
                 err = ErrorInfo("SyntaxError" if not prepared.has_value else "Error", f"cannot evaluate {expr!r}", [])
             value = payload.get("value") if payload else None
             if value:
+                self.widgets.strip(value.get("data"))  # a reply, not an output: no widget
                 out[name] = {
                     "status": "ok",
                     "data": value_bundle(value.get("data"), None),

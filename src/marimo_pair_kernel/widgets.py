@@ -8,7 +8,7 @@ the spec out, opens the widget's comms (model, layout, style) and puts a widget 
 Jupyter → marimo: a frontend's `update` (or a button's `click`) is echoed to other frontends
 (`echo_update`, as ipywidgets does), checked against the element's range or options, and handed
 to one worker thread with its own HTTP connection, which sets the element through code mode
-(codemode's `widget_set` op: the path that moves the page's control and reruns dependents). The
+(codemode's `widget_set_code`: the path that moves the page's control and reruns dependents). The
 shell channel never waits on marimo. Pending moves are coalesced per element: only the latest
 value of a drag is sent, so no queue builds up behind a slow rerun.
 
@@ -305,6 +305,12 @@ class Widgets:
             return
         data[VIEW_MIME] = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
 
+    @staticmethod
+    def strip(data: Any) -> None:
+        """Take the element spec out of a bundle that is not published (a user_expressions value)."""
+        if isinstance(data, dict):
+            data.pop(WIDGET_MIME, None)
+
     def _open(self, spec: ElementSpec, model: Model, target: Target) -> Shown:
         disabled = bool(spec.args.get("disabled"))
         parts = []
@@ -445,11 +451,9 @@ class Widgets:
 
     def _send(self, pending: _Pending) -> None:
         shown = pending.shown
-        args = {"id": shown.spec.id, "wire": pending.wire, "clicks": pending.clicks}
+        code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks)
         try:
-            result = self._client(shown.target).execute(
-                codemode.build("widget_set", args), shown.target.notebook, lambda name, text: None, timeout=None
-            )
+            result = self._client(shown.target).execute(code, shown.target.notebook, lambda name, text: None)
         except (ServerGone, ConnectionFailed, SessionGone) as e:
             self._gone(shown.url, pending.parent, f"marimo is gone ({e}).")
             return
