@@ -40,7 +40,10 @@ def _():
     rd = mo.ui.radio(['x', 'y'], value='y')
     rb = mo.ui.run_button(label='go')
     k = mo.ui.slider(0, 100, value=0)
-    return cb, dd, fs, k, mo, num, pw, rb, rd, s, st, sw, ta, tx
+    rs = mo.ui.range_slider(0, 10, value=[2, 5])
+    rss = mo.ui.range_slider(steps=[1, 5, 10, 20], value=[5, 10])
+    ms = mo.ui.multiselect(['a', 'b', 'c'], value=['b'])
+    return cb, dd, fs, k, mo, ms, num, pw, rb, rd, rs, rss, s, st, sw, ta, tx
 
 
 @app.cell
@@ -189,6 +192,10 @@ KINDS = [
     ("dd", "DropdownModel", "DropdownView", {"_options_labels": ["red", "green"], "index": 0}),
     ("rd", "RadioButtonsModel", "RadioButtonsView", {"_options_labels": ["x", "y"], "index": 1}),
     ("rb", "ButtonModel", "ButtonView", {"description": "go"}),
+    ("rs", "IntRangeSliderModel", "IntRangeSliderView", {"value": [2, 5], "min": 0, "max": 10}),
+    ("rss", "SelectionRangeSliderModel", "SelectionRangeSliderView",
+     {"_options_labels": ["1", "5", "10", "20"], "index": [1, 2]}),
+    ("ms", "SelectMultipleModel", "SelectMultipleView", {"_options_labels": ["a", "b", "c"], "index": [1]}),
 ]
 
 
@@ -263,6 +270,18 @@ def test_update_sets_marimo_and_reruns_the_dependent(kc, srv):
     # A new display shows marimo's value.
     _, state, _, _ = widget(kc, "s")
     assert state["value"] == 7
+
+
+def test_range_slider_and_multiselect(kc):
+    rs_id, _, _, _ = widget(kc, "rs")
+    update(kc, rs_id, {"value": [3, 8]})
+    wait_value(kc, "rs.value", "[3, 8]")
+    rss_id, _, _, _ = widget(kc, "rss")
+    update(kc, rss_id, {"index": [0, 3]})
+    wait_value(kc, "rss.value", "[1, 20]")
+    ms_id, _, _, _ = widget(kc, "ms")
+    update(kc, ms_id, {"index": [0, 2]})
+    wait_value(kc, "ms.value", "['a', 'c']")
 
 
 def test_dropdown_and_button(kc):

@@ -15,7 +15,8 @@ if TYPE_CHECKING:  # runtime.py's names: the same module namespace at run time
 WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # widgets.WIDGET_MIME: the kernel's side
 
 # marimo element kinds (the `marimo-…` component name) that the kernel knows a widget model for.
-WIDGET_KINDS = ("slider", "number", "checkbox", "switch", "text", "text-area", "dropdown", "radio", "button")
+WIDGET_KINDS = ("slider", "range-slider", "number", "checkbox", "switch", "text", "text-area", "dropdown", "radio",
+                "multiselect", "button")
 
 
 def _plain(v):

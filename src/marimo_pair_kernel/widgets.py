@@ -110,6 +110,34 @@ def build_model(spec: ElementSpec) -> Model | None:
         state = {**common, **slider, "min": start, "max": stop, "step": step or 1, "value": spec.wire,
                  "readout_format": "d"}
         return Model("IntSliderModel", "IntSliderView", "SliderStyleModel", state, "value")
+    if kind == "range-slider":
+        steps = a.get("steps") or []
+        slider = {
+            "orientation": a.get("orientation") or "horizontal",
+            "readout": True,
+            "continuous_update": True,
+            "behavior": "drag-tap",
+        }
+        if steps:
+            labels = [str(s) for s in steps]
+            state = {**common, **slider, "_options_labels": labels, "index": _pair(spec.wire, len(labels))}
+            return Model("SelectionRangeSliderModel", "SelectionRangeSliderView", "SliderStyleModel", state, "index")
+        start, stop, step = a.get("start", 0), a.get("stop", 100), a.get("step")
+        wire = list(spec.wire) if isinstance(spec.wire, list) and len(spec.wire) == 2 else [start, stop]
+        if _is_float(start, stop, step, *wire):
+            step = step if step else (float(stop) - float(start)) / 100 or 0.1
+            state = {**common, **slider, "min": start, "max": stop, "step": step, "value": wire,
+                     "readout_format": ".2f"}
+            return Model("FloatRangeSliderModel", "FloatRangeSliderView", "SliderStyleModel", state, "value")
+        state = {**common, **slider, "min": start, "max": stop, "step": step or 1, "value": wire,
+                 "readout_format": "d"}
+        return Model("IntRangeSliderModel", "IntRangeSliderView", "SliderStyleModel", state, "value")
+    if kind == "multiselect":
+        labels = [str(o) for o in a.get("options") or []]
+        chosen = spec.wire if isinstance(spec.wire, list) else []
+        state = {**common, "_options_labels": labels, "index": [labels.index(x) for x in chosen if x in labels],
+                 "rows": min(max(len(labels), 1), 8)}
+        return Model("SelectMultipleModel", "SelectMultipleView", "DescriptionStyleModel", state, "index")
     if kind == "number":
         start, stop, step = a.get("start"), a.get("stop"), a.get("step")
         floaty = _is_float(start, stop, step, spec.wire) or step is None
@@ -144,6 +172,21 @@ def build_model(spec: ElementSpec) -> Model | None:
     return None
 
 
+def _is_index(i: Any, n: int) -> bool:
+    return isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _pair(wire: Any, n: int) -> list[int]:
+    """A range slider's two step indexes (marimo's wire form when it has `steps`)."""
+    if isinstance(wire, list) and len(wire) == 2 and all(isinstance(i, int) and 0 <= i < n for i in wire):
+        return list(wire)
+    return [0, max(n - 1, 0)]
+
+
 def _index_of_step(wire: Any, n: int) -> int:
     return int(wire) if isinstance(wire, (int, float)) and 0 <= int(wire) < n else 0
 
@@ -161,6 +204,10 @@ def state_for_wire(spec: ElementSpec, model: Model, wire: Any) -> dict[str, Any]
         labels = model.state.get("_options_labels") or []
         if spec.kind == "slider":
             return {"index": _index_of_step(wire, len(labels))}
+        if spec.kind == "range-slider":
+            return {"index": _pair(wire, len(labels))}
+        if spec.kind == "multiselect":
+            return {"index": [labels.index(x) for x in wire or [] if x in labels]}
         return {"index": _index_of_option(spec.kind, wire, labels)}
     if spec.kind in ("checkbox", "switch"):
         return {"value": bool(wire)}
@@ -176,6 +223,29 @@ def wire_for_state(spec: ElementSpec, model: Model, value: Any) -> Any:
     """
     a = spec.args
     what = f"{spec.label!r} (a marimo {spec.kind})" if spec.label else f"this marimo {spec.kind}"
+    if model.value_key == "index" and spec.kind in ("range-slider", "multiselect"):
+        labels = model.state.get("_options_labels") or []
+        items = list(value) if isinstance(value, (list, tuple)) else None
+        if items is None or not all(_is_index(i, len(labels)) for i in items):
+            raise OutOfRange(
+                f"{what} has {len(labels)} choices (index 0 to {len(labels) - 1}); {value!r} is not a list of them."
+            )
+        if spec.kind == "range-slider":
+            if len(items) != 2 or items[0] > items[1]:
+                raise OutOfRange(f"{what} takes two steps, low then high; {value!r} is not.")
+            return items
+        limit = a.get("max-selections")
+        if isinstance(limit, int) and len(items) > limit:
+            raise OutOfRange(f"{what} takes at most {limit} choices; {len(items)} were given.")
+        return [labels[i] for i in items]
+    if spec.kind == "range-slider":
+        items = list(value) if isinstance(value, (list, tuple)) else None
+        start, stop = a.get("start", 0), a.get("stop", 100)
+        if items is None or len(items) != 2 or not all(_is_number(v) for v in items):
+            raise OutOfRange(f"{what} takes two numbers, low then high; not {value!r}.")
+        if items[0] > items[1] or items[0] < start or items[1] > stop:
+            raise OutOfRange(f"{what} takes values from {start} to {stop}, low then high; {value!r} is not.")
+        return items
     if model.value_key == "index":
         labels = model.state.get("_options_labels") or []
         if value is None and spec.kind == "dropdown" and a.get("allow-select-none"):
