@@ -230,6 +230,37 @@ def test_comm_info_lists_the_widgets(kc):
     assert comms[model_id] == {"target_name": "jupyter.widget"}
 
 
+def comm_info(kc: Any) -> dict:
+    msg_id = kc.comm_info(target_name="jupyter.widget")
+    while True:
+        reply = kc.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"]["comms"]
+
+
+def test_frontend_reload_and_close(kc):
+    """ipywidgets 8's manager asks for every model's state on its control comm; a closed comm is gone."""
+    model_id, state, _, _ = widget(kc, "s")
+    control = "control-" + model_id
+    kc.shell_channel.send(kc.session.msg("comm_open", {
+        "comm_id": control, "target_name": "jupyter.widget.control", "data": {}}))
+    send(kc, control, {"method": "request_states"})
+    seen = wait_iopub(kc, is_comm(control, "update_states"), timeout=20)
+    states = seen[-1]["content"]["data"]["states"]
+    assert states[model_id]["model_name"] == "IntSliderModel"
+    assert states[model_id]["state"]["value"] == state["value"]
+    assert state["layout"][len("IPY_MODEL_"):] in states
+    # One widget's own state, as older managers ask for it.
+    send(kc, model_id, {"method": "request_state"})
+    seen = wait_iopub(kc, is_comm(model_id, "update"), timeout=20)
+    assert seen[-1]["content"]["data"]["state"]["_model_name"] == "IntSliderModel"
+    kc.shell_channel.send(kc.session.msg("comm_close", {"comm_id": model_id, "data": {}}))
+    deadline = time.monotonic() + 20
+    while model_id in comm_info(kc) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert model_id not in comm_info(kc)
+
+
 def test_display_and_cell_run_show_widgets(kc):
     model_id, state, _, run = widget(kc, "display(s)")
     assert state["_model_name"] == "IntSliderModel"
