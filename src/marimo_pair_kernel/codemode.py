@@ -645,6 +645,54 @@ def build(op: str, args: dict[str, Any], nonce: str = "") -> str:
     return runtime + f"_MPK_RUNTIME = {scratchpad.RUNTIME_MODULE!r}\n" + _WRAPPER + _OPS[op] + "\n" + call
 
 
+# A Jupyter widget moved (widgets.py): set the element by its id, as `%ui set` does by name.
+# Sent on every move, so it is lean: no shared wrapper for marimo to compile each time. `clicks`
+# presses a button that many times. The answer is marimo's value afterwards (a refused value
+# snaps the widget back), or {"gone"}, {"refused"}, {"unsupported"}, {"error"}.
+_WIDGET_SET = r'''
+async def _mpk_widget_set(a):
+    try:
+        import marimo._code_mode as cm
+        from marimo._runtime.context import get_context
+        ctx = cm.get_context()
+        registry = get_context().ui_element_registry
+    except Exception as e:
+        return {"unsupported": ["code mode"], "detail": str(e)}
+    if not hasattr(ctx, "set_ui_value"):
+        return {"unsupported": ["set_ui_value"]}
+    try:
+        element = registry.get_object(a["id"])
+    except Exception:
+        return {"gone": True}
+    wire = a.get("wire")
+    if a.get("clicks"):
+        wire = (element._value_frontend or 0) + int(a["clicks"])
+    try:
+        element._convert_value(wire)
+    except Exception as e:
+        return {"refused": "%s: %s" % (type(e).__name__, e), "wire": element._value_frontend}
+    try:
+        async with ctx:
+            ctx.set_ui_value(element, wire)
+        element = registry.get_object(a["id"])
+    except KeyError:
+        return {"gone": True}
+    except Exception as e:
+        return {"error": "%s: %s" % (type(e).__name__, e)}
+    return {"wire": element._value_frontend}
+'''
+
+
+def widget_set_code(element_id: str, wire: Any, clicks: int = 0) -> str:
+    """The scratchpad code that sets one element by id (see _WIDGET_SET); its answer is the payload."""
+    args = json.dumps({"id": element_id, "wire": wire, "clicks": clicks})
+    return (
+        _WIDGET_SET
+        + "{'marimo_pair_kernel': __import__('json').dumps(await _mpk_widget_set("
+        + f"__import__('json').loads({args!r})), default=str)}}\n"
+    )
+
+
 # -- running ops and reading answers ----------------------------------------------------------
 
 

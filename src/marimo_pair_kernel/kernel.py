@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("marimo_pair_kernel")
 
 _EXIT = {"exit", "quit", "exit()", "quit()"}
+_SHOWN = ("execute_result", "display_data", "update_display_data")
 # Completion and inspection hold the shell channel at most this long: JupyterLab drops a completion
 # reply after 1 s and jupyter console gives up on the is_complete queued behind it after 1 s, so
 # an empty reply in time beats a late one. The request itself finishes on a worker thread.
@@ -87,6 +88,9 @@ class MarimoPairKernel(Kernel):
         self._quick_job: Future | None = None  # the editing-help request in flight, if any
         self._late: tuple[str, Future] | None = None  # (code, job) of a request that missed its deadline
         self._open_first = None
+        from .widgets import Widgets
+
+        self.widgets = Widgets(self)  # comms: live mo.ui elements, and comm_info_request
         if os.environ.get("MARIMO_PAIR_OPEN"):
             # `marimo-pair-kernel console NB.py`: start the server now, finish %open on first execute.
             from .magics.opening import open_from_env
@@ -189,6 +193,12 @@ class MarimoPairKernel(Kernel):
             "message": text,
             "body": {"error": {"id": 1, "format": text, "showUser": True}},
         }
+
+    def send_response(self, stream: Any, msg_or_type: Any, content: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # Every output passes here: a mo.ui element's bundle becomes a live widget (widgets.py).
+        if msg_or_type in _SHOWN and isinstance(content, dict):
+            self.widgets.adopt(content.get("data"))
+        return super().send_response(stream, msg_or_type, content, *args, **kwargs)
 
     # -- MagicContext ------------------------------------------------------------------
 
@@ -592,6 +602,7 @@ class MarimoPairKernel(Kernel):
                 err = ErrorInfo("SyntaxError" if not prepared.has_value else "Error", f"cannot evaluate {expr!r}", [])
             value = payload.get("value") if payload else None
             if value:
+                self.widgets.strip(value.get("data"))  # a reply, not an output: no widget
                 out[name] = {
                     "status": "ok",
                     "data": value_bundle(value.get("data"), None),

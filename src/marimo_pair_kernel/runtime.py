@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # runtime_*.py's names: the same module namespace at run time
         mini_formatter,
         plain_text,
     )
+    from .runtime_widgets import WIDGET_MIME, widget_spec
 
 INPUT_REFUSED = (
     "input() cannot be answered here: this code runs in marimo's scratchpad for a Jupyter "
@@ -447,7 +448,11 @@ def _ui_snapshot(value):
     kind, label, shown, v = _ui_parts(value)
     live = _live(value) + ((": " + URL) if URL else "")
     md = "%s`%s` *(marimo %s, %s)*" % ("**%s** " % label if label else "", v, kind, live)
-    return {"text/plain": text + "\n(" + live + ")", "text/html": _ui_html(value), "text/markdown": md}
+    out = {"text/plain": text + "\n(" + live + ")", "text/html": _ui_html(value), "text/markdown": md}
+    spec = widget_spec(value)  # runtime_widgets.py: the kernel makes it a live Jupyter widget
+    if spec is not None:
+        out[WIDGET_MIME] = spec
+    return out
 
 
 def _element_html(name, data):

@@ -133,6 +133,10 @@ class Targeter:
             client = self._clients[(url, named)] = MarimoClient(url, token)
         return client
 
+    def token_for(self, client: MarimoClient) -> str | None:
+        """The token `client` sends, for a second client of the same server (a worker's own)."""
+        return (self.token or self._url_tokens.get(client.url)) if client.has_token else None
+
     def set_token(self, token: str | None) -> None:
         self.token = token or None
         for c in self._clients.values():

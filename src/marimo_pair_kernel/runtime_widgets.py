@@ -1,0 +1,57 @@
+"""What the kernel needs to show a notebook's mo.ui element as a live Jupyter widget.
+
+Runs inside the marimo kernel, after runtime.py, in the same module namespace (see
+scratchpad.RUNTIME_SOURCES). runtime.py's `_ui_snapshot` adds `widget_spec(el)` to an element's
+bundle under WIDGET_MIME; the kernel (widgets.py) takes it out again, opens the widget's comms
+and puts a widget view in its place. Only elements that live in a notebook cell get one: an
+element made by scratchpad code has no lasting id, so it keeps the snapshot alone.
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # runtime.py's names: the same module namespace at run time
+    from .runtime import _ui_parts
+
+WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # widgets.WIDGET_MIME: the kernel's side
+
+# marimo element kinds (the `marimo-…` component name) that the kernel knows a widget model for.
+WIDGET_KINDS = ("slider", "range-slider", "number", "checkbox", "switch", "text", "text-area", "dropdown", "radio",
+                "multiselect", "button")
+
+
+def _plain(v):
+    """v if it survives JSON as itself, else None (the kernel only needs plain values)."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        items = [_plain(x) for x in v]
+        return None if any(items[i] is None and v[i] is not None for i in range(len(v))) else items
+    return None
+
+
+def widget_spec(el):
+    """{id, cell, kind, label, args, wire} for an element that lives in a notebook cell, else None.
+
+    `wire` is the element's value as marimo's page holds it (`_value_frontend`: a slider with
+    `steps` holds an index, a dropdown a list of labels), which is also what setting it takes.
+    """
+    try:
+        from marimo._runtime.context import get_context
+        cell = get_context().ui_element_registry.get_cell(el._id)
+    except Exception:
+        return None
+    if not cell or cell == "__scratch__":
+        return None
+    kind, label, _, _ = _ui_parts(el)
+    if kind not in WIDGET_KINDS:
+        return None
+    args = {}
+    for k, v in (getattr(el, "_component_args", None) or {}).items():
+        p = _plain(v)
+        if p is not None:
+            args[k] = p
+    try:
+        wire = _plain(el._value_frontend)
+    except Exception:
+        return None
+    return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire}

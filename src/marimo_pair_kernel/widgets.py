@@ -1,0 +1,593 @@
+"""A notebook's mo.ui elements as live Jupyter widgets (protocol 2.x, `@jupyter-widgets/controls`).
+
+The runtime marks an element that lives in a notebook cell with a spec (runtime_widgets.py,
+under WIDGET_MIME) inside its bundle. Before such a bundle is published, `Widgets.adopt` takes
+the spec out, opens the widget's comms (model, layout, style) and puts a widget view beside the
+`text/plain` and HTML snapshot, so frontends without a widget manager see what they saw before.
+
+Jupyter → marimo: a frontend's `update` (or a button's `click`) is echoed to other frontends
+(`echo_update`, as ipywidgets does), checked against the element's range or options, and handed
+to one worker thread with its own HTTP connection, which sets the element through code mode
+(codemode's `widget_set_code`: the path that moves the page's control and reruns dependents). The
+shell channel never waits on marimo. Pending moves are coalesced per element: only the latest
+value of a drag is sent, so no queue builds up behind a slow rerun.
+
+marimo → Jupyter (the page or `%ui set` moving a control) is not here yet: it will come from the
+viewer stream (viewer.py) calling `Widgets.marimo_moved(url, element_id, wire)`, which updates
+every widget of that element as the worker does after its own set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import codemode, scratchpad
+from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
+
+if TYPE_CHECKING:
+    from .client import MarimoClient
+    from .target import Target
+
+log = logging.getLogger("marimo_pair_kernel")
+
+WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # runtime_widgets.WIDGET_MIME
+VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+CONTROLS = "@jupyter-widgets/controls"
+BASE = "@jupyter-widgets/base"
+MODULE_VERSION = "2.0.0"
+PROTOCOL_VERSION = "2.1.0"
+WIDGET_TARGET = "jupyter.widget"
+CONTROL_TARGET = "jupyter.widget.control"  # ipywidgets 8 frontends ask for every model's state here
+
+
+@dataclass(frozen=True)
+class ElementSpec:
+    """A mo.ui element as runtime_widgets.widget_spec describes it."""
+
+    id: str
+    cell: str
+    kind: str
+    label: str
+    args: dict[str, Any]
+    wire: Any  # the value as marimo's page holds it (`_value_frontend`)
+
+    @classmethod
+    def parse(cls, spec: dict[str, Any]) -> ElementSpec | None:
+        try:
+            return cls(
+                str(spec["id"]), str(spec["cell"]), str(spec["kind"]), str(spec.get("label") or ""),
+                dict(spec.get("args") or {}), spec.get("wire"),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class Model:
+    """The widget model for one element kind: names, and the state a view needs."""
+
+    model_name: str
+    view_name: str
+    style_name: str
+    state: dict[str, Any]  # the kind's own keys; the synced value is in it
+    value_key: str | None  # "value" or "index"; None for a button
+
+
+class OutOfRange(ValueError):
+    """A widget value the element does not take (the message says why)."""
+
+
+def _is_float(*values: Any) -> bool:
+    return any(isinstance(v, float) for v in values)
+
+
+def build_model(spec: ElementSpec) -> Model | None:
+    """The `@jupyter-widgets/controls` model for `spec`, or None for a kind without one."""
+    a = spec.args
+    common: dict[str, Any] = {"description": spec.label, "description_allow_html": False}
+    kind = spec.kind
+    if kind == "slider":
+        steps = a.get("steps") or []
+        slider = {
+            "orientation": a.get("orientation") or "horizontal",
+            "readout": True,
+            "continuous_update": True,
+            "behavior": "drag-tap",
+        }
+        if steps:
+            labels = [str(s) for s in steps]
+            state = {**common, **slider, "_options_labels": labels, "index": _index_of_step(spec.wire, len(labels))}
+            return Model("SelectionSliderModel", "SelectionSliderView", "SliderStyleModel", state, "index")
+        start, stop, step = a.get("start", 0), a.get("stop", 100), a.get("step")
+        if _is_float(start, stop, step, spec.wire):
+            step = step if step else (float(stop) - float(start)) / 100 or 0.1
+            state = {**common, **slider, "min": start, "max": stop, "step": step, "value": spec.wire,
+                     "readout_format": ".2f"}
+            return Model("FloatSliderModel", "FloatSliderView", "SliderStyleModel", state, "value")
+        state = {**common, **slider, "min": start, "max": stop, "step": step or 1, "value": spec.wire,
+                 "readout_format": "d"}
+        return Model("IntSliderModel", "IntSliderView", "SliderStyleModel", state, "value")
+    if kind == "range-slider":
+        steps = a.get("steps") or []
+        slider = {
+            "orientation": a.get("orientation") or "horizontal",
+            "readout": True,
+            "continuous_update": True,
+            "behavior": "drag-tap",
+        }
+        if steps:
+            labels = [str(s) for s in steps]
+            state = {**common, **slider, "_options_labels": labels, "index": _pair(spec.wire, len(labels))}
+            return Model("SelectionRangeSliderModel", "SelectionRangeSliderView", "SliderStyleModel", state, "index")
+        start, stop, step = a.get("start", 0), a.get("stop", 100), a.get("step")
+        wire = list(spec.wire) if isinstance(spec.wire, list) and len(spec.wire) == 2 else [start, stop]
+        if _is_float(start, stop, step, *wire):
+            step = step if step else (float(stop) - float(start)) / 100 or 0.1
+            state = {**common, **slider, "min": start, "max": stop, "step": step, "value": wire,
+                     "readout_format": ".2f"}
+            return Model("FloatRangeSliderModel", "FloatRangeSliderView", "SliderStyleModel", state, "value")
+        state = {**common, **slider, "min": start, "max": stop, "step": step or 1, "value": wire,
+                 "readout_format": "d"}
+        return Model("IntRangeSliderModel", "IntRangeSliderView", "SliderStyleModel", state, "value")
+    if kind == "multiselect":
+        labels = [str(o) for o in a.get("options") or []]
+        chosen = spec.wire if isinstance(spec.wire, list) else []
+        state = {**common, "_options_labels": labels, "index": [labels.index(x) for x in chosen if x in labels],
+                 "rows": min(max(len(labels), 1), 8)}
+        return Model("SelectMultipleModel", "SelectMultipleView", "DescriptionStyleModel", state, "index")
+    if kind == "number":
+        start, stop, step = a.get("start"), a.get("stop"), a.get("step")
+        floaty = _is_float(start, stop, step, spec.wire) or step is None
+        name = "Float" if floaty else "Int"
+        state = {**common, "value": spec.wire, "step": step, "continuous_update": False}
+        if start is not None and stop is not None:
+            state.update(min=start, max=stop)
+            return Model(f"Bounded{name}TextModel", f"{name}TextView", "DescriptionStyleModel", state, "value")
+        return Model(f"{name}TextModel", f"{name}TextView", "DescriptionStyleModel", state, "value")
+    if kind in ("checkbox", "switch"):
+        state = {**common, "value": bool(spec.wire), "indent": False}
+        return Model("CheckboxModel", "CheckboxView", "DescriptionStyleModel", state, "value")
+    if kind == "text":
+        state = {**common, "value": spec.wire or "", "placeholder": a.get("placeholder") or "",
+                 "continuous_update": not a.get("debounce", True)}
+        if a.get("kind") == "password":
+            return Model("PasswordModel", "PasswordView", "DescriptionStyleModel", state, "value")
+        return Model("TextModel", "TextView", "DescriptionStyleModel", state, "value")
+    if kind == "text-area":
+        state = {**common, "value": spec.wire or "", "placeholder": a.get("placeholder") or "",
+                 "rows": a.get("rows"), "continuous_update": not a.get("debounce", True)}
+        return Model("TextareaModel", "TextareaView", "DescriptionStyleModel", state, "value")
+    if kind in ("dropdown", "radio"):
+        labels = [str(o) for o in a.get("options") or []]
+        state = {**common, "_options_labels": labels, "index": _index_of_option(kind, spec.wire, labels)}
+        if kind == "dropdown":
+            return Model("DropdownModel", "DropdownView", "DescriptionStyleModel", state, "index")
+        return Model("RadioButtonsModel", "RadioButtonsView", "DescriptionStyleModel", state, "index")
+    if kind == "button":
+        state = {"description": spec.label or "click", "button_style": "", "icon": ""}
+        return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
+    return None
+
+
+def _is_index(i: Any, n: int) -> bool:
+    return isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _pair(wire: Any, n: int) -> list[int]:
+    """A range slider's two step indexes (marimo's wire form when it has `steps`)."""
+    if isinstance(wire, list) and len(wire) == 2 and all(isinstance(i, int) and 0 <= i < n for i in wire):
+        return list(wire)
+    return [0, max(n - 1, 0)]
+
+
+def _index_of_step(wire: Any, n: int) -> int:
+    return int(wire) if isinstance(wire, (int, float)) and 0 <= int(wire) < n else 0
+
+
+def _index_of_option(kind: str, wire: Any, labels: list[str]) -> int | None:
+    label = (wire[0] if wire else None) if kind == "dropdown" and isinstance(wire, list) else wire
+    return labels.index(label) if label in labels else None
+
+
+def state_for_wire(spec: ElementSpec, model: Model, wire: Any) -> dict[str, Any]:
+    """The synced widget state for marimo's value `wire`."""
+    if model.value_key is None:
+        return {}
+    if model.value_key == "index":
+        labels = model.state.get("_options_labels") or []
+        if spec.kind == "slider":
+            return {"index": _index_of_step(wire, len(labels))}
+        if spec.kind == "range-slider":
+            return {"index": _pair(wire, len(labels))}
+        if spec.kind == "multiselect":
+            return {"index": [labels.index(x) for x in wire or [] if x in labels]}
+        return {"index": _index_of_option(spec.kind, wire, labels)}
+    if spec.kind in ("checkbox", "switch"):
+        return {"value": bool(wire)}
+    if spec.kind in ("text", "text-area"):
+        return {"value": wire or ""}
+    return {"value": wire}
+
+
+def wire_for_state(spec: ElementSpec, model: Model, value: Any) -> Any:
+    """marimo's value (`_value_frontend` form) for a widget's synced `value`/`index`.
+
+    Raises OutOfRange when the element does not take it.
+    """
+    a = spec.args
+    what = f"{spec.label!r} (a marimo {spec.kind})" if spec.label else f"this marimo {spec.kind}"
+    if model.value_key == "index" and spec.kind in ("range-slider", "multiselect"):
+        labels = model.state.get("_options_labels") or []
+        items = list(value) if isinstance(value, (list, tuple)) else None
+        if items is None or not all(_is_index(i, len(labels)) for i in items):
+            raise OutOfRange(
+                f"{what} has {len(labels)} choices (index 0 to {len(labels) - 1}); {value!r} is not a list of them."
+            )
+        if spec.kind == "range-slider":
+            if len(items) != 2 or items[0] > items[1]:
+                raise OutOfRange(f"{what} takes two steps, low then high; {value!r} is not.")
+            return items
+        limit = a.get("max-selections")
+        if isinstance(limit, int) and len(items) > limit:
+            raise OutOfRange(f"{what} takes at most {limit} choices; {len(items)} were given.")
+        return [labels[i] for i in items]
+    if spec.kind == "range-slider":
+        items = list(value) if isinstance(value, (list, tuple)) else None
+        start, stop = a.get("start", 0), a.get("stop", 100)
+        if items is None or len(items) != 2 or not all(_is_number(v) for v in items):
+            raise OutOfRange(f"{what} takes two numbers, low then high; not {value!r}.")
+        if items[0] > items[1] or items[0] < start or items[1] > stop:
+            raise OutOfRange(f"{what} takes values from {start} to {stop}, low then high; {value!r} is not.")
+        return items
+    if model.value_key == "index":
+        labels = model.state.get("_options_labels") or []
+        if value is None and spec.kind == "dropdown" and a.get("allow-select-none"):
+            return []
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(labels):
+            raise OutOfRange(
+                f"{what} has {len(labels)} choices (index 0 to {len(labels) - 1}); {value!r} is not one of them."
+            )
+        if spec.kind == "slider":
+            return value
+        return [labels[value]] if spec.kind == "dropdown" else labels[value]
+    if spec.kind in ("slider", "number"):
+        if value is None and spec.kind == "number":
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise OutOfRange(f"{what} takes a number, not {value!r}.")
+        if spec.kind == "slider":
+            start, stop = a.get("start", 0), a.get("stop", 100)
+        else:
+            start, stop = a.get("start"), a.get("stop")
+        if (start is not None and value < start) or (stop is not None and value > stop):
+            raise OutOfRange(f"{what} takes values from {start} to {stop}; {value!r} is outside that range.")
+        return value
+    if spec.kind in ("checkbox", "switch"):
+        if not isinstance(value, bool):
+            raise OutOfRange(f"{what} takes True or False, not {value!r}.")
+        return value
+    if spec.kind in ("text", "text-area"):
+        if not isinstance(value, str):
+            raise OutOfRange(f"{what} takes text, not {value!r}.")
+        limit = a.get("max-length")
+        if isinstance(limit, int) and len(value) > limit:
+            raise OutOfRange(f"{what} takes at most {limit} characters; this value has {len(value)}.")
+        return value
+    return value
+
+
+def _style_state(name: str) -> dict[str, Any]:
+    state: dict[str, Any] = {"description_width": ""}
+    if name == "SliderStyleModel":
+        state["handle_color"] = None
+    if name == "ButtonStyleModel":
+        state = {"button_color": None, "font_weight": ""}
+    return state
+
+
+def _header(module: str, model_name: str, view_module: str, view_name: str) -> dict[str, Any]:
+    return {
+        "_model_module": module,
+        "_model_module_version": MODULE_VERSION,
+        "_model_name": model_name,
+        "_view_count": None,
+        "_view_module": view_module,
+        "_view_module_version": MODULE_VERSION,
+        "_view_name": view_name,
+    }
+
+
+@dataclass
+class Shown:
+    """One widget the kernel opened for an element (an element shown twice has two)."""
+
+    model_id: str
+    spec: ElementSpec
+    model: Model
+    url: str  # the marimo server, as the target's client knows it
+    target: Target
+    comm: Any
+    state: dict[str, Any]  # the full state the frontends hold (kept for `request_state`)
+    parts: list[Any] = field(default_factory=list)  # the layout and style comms
+
+
+@dataclass
+class _Pending:
+    """The latest move of one element not yet sent to marimo (older ones are dropped)."""
+
+    shown: Shown
+    wire: Any = None
+    clicks: int = 0
+    parent: dict[str, Any] | None = None
+
+
+class Widgets:
+    """The kernel's comms and the widgets it opened; see the module docstring."""
+
+    def __init__(self, kernel: Any) -> None:
+        import comm as comm_module
+        from ipykernel.comm import CommManager
+        from ipykernel.comm.comm import BaseComm
+
+        self.kernel = kernel
+        self._comm_class = BaseComm
+        self.manager = CommManager(kernel=kernel)
+        # As ipykernel's own IPythonKernel does: comms (also ones a frontend opens) use this manager.
+        comm_module.get_comm_manager = lambda: self.manager
+        comm_module.create_comm = BaseComm
+        kernel.comm_manager = self.manager  # Kernel.comm_info_request answers from it
+        for msg_type in ("comm_open", "comm_msg", "comm_close"):
+            kernel.shell_handlers[msg_type] = getattr(self.manager, msg_type)
+        self.manager.register_target(CONTROL_TARGET, self._control_opened)
+        self._lock = threading.Condition()
+        self._shown: dict[str, Shown] = {}  # model id -> widget
+        self._marimo: dict[tuple[str, str], Any] = {}  # (url, element id) -> marimo's last known wire
+        self._parts: dict[str, tuple[Any, dict[str, Any]]] = {}  # layout/style comm id -> (comm, state)
+        self._pending: dict[tuple[str, str], _Pending] = {}
+        self._worker: threading.Thread | None = None
+        self._clients: dict[str, MarimoClient] = {}
+        self.sets = 0  # how many sets the worker sent to marimo (the coalescing figure)
+
+    # -- opening widgets -------------------------------------------------------------------
+
+    def adopt(self, data: Any) -> None:
+        """Replace the element spec in a bundle about to be published by a widget view."""
+        if not isinstance(data, dict) or WIDGET_MIME not in data:
+            return
+        raw = data.pop(WIDGET_MIME)
+        targeter = getattr(self.kernel, "_targeter", None)
+        target = getattr(targeter, "target", None)
+        spec = ElementSpec.parse(raw) if isinstance(raw, dict) else None
+        model = build_model(spec) if spec is not None else None
+        if spec is None or model is None or target is None:
+            return
+        try:
+            shown = self._open(spec, model, target)
+        except Exception:  # noqa: BLE001 - the snapshot still shows; a widget is extra
+            log.warning("could not open a widget for %s", spec.id, exc_info=True)
+            return
+        data[VIEW_MIME] = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
+
+    @staticmethod
+    def strip(data: Any) -> None:
+        """Take the element spec out of a bundle that is not published (a user_expressions value)."""
+        if isinstance(data, dict):
+            data.pop(WIDGET_MIME, None)
+
+    def _open(self, spec: ElementSpec, model: Model, target: Target) -> Shown:
+        disabled = bool(spec.args.get("disabled"))
+        parts = []
+        refs = {}
+        for key, module, name, view in (
+            ("layout", BASE, "LayoutModel", "LayoutView"),
+            ("style", CONTROLS, model.style_name, "StyleView"),
+        ):
+            state = _header(module, name, BASE, view)
+            if key == "style":
+                state.update(_style_state(name))
+            part = self._comm(state)
+            self._parts[part.comm_id] = (part, state)
+            parts.append(part)
+            refs[key] = f"IPY_MODEL_{part.comm_id}"
+        state = {
+            **_header(CONTROLS, model.model_name, CONTROLS, model.view_name),
+            "_dom_classes": [],
+            "tabbable": None,
+            "tooltip": None,
+            "disabled": disabled,
+            **refs,
+            **model.state,
+        }
+        c = self._comm(state)
+        shown = Shown(c.comm_id, spec, model, target.client.url, target, c, state, parts)
+        with self._lock:
+            self._shown[c.comm_id] = shown
+            self._marimo[(shown.url, spec.id)] = spec.wire
+        c.on_msg(lambda msg: self._on_msg(shown, msg))
+        c.on_close(lambda msg: self._forget(shown))
+        return shown
+
+    def _comm(self, state: dict[str, Any]) -> Any:
+        return self._comm_class(
+            target_name=WIDGET_TARGET,
+            data={"state": state, "buffer_paths": []},
+            metadata={"version": PROTOCOL_VERSION},
+        )
+
+    def _forget(self, shown: Shown) -> None:
+        with self._lock:
+            self._shown.pop(shown.model_id, None)
+
+    def _control_opened(self, control: Any, msg: dict[str, Any]) -> None:
+        """ipywidgets 8 frontends (re)loading: every model's state in one answer."""
+
+        def on_msg(m: dict[str, Any]) -> None:
+            if (m.get("content", {}).get("data") or {}).get("method") != "request_states":
+                return
+            states: dict[str, Any] = {}
+            with self._lock:
+                models = [(s.model_id, s.state) for s in self._shown.values()]
+                models += [(cid, st) for cid, (_, st) in self._parts.items()]
+            for cid, st in models:
+                states[cid] = {
+                    "model_name": st["_model_name"],
+                    "model_module": st["_model_module"],
+                    "model_module_version": st["_model_module_version"],
+                    "state": st,
+                }
+            control.send({"method": "update_states", "states": states, "buffer_paths": {}})
+
+        control.on_msg(on_msg)
+
+    # -- Jupyter -> marimo -----------------------------------------------------------------
+
+    def _on_msg(self, shown: Shown, msg: dict[str, Any]) -> None:
+        """A frontend's message to one widget. Runs on the shell channel: never waits on marimo."""
+        data = msg.get("content", {}).get("data") or {}
+        method = data.get("method")
+        if method == "request_state":
+            shown.comm.send({"method": "update", "state": shown.state, "buffer_paths": []})
+            return
+        if method == "custom" and (data.get("content") or {}).get("event") == "click":
+            self._queue(shown, None, clicks=1, parent=msg)
+            return
+        if method != "update":
+            return
+        state = data.get("state") or {}
+        if not isinstance(state, dict):
+            return
+        # As ipywidgets 8: tell the other frontends what this one set.
+        shown.comm.send({"method": "echo_update", "state": state, "buffer_paths": data.get("buffer_paths") or []})
+        with self._lock:
+            shown.state.update(state)
+        key = shown.model.value_key
+        if key is None or key not in state:
+            return
+        try:
+            wire = wire_for_state(shown.spec, shown.model, state[key])
+        except OutOfRange as e:
+            with self._lock:
+                current = self._marimo.get((shown.url, shown.spec.id), shown.spec.wire)
+            self._note(msg, f"{e} The widget is back at marimo's value.")
+            self._set_state(shown, state_for_wire(shown.spec, shown.model, current))
+            return
+        self._queue(shown, wire, parent=msg)
+
+    def _queue(self, shown: Shown, wire: Any, *, clicks: int = 0, parent: dict[str, Any] | None = None) -> None:
+        key = (shown.url, shown.spec.id)
+        with self._lock:
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = _Pending(shown)
+            pending.shown, pending.parent = shown, parent
+            if clicks:
+                pending.clicks += clicks
+            else:
+                pending.wire = wire
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="marimo-pair-widgets", daemon=True)
+                self._worker.start()
+            self._lock.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending:
+                    self._lock.wait()
+                key = next(iter(self._pending))
+                pending = self._pending.pop(key)
+            try:
+                self._send(pending)
+            except Exception:  # noqa: BLE001 - the worker must outlive any one failure
+                log.warning("widget update failed", exc_info=True)
+
+    def _client(self, target: Target) -> MarimoClient:
+        # Its own connection: the kernel's client may be reading an execute's stream right now.
+        from .client import MarimoClient
+
+        url = target.client.url
+        client = self._clients.get(url)
+        if client is None:
+            token = self.kernel.targeter.token_for(target.client)
+            client = self._clients[url] = MarimoClient(url, token)
+        return client
+
+    def _send(self, pending: _Pending) -> None:
+        shown = pending.shown
+        code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks)
+        try:
+            result = self._client(shown.target).execute(code, shown.target.notebook, lambda name, text: None)
+        except (ServerGone, ConnectionFailed, SessionGone) as e:
+            self._gone(shown.url, pending.parent, f"marimo is gone ({e}).")
+            return
+        except PairError as e:
+            self._note(pending.parent, f"The widget could not set marimo's value: {e}")
+            return
+        self.sets += 1
+        payload = scratchpad.read_payload(result.output) if result.success else None
+        if payload is None or "error" in payload or "unsupported" in payload:
+            why = (payload or {}).get("error") or (payload or {}).get("unsupported") or "no answer from code mode"
+            self._note(pending.parent, f"marimo did not set {shown.spec.kind} {shown.spec.id}: {why}")
+            return
+        if payload.get("gone"):
+            self._disable(
+                [s for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id],
+                pending.parent,
+                "This element is no longer in the notebook (its cell changed or was deleted), so the "
+                "widget is disabled. Show the element again to get a live widget.",
+            )
+            return
+        if "refused" in payload:
+            refused = payload["refused"]
+            self._note(pending.parent, f"marimo refused the value: {refused}. The widget is back at marimo's value.")
+        self.marimo_moved(shown.url, shown.spec.id, payload.get("wire"))
+
+    def marimo_moved(self, url: str, element_id: str, wire: Any) -> None:
+        """marimo holds `wire` for this element now: every widget of it shows that."""
+        with self._lock:
+            self._marimo[(url, element_id)] = wire
+            pending = (url, element_id) in self._pending  # a newer move is on its way: don't pull back
+            mine = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
+        if pending:
+            return
+        for shown in mine:
+            self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
+
+    def _all(self) -> list[Shown]:
+        with self._lock:
+            return list(self._shown.values())
+
+    def _set_state(self, shown: Shown, state: dict[str, Any]) -> None:
+        with self._lock:
+            changed = {k: v for k, v in state.items() if shown.state.get(k) != v}
+            shown.state.update(changed)
+        if changed:
+            shown.comm.send({"method": "update", "state": changed, "buffer_paths": []})
+
+    def _gone(self, url: str, parent: dict[str, Any] | None, why: str) -> None:
+        mine = [s for s in self._all() if s.url == url]
+        self._disable(mine, parent, f"{why} The notebook's widgets are disabled; the kernel is still running. "
+                      "Run the cell again once marimo is back to get live widgets.")
+        with self._lock:
+            client = self._clients.pop(url, None)
+        if client is not None:
+            client.close()
+
+    def _disable(self, shown: list[Shown], parent: dict[str, Any] | None, note: str) -> None:
+        for s in shown:
+            self._set_state(s, {"disabled": True, "tooltip": note})
+        self._note(parent, note)
+
+    def _note(self, parent: dict[str, Any] | None, text: str) -> None:
+        """Say something about a widget: on stderr, under the frontend's message that caused it."""
+        k = self.kernel
+        if k.session is None:
+            return
+        k.session.send(k.iopub_socket, "stream", {"name": "stderr", "text": text + "\n"}, parent=parent or {})
