@@ -19,12 +19,12 @@ WIDGET_KINDS = ("slider", "range-slider", "number", "checkbox", "switch", "text"
                 "multiselect", "button")
 
 
-def _plain(v):
+def _wplain(v):
     """v if it survives JSON as itself, else None (the kernel only needs plain values)."""
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, (list, tuple)):
-        items = [_plain(x) for x in v]
+        items = [_wplain(x) for x in v]
         return None if any(items[i] is None and v[i] is not None for i in range(len(v))) else items
     return None
 
@@ -47,11 +47,11 @@ def widget_spec(el):
         return None
     args = {}
     for k, v in (getattr(el, "_component_args", None) or {}).items():
-        p = _plain(v)
+        p = _wplain(v)
         if p is not None:
             args[k] = p
     try:
-        wire = _plain(el._value_frontend)
+        wire = _wplain(el._value_frontend)
     except Exception:
         return None
     return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire}
