@@ -45,6 +45,7 @@ def latencies(kc: Any, n: int) -> list[float]:
     """Seconds from each update's time.time() in the thread to its arrival here."""
     msg_id = kc.execute(CODE.format(n=n))
     out: list[float] = []
+    other: list[str] = []  # what else came, for the report when no update does
     deadline = time.monotonic() + 30 + n * 0.2
     while len(out) < n and time.monotonic() < deadline:
         try:
@@ -52,8 +53,14 @@ def latencies(kc: Any, n: int) -> list[float]:
         except queue.Empty:
             continue
         now = time.time()
-        if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "update_display_data":
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        if m["msg_type"] == "update_display_data":
             out.append(now - float(m["content"]["data"]["text/plain"]))
+        elif m["msg_type"] in ("error", "stream"):
+            other.append(str(m["content"])[:300])
+    if not out:
+        print(f"no update arrived; the execute sent: {other}", file=sys.stderr)
     return out
 
 

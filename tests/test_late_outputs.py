@@ -43,13 +43,20 @@ threading.Thread(target=_later).start()
 
 
 def settle(kc) -> None:
-    """Wait out a race that is not this feature's: the kernel's warm-up imports IPython in marimo
-    a second after start, and a first `from IPython.display import ...` at that moment can fail
-    with "partially initialized module" (it happens on main as well). Import it once, retrying."""
-    for _ in range(5):
-        if execute(kc, "import IPython.display").reply["status"] == "ok":
+    """Wait out a race that is not this feature's (it happens on main as well): the kernel's
+    warm-up imports IPython in marimo about a second after start, on a thread, and hooks its
+    display() when that import ends; a first `from IPython.display import display` meanwhile can
+    fail ("partially initialized module") or bind the display() not yet hooked (which prints)."""
+    code = (
+        "import threading as _t\n"
+        "[_w.join(30) for _w in _t.enumerate() if _w.name == 'marimo-pair-kernel-warm']\n"
+        "import IPython.display as _d\n"
+        "assert getattr(_d.display, '_mpk', None), 'not hooked yet'"
+    )
+    for _ in range(40):
+        if execute(kc, code).reply["status"] == "ok":
             return
-        time.sleep(0.5)
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +107,10 @@ def run_and_listen(kc, code: str, until, timeout: float = 20.0, **kw) -> tuple[s
     return msg_id, messages
 
 
+def _brief(messages: list[dict]) -> str:
+    return "\n".join(m["content"]["text"] if m["msg_type"] == "stream" else f"<{m['msg_type']}>" for m in messages)
+
+
 def _updates(messages: list[dict]) -> list[dict]:
     return [m for m in messages if m["msg_type"] == "update_display_data"]
 
@@ -113,7 +124,7 @@ def _late_stdout(messages: list[dict]) -> str:
 def test_a_threads_display_update_after_the_execute_arrives_as_update_display_data(kernels, name):
     _, messages = run_and_listen(kernels[name], UPDATE_LATER, lambda ms: bool(_updates(ms)))
     shown = [m for m in messages if m["msg_type"] == "display_data"]
-    assert len(shown) == 1 and shown[0]["content"]["data"]["text/plain"] == "'before'", messages
+    assert len(shown) == 1 and shown[0]["content"]["data"]["text/plain"] == "'before'", _brief(messages)
     display_id = shown[0]["content"]["transient"]["display_id"]
     updates = _updates(messages)
     assert len(updates) == 1, messages
