@@ -142,6 +142,18 @@ def test_a_threads_print_after_the_execute_arrives_as_a_stream(kernels, name):
 
 
 @pytest.mark.parametrize("name", KERNELS)
+def test_a_threads_exception_after_the_execute_arrives_on_stderr(kernels, name):
+    code = "import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.5), 1 / 0)).start()\n"
+
+    def stderr(ms: list[dict]) -> str:
+        return "".join(m["content"]["text"] for m in ms if m["msg_type"] == "stream"
+                       and m["content"]["name"] == "stderr" and m["after_idle"])
+
+    _, messages = run_and_listen(kernels[name], code, lambda ms: "ZeroDivisionError" in stderr(ms))
+    assert "Exception in thread" in stderr(messages) and "ZeroDivisionError: division by zero" in stderr(messages)
+
+
+@pytest.mark.parametrize("name", KERNELS)
 def test_thread_output_while_and_after_the_execute_in_order(kernels, name):
     code = (
         "import threading, time\n"
