@@ -135,6 +135,29 @@ def test_a_threads_display_update_after_the_execute_arrives_as_update_display_da
 
 
 @pytest.mark.parametrize("name", KERNELS)
+def test_completion_through_a_background_display_as_vs_code_asks_for_it(kernels, name):
+    """VS Code's shape (our own snippet): the reply of kernel.do_complete, computed on a thread,
+    comes back as an update of an empty display after the execute has ended."""
+    code = (
+        "import threading, time\n"
+        "from IPython.display import display\n"
+        "_h = display(display_id=True)\n"
+        "def _complete(h=_h):\n"
+        "    time.sleep(0.5)\n"
+        "    reply = get_ipython().kernel.do_complete('se', 2)\n"
+        "    h.update({'application/json': {'matches': list(reply['matches'])}}, raw=True)\n"
+        "threading.Thread(target=_complete).start()\n"
+    )
+    _, messages = run_and_listen(kernels[name], code, lambda ms: bool(_updates(ms)))
+    update = _updates(messages)[0]
+    assert update["after_idle"]
+    matches = update["content"]["data"]["application/json"]["matches"]
+    assert "set" in matches
+    if name == "marimo-pair":
+        assert "seed" in matches  # the live notebook's name
+
+
+@pytest.mark.parametrize("name", KERNELS)
 def test_a_threads_print_after_the_execute_arrives_as_a_stream(kernels, name):
     _, messages = run_and_listen(kernels[name], PRINT_LATER, lambda ms: "printed later\n" in _late_stdout(ms))
     assert _late_stdout(messages) == "printed later\n"
