@@ -40,7 +40,7 @@ FILE_SECONDS = {
     "test_kernel.py": 19, "test_faults_tokens.py": 18, "test_client_server.py": 18, "test_faults_magics.py": 18,
     "test_faults_versions.py": 17, "test_kernel_lifecycle.py": 16, "test_client_browser.py": 15,
     "test_faults_output.py": 15, "test_discovery.py": 15, "test_faults_remote.py": 15,
-    "test_faults_registry.py": 12, "test_client_console.py": 12, "test_codemode_unit.py": 1,
+    "test_faults_registry.py": 12, "test_late_outputs.py": 80, "test_client_console.py": 12, "test_codemode_unit.py": 1,
     "test_client_jupyterlab_graph.py": 75, "test_magics_graph.py": 45, "test_mermaid_unit.py": 3,
     # With their venvs cached; a first run builds them (about 45 s and 20 s) under a lock.
     "test_outputs_no_ipython.py": 50, "test_outputs_env_changes.py": 20, "test_outputs_display_unit.py": 6,

@@ -189,6 +189,16 @@ class MarimoClient:
     def has_token(self) -> bool:
         return self._has_token
 
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header this client sends, for another connection to this same server."""
+        auth = self._http.headers.get("Authorization")
+        return {"Authorization": auth} if auth else {}
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What this client's https connections trust (False for plain http)."""
+        return tls_verify() if self.url.startswith("https://") else False
+
     def _get(self, path: str, timeout: float = 3.0, check_auth: bool = True) -> httpx.Response:
         try:
             r = self._http.get(self.url + path, timeout=timeout)

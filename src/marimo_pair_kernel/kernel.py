@@ -32,6 +32,7 @@ from .outputs import DisplayStream, ErrorInfo, error_from_exception, parse_error
 
 if TYPE_CHECKING:
     from .client import ExecuteResult
+    from .late import LateOutputs
     from .target import Target, Targeter
 
 log = logging.getLogger("marimo_pair_kernel")
@@ -88,6 +89,7 @@ class MarimoPairKernel(Kernel):
         self._quick_job: Future | None = None  # the editing-help request in flight, if any
         self._late: tuple[str, Future] | None = None  # (code, job) of a request that missed its deadline
         self._open_first = None
+        self._late_out: LateOutputs | None = None  # output of this kernel's threads after their execute
         from .widgets import Widgets
 
         self.widgets = Widgets(self)  # comms: live mo.ui elements, and comm_info_request
@@ -412,6 +414,9 @@ class MarimoPairKernel(Kernel):
         if self._silent:
             return
         kind = msg.get("k")
+        if kind == "origin":  # this run started threads: their later output belongs here (late.py)
+            self._late_origin(msg.get("o"))
+            return
         if kind == "clear":
             self.send_response(self.iopub_socket, "clear_output", {"wait": bool(msg.get("wait"))})
             return
@@ -420,6 +425,23 @@ class MarimoPairKernel(Kernel):
             return
         content = {"data": data, "metadata": msg.get("metadata") or {}, "transient": msg.get("transient") or {}}
         self.send_response(self.iopub_socket, "update_display_data" if kind == "update" else "display_data", content)
+
+    def _late_origin(self, tag: object) -> None:
+        """Threads of this execute may write after it ends: watch the notebook for their output."""
+        from . import late
+
+        if self._late_out is None:
+
+            def publish(msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> None:
+                # From the viewer's thread: the IOPub socket is ipykernel's thread-safe one.
+                if self.session is not None:
+                    self.session.send(
+                        self.iopub_socket, msg_type, content, parent=parent, ident=self._topic(msg_type)
+                    )
+
+            self._late_out = late.LateOutputs(publish)
+        target = self._targeter.target if self._targeter is not None else None
+        self._late_out.register(tag, self.get_parent("shell"), target.viewer_target() if target is not None else None)
 
     def _hint(self, error: ErrorInfo) -> ErrorInfo:
         if (usage := transform.usage_error(error)) is not None:  # a magic's, from the runtime
@@ -814,6 +836,8 @@ class MarimoPairKernel(Kernel):
 
     def cleanup(self) -> None:
         try:
+            if self._late_out is not None:
+                self._late_out.close()
             from .magics.namespace import forget_quietly
 
             forget_quietly(self)  # the marimo kernel drops this kernel's names (restart or shutdown)

@@ -93,7 +93,7 @@ def _in_our_run():
             if "marimo-pair-kernel" not in co.co_filename:
                 return False
         f = f.f_back
-    return False
+    return late_origin() is not None  # noqa: F821 - a thread one of our runs started (runtime_late.py)
 
 
 def _note(text):
@@ -557,6 +557,9 @@ def sanitize_html(text):
 
 def _stdout():
     import sys
+    late = late_stdout()  # noqa: F821 - a thread of ours after its run: runtime_late.py
+    if late is not None:
+        return late
     try:
         from marimo._runtime.context import get_context
         s = get_context().stdout
@@ -792,6 +795,7 @@ def install_hooks(ns):
             fn(sys.modules[name])
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_AfterImport"]
     sys.meta_path.insert(0, _AfterImport(patches))
+    install_late_hooks()  # noqa: F821 - runtime_late.py
     _ns_display._mpk = __name__
     if getattr(ns.get("display", _ns_display), "_mpk", None):
         ns["display"] = _ns_display

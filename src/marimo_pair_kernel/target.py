@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import discovery
 from .client import MarimoClient, display_url, is_loopback, normalize_url, token_in_url
@@ -31,6 +32,9 @@ from .errors import (
     ServerUnreachable,
     SeveralNotebooksError,
 )
+
+if TYPE_CHECKING:
+    from .late import ViewerTarget
 
 ALLOW_REMOTE_ENV = "MARIMO_PAIR_ALLOW_REMOTE"
 
@@ -47,6 +51,14 @@ class Target:
     @property
     def path(self) -> str | None:
         return self.notebook.path
+
+    def viewer_target(self) -> ViewerTarget | None:
+        """Where a viewer of this notebook connects (late.py); None when marimo gave no path."""
+        from .late import ViewerTarget
+
+        if not self.notebook.path:
+            return None
+        return ViewerTarget(self.client.url, self.notebook.path, self.client.auth_headers(), self.client.verify)
 
 
 def _describe(found: discovery.Discovery) -> str:
