@@ -361,8 +361,8 @@ IPYTHON_LINES = ["time", "timeit", "env", "pwd", "cd", "load_ext", "autoreload",
 
 
 def test_lsmagic_and_help_list_them(kernel):
-    listed = execute(kernel, "%lsmagic").displays[0]["text/plain"]
-    helped = execute(kernel, "%help").displays[0]["text/plain"]
+    listed = execute(kernel, "%lsmagic").listing["text/plain"]
+    helped = execute(kernel, "%help").listing["text/plain"]
     for name in IPYTHON_LINES:
         assert f"%{name}" in listed and f"%{name}" in helped, name
     assert "%%time" in listed and "%%timeit" in listed
@@ -379,7 +379,7 @@ def test_unknown_magics_keep_todays_message(kernel):
 
 def test_our_own_magics_stay_ours(kernel):
     r = execute(kernel, "%cells")
-    assert r.reply["status"] == "ok" and "seed" in r.displays[0]["text/plain"]
+    assert r.reply["status"] == "ok" and "seed" in r.listing["text/plain"]
 
 
 # -- VS Code's hidden start-up code (issue 25) ------------------------------------------------------------

@@ -900,6 +900,21 @@ def _simple_complete(code, line, column, ns):
     return found[:500], len(word)
 
 
+def warm_lock():
+    """Held by the warm-up while it imports, and by each of the kernel's runs (runtime_state).
+
+    An import on the warm-up's thread while the user's first line imports the same package hands
+    that line a module whose hooks are not in yet (`from IPython.display import display` got
+    IPython's own, unhooked display): so the two never overlap. A run waits for an import under
+    way (a fraction of a second, once); the warm-up waits for a run to end.
+    """
+    lock = globals().get("_warm_lock")
+    if lock is None:
+        import threading
+        lock = globals()["_warm_lock"] = threading.RLock()
+    return lock
+
+
 def warm():
     """Import jedi and IPython's formatter on a thread, so a later completion or value is quick.
 
@@ -909,13 +924,24 @@ def warm():
     import threading
     import time
     def work():
+        import _imp
         time.sleep(1.0)
-        try:
-            import jedi
-            jedi.Interpreter("int.", [{}]).complete(1, 4)
-        except Exception:
-            pass
-        _formatter()  # IPython's display formatter, for the first rich value
+        # Under the interpreter's import lock: an import on this thread while code on marimo's
+        # thread imports the same package (`from IPython.display import display` as the first
+        # line) could hand that code a partially initialized module. Holding the lock, other
+        # threads' new imports wait for these (a fraction of a second), then find them done.
+        with warm_lock():
+            _imp.acquire_lock()
+            try:
+                try:
+                    import jedi
+                    jedi.Interpreter("int.", [{}]).complete(1, 4)
+                except Exception:
+                    pass
+                _formatter()  # IPython's display formatter, for the first rich value
+            finally:
+                _imp.release_lock()
+    warm_lock()
     if not globals().get("_warming"):
         globals()["_warming"] = True
         threading.Thread(target=work, name="marimo-pair-kernel-warm", daemon=True).start()

@@ -207,6 +207,7 @@ def _begin(kid, owner, src, count, show_value):
         p.files.add(fn)
     _refresh(ns["__builtins__"] if isinstance(ns.get("__builtins__"), _Fallback) else _fix(ns), _main_globals())
     code, expr = _compile(src, fn, show_value)
+    warm_lock().acquire()  # noqa: F821 - runtime.py's, in the same module
     _CURRENT.append(ns)
     _CWD.append(_cwd())
     return p, ns, code, expr
@@ -244,6 +245,10 @@ def _fix(ns):
 
 
 def _end(p, ns):
+    try:
+        warm_lock().release()  # noqa: F821 - taken at the end of _begin
+    except RuntimeError:
+        pass
     if _CURRENT and _CURRENT[-1] is ns:
         _CURRENT.pop()
     if _CWD:
