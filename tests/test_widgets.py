@@ -76,6 +76,19 @@ def slider_view(s):
     return
 
 
+@app.cell
+def picky(f):
+    assert f.value != 9, "nine is refused"
+    picked = f.value
+    return (picked,)
+
+
+@app.cell
+def _(mo):
+    f = mo.ui.slider(0, 10, value=1, label='f')
+    return (f,)
+
+
 if __name__ == "__main__":
     app.run()
 '''
@@ -378,3 +391,69 @@ def test_marimo_gone_disables_the_widgets(tmp_path):
         if km is not None:
             stop_kernel(km, client)
         server.stop()
+
+
+# -- consequences: %ui set, widget moves, %ui list -------------------------------------------------
+
+PAIR = "application/vnd.marimo-pair+json"
+
+
+def test_ui_set_says_what_reran_and_what_fails(kc):
+    run = execute(kc, "%ui set f 3")
+    assert run.reply["status"] == "ok", run.reply
+    assert "f.value = 3" in run.stdout
+    data = run.listing[PAIR]
+    assert [c["name"] for c in data["reran"]] == ["picky"] and data["failed"] == [] and data["stale"] == []
+    assert data["name"] == "f" and data["value"] == "3" and data["id"]
+    assert "Setting f: reran 1 cell: picky (" in run.listing["text/plain"]
+    run = execute(kc, "%ui set f 9")
+    # The cell's own error is the reply (as after %%cell edit); the listing says which cells.
+    assert run.reply["ename"] == "AssertionError" and run.reply["evalue"] == "nine is refused", run.reply
+    data = run.listing[PAIR]
+    assert [(c["name"], c["status"]) for c in data["failed"]] == [("picky", "exception")]
+    assert data["reran"] == []
+    text = run.listing["text/plain"]
+    assert "Setting f: Now failing: picky (" in text and "[exception]" in text and "%cell show" in text
+    run = execute(kc, "%ui set tx hello")  # no cell reads tx
+    assert "no cell reads it, so nothing reran" in run.listing["text/plain"]
+    assert run.listing[PAIR]["reran"] == []
+    execute(kc, "%ui set f 1")
+
+
+def test_widget_move_says_what_reran_and_what_fails(kc):
+    model_id, _, _, _ = widget(kc, "f")
+    drain(kc)
+    update(kc, model_id, {"value": 9})
+    seen = wait_iopub(kc, lambda m: m["msg_type"] == "display_data" and PAIR in m["content"]["data"])
+    shown = seen[-1]
+    assert shown["parent_header"]["msg_type"] == "comm_msg"
+    data = shown["content"]["data"][PAIR]
+    assert data["wire"] == 9 and data["id"]
+    assert [(c["name"], c["status"]) for c in data["failed"]] == [("picky", "exception")]
+    assert "Moving 'f'" in shown["content"]["data"]["text/plain"]
+    assert "Now failing: picky (" in shown["content"]["data"]["text/plain"]
+    update(kc, model_id, {"value": 2})
+    seen = wait_iopub(kc, lambda m: m["msg_type"] == "display_data" and PAIR in m["content"]["data"])
+    data = seen[-1]["content"]["data"][PAIR]
+    assert [c["name"] for c in data["reran"]] == ["picky"] and data["failed"] == []
+    assert value_of(kc, "picked") == "2"
+
+
+def test_ui_list(kc):
+    run = execute(kc, "%ui list")
+    assert run.reply["status"] == "ok", run.reply
+    listing = run.listing
+    rows = {e["name"]: e for e in listing[PAIR]["elements"]}
+    assert {"s", "f", "dd", "rb", "pw"} <= set(rows)
+    assert rows["dd"]["kind"] == "dropdown" and rows["dd"]["value"] in ("'red'", "'green'")
+    assert rows["s"]["kind"] == "slider" and rows["s"]["id"] and rows["s"]["cell"]
+    assert rows["pw"]["value"] == "''"  # a password's value is never shown
+    assert listing[PAIR]["url"] and listing[PAIR]["notebook"]
+    text = listing["text/plain"]
+    assert text.splitlines()[0].split() == ["name", "kind", "value", "id", "cell"]
+    assert any(line.split()[:2] == ["s", "slider"] for line in text.splitlines())
+    assert "<table>" in listing["text/html"]
+    bad = execute(kc, "%ui list s")
+    assert bad.reply["ename"] == "UsageError" and "takes no arguments" in bad.reply["evalue"]
+    bad = execute(kc, "%ui set s")
+    assert bad.reply["ename"] == "UsageError" and "NAME and a VALUE" in bad.reply["evalue"]

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import codemode, scratchpad
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
+from .outputs import PAIR_JSON
 
 if TYPE_CHECKING:
     from .client import MarimoClient
@@ -521,9 +523,16 @@ class Widgets:
 
     def _send(self, pending: _Pending) -> None:
         shown = pending.shown
-        code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks)
+        nonce = uuid.uuid4().hex
+        code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks, nonce)
+        client = self._client(shown.target)
         try:
-            result = self._client(shown.target).execute(code, shown.target.notebook, lambda name, text: None)
+            result = client.execute(code, shown.target.notebook, lambda name, text: None)
+            payload = scratchpad.read_payload(result.output) if result.success else None
+            if payload is None:  # a cell the set reran raised: marimo dropped the answer, not the set
+                kept = client.execute(codemode.widget_answer_code(nonce), shown.target.notebook,
+                                      lambda name, text: None)
+                payload = scratchpad.read_payload(kept.output) if kept.success else None
         except (ServerGone, ConnectionFailed, SessionGone) as e:
             self._gone(shown.url, pending.parent, f"marimo is gone ({e}).")
             return
@@ -531,7 +540,6 @@ class Widgets:
             self._note(pending.parent, f"The widget could not set marimo's value: {e}")
             return
         self.sets += 1
-        payload = scratchpad.read_payload(result.output) if result.success else None
         if payload is None or "error" in payload or "unsupported" in payload:
             why = (payload or {}).get("error") or (payload or {}).get("unsupported") or "no answer from code mode"
             self._note(pending.parent, f"marimo did not set {shown.spec.kind} {shown.spec.id}: {why}")
@@ -548,6 +556,24 @@ class Widgets:
             refused = payload["refused"]
             self._note(pending.parent, f"marimo refused the value: {refused}. The widget is back at marimo's value.")
         self.marimo_moved(shown.url, shown.spec.id, payload.get("wire"))
+        if "reran" in payload:
+            self._effects(shown, pending.parent, payload)
+
+    def _effects(self, shown: Shown, parent: dict[str, Any] | None, payload: dict[str, Any]) -> None:
+        """Which cells the move reran and which now fail, as `%ui set` says it: text and PAIR_JSON.
+
+        Sent under the frontend's message that moved the widget: a notebook frontend shows it in
+        no cell (no execute asked for it), a program reading IOPub (an agent) sees every set.
+        """
+        k = self.kernel
+        if k.session is None or parent is None:
+            return
+        what = f"Moving {shown.spec.label!r}" if shown.spec.label else f"Moving {shown.spec.kind} {shown.spec.id}"
+        data = {"id": shown.spec.id, "cell": shown.spec.cell, "wire": payload.get("wire"),
+                **{key: list(payload.get(key) or ()) for key in ("reran", "failed", "stale")}}
+        bundle = {"text/plain": "\n".join(codemode.effects_lines(what, payload)), PAIR_JSON: data}
+        k.session.send(k.iopub_socket, "display_data", {"data": bundle, "metadata": {}, "transient": {}},
+                       parent=parent)
 
     def marimo_moved(self, url: str, element_id: str, wire: Any) -> None:
         """marimo holds `wire` for this element now: every widget of it shows that."""
