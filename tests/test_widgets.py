@@ -89,6 +89,14 @@ def _(mo):
     return (f,)
 
 
+@app.cell
+def _(mo):
+    day = mo.ui.date(value="2024-03-05", start="2024-01-01", stop="2024-12-31", label="day")
+    when = mo.ui.datetime(value="2024-03-05T10:30:00")
+    span = mo.ui.date_range(start="2024-01-01", stop="2024-12-31", value=["2024-02-01", "2024-02-10"])
+    return day, span, when
+
+
 if __name__ == "__main__":
     app.run()
 '''
@@ -209,6 +217,13 @@ KINDS = [
     ("rss", "SelectionRangeSliderModel", "SelectionRangeSliderView",
      {"_options_labels": ["1", "5", "10", "20"], "index": [1, 2]}),
     ("ms", "SelectMultipleModel", "SelectMultipleView", {"_options_labels": ["a", "b", "c"], "index": [1]}),
+    # Dates: the controls' JSON form, months from 0 (as JavaScript's Date).
+    ("day", "DatePickerModel", "DatePickerView", {
+        "value": {"year": 2024, "month": 2, "date": 5}, "min": {"year": 2024, "month": 0, "date": 1},
+        "max": {"year": 2024, "month": 11, "date": 31}, "description": "day"}),
+    ("when", "NaiveDatetimeModel", "DatetimeView", {"value": {
+        "year": 2024, "month": 2, "date": 5, "hours": 10, "minutes": 30, "seconds": 0, "milliseconds": 0}}),
+    ("span", "TextModel", "TextView", {"value": "2024-02-01 to 2024-02-10"}),
 ]
 
 
@@ -457,3 +472,25 @@ def test_ui_list(kc):
     assert bad.reply["ename"] == "UsageError" and "takes no arguments" in bad.reply["evalue"]
     bad = execute(kc, "%ui set s")
     assert bad.reply["ename"] == "UsageError" and "NAME and a VALUE" in bad.reply["evalue"]
+
+
+def test_dates(kc):
+    day_id, _, _, _ = widget(kc, "day")
+    update(kc, day_id, {"value": {"year": 2024, "month": 5, "date": 1}})
+    wait_value(kc, "day.value", "datetime.date(2024, 6, 1)")
+    when_id, _, _, _ = widget(kc, "when")
+    update(kc, when_id, {"value": {"year": 2024, "month": 0, "date": 2, "hours": 8, "minutes": 15,
+                                   "seconds": 0, "milliseconds": 0}})
+    wait_value(kc, "when.value", "datetime.datetime(2024, 1, 2, 8, 15)")
+    span_id, _, _, _ = widget(kc, "span")
+    update(kc, span_id, {"value": "2024-04-01 to 2024-04-03"})
+    wait_value(kc, "span.value", "(datetime.date(2024, 4, 1), datetime.date(2024, 4, 3))")
+    # Outside the range, or not two dates in order: refused, and the widget goes back.
+    drain(kc)
+    update(kc, day_id, {"value": {"year": 2025, "month": 0, "date": 1}})
+    seen = wait_iopub(kc, is_comm(day_id, "update"), timeout=20)
+    assert seen[-1]["content"]["data"]["state"] == {"value": {"year": 2024, "month": 5, "date": 1}}
+    update(kc, span_id, {"value": "2024-05-01 to 2024-04-01"})
+    seen = wait_iopub(kc, is_comm(span_id, "update"), timeout=20)
+    assert seen[-1]["content"]["data"]["state"] == {"value": "2024-04-01 to 2024-04-03"}
+    assert value_of(kc, "day.value") == "datetime.date(2024, 6, 1)"

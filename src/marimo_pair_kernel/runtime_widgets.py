@@ -16,7 +16,7 @@ WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # widgets.WIDGET_MIME: 
 
 # marimo element kinds (the `marimo-…` component name) that the kernel knows a widget model for.
 WIDGET_KINDS = ("slider", "range-slider", "number", "checkbox", "switch", "text", "text-area", "dropdown", "radio",
-                "multiselect", "button")
+                "multiselect", "button", "date", "datetime", "date-range")
 
 
 def _wplain(v):

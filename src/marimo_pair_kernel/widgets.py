@@ -20,6 +20,7 @@ every widget of that element as the worker does after its own set.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -171,7 +172,67 @@ def build_model(spec: ElementSpec) -> Model | None:
     if kind == "button":
         state = {"description": spec.label or "click", "button_style": "", "icon": ""}
         return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
+    if kind == "date":
+        state = {**common, "value": _date_json(spec.wire), "min": _date_json(a.get("start")),
+                 "max": _date_json(a.get("stop")), "step": 1}
+        return Model("DatePickerModel", "DatePickerView", "DescriptionStyleModel", state, "value")
+    if kind == "datetime":
+        # marimo's datetime is naive (wall-clock time, as the browser's datetime-local input).
+        state = {**common, "value": _datetime_json(spec.wire), "min": _datetime_json(a.get("start")),
+                 "max": _datetime_json(a.get("stop"))}
+        return Model("NaiveDatetimeModel", "DatetimeView", "DescriptionStyleModel", state, "value")
+    if kind == "date-range":
+        # controls 2.0 has no date-range model: the two dates as text, "start to stop".
+        state = {**common, "value": _range_text(spec.wire), "placeholder": "YYYY-MM-DD to YYYY-MM-DD",
+                 "continuous_update": False}
+        return Model("TextModel", "TextView", "DescriptionStyleModel", state, "value")
     return None
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?)?$")
+
+
+def _date_json(iso: Any) -> dict[str, int] | None:
+    """A DatePicker's value ({year, month from 0, date}) for marimo's "YYYY-MM-DD"."""
+    m = _ISO_DATE.match(iso) if isinstance(iso, str) else None
+    return {"year": int(m[1]), "month": int(m[2]) - 1, "date": int(m[3])} if m else None
+
+
+def _datetime_json(iso: Any) -> dict[str, int] | None:
+    """A datetime picker's value ({year, month from 0, date, hours, …}) for marimo's ISO text."""
+    m = _ISO_TIME.match(iso) if isinstance(iso, str) else None
+    if not m:
+        return None
+    ms = int((m[7] or "0")[:3].ljust(3, "0"))
+    return {"year": int(m[1]), "month": int(m[2]) - 1, "date": int(m[3]), "hours": int(m[4] or 0),
+            "minutes": int(m[5] or 0), "seconds": int(m[6] or 0), "milliseconds": ms}
+
+
+def _range_text(wire: Any) -> str:
+    return f"{wire[0]} to {wire[1]}" if isinstance(wire, list) and len(wire) == 2 else ""
+
+
+def _iso_date(value: Any) -> str | None:
+    """marimo's "YYYY-MM-DD" for a DatePicker's value, or None when it is not one (or not a real day)."""
+    import datetime as dt
+
+    try:
+        return dt.date(int(value["year"]), int(value["month"]) + 1, int(value["date"])).isoformat()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _iso_datetime(value: Any) -> str | None:
+    import datetime as dt
+
+    try:
+        return dt.datetime(
+            int(value["year"]), int(value["month"]) + 1, int(value["date"]), int(value.get("hours", 0)),
+            int(value.get("minutes", 0)), int(value.get("seconds", 0)),
+        ).isoformat(timespec="seconds")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _is_index(i: Any, n: int) -> bool:
@@ -215,6 +276,12 @@ def state_for_wire(spec: ElementSpec, model: Model, wire: Any) -> dict[str, Any]
         return {"value": bool(wire)}
     if spec.kind in ("text", "text-area"):
         return {"value": wire or ""}
+    if spec.kind == "date":
+        return {"value": _date_json(wire)}
+    if spec.kind == "datetime":
+        return {"value": _datetime_json(wire)}
+    if spec.kind == "date-range":
+        return {"value": _range_text(wire)}
     return {"value": wire}
 
 
@@ -275,6 +342,26 @@ def wire_for_state(spec: ElementSpec, model: Model, value: Any) -> Any:
         if not isinstance(value, bool):
             raise OutOfRange(f"{what} takes True or False, not {value!r}.")
         return value
+    if spec.kind in ("date", "datetime", "date-range"):
+        start, stop = a.get("start"), a.get("stop")
+        if spec.kind == "date-range":
+            found = re.findall(r"\d{4}-\d{2}-\d{2}", value) if isinstance(value, str) else []
+            days = [_iso_date(_date_json(d)) for d in found]
+            if len(days) != 2 or None in days or str(days[0]) > str(days[1]):
+                raise OutOfRange(f"{what} takes two dates, YYYY-MM-DD to YYYY-MM-DD, the first not after the "
+                                 f"second; not {value!r}.")
+            wire: Any = days
+            low, high = str(days[0]), str(days[1])
+        else:
+            iso = _iso_date(value) if spec.kind == "date" else _iso_datetime(value)
+            if iso is None:
+                raise OutOfRange(f"{what} takes a {'date' if spec.kind == 'date' else 'date and time'}, "
+                                 f"not {value!r}.")
+            wire = low = high = iso
+        if (isinstance(start, str) and low < start) or (isinstance(stop, str) and high > stop):
+            raise OutOfRange(f"{what} takes dates from {start} to {stop}; {value if isinstance(value, str) else low} "
+                             "is outside that range.")
+        return wire
     if spec.kind in ("text", "text-area"):
         if not isinstance(value, str):
             raise OutOfRange(f"{what} takes text, not {value!r}.")
