@@ -428,7 +428,7 @@ def test_ui_set_says_what_reran_and_what_fails(kc):
     assert [(c["name"], c["status"]) for c in data["failed"]] == [("picky", "exception")]
     assert data["reran"] == []
     text = run.listing["text/plain"]
-    assert "Setting f: Now failing: picky (" in text and "[exception]" in text and "%cell show" in text
+    assert "Setting f: now failing: picky (" in text and "[exception]" in text and "%cell show" in text
     run = execute(kc, "%ui set tx hello")  # no cell reads tx
     assert "no cell reads it, so nothing reran" in run.listing["text/plain"]
     assert run.listing[PAIR]["reran"] == []
@@ -446,7 +446,7 @@ def test_widget_move_says_what_reran_and_what_fails(kc):
     assert data["wire"] == 9 and data["id"]
     assert [(c["name"], c["status"]) for c in data["failed"]] == [("picky", "exception")]
     assert "Moving 'f'" in shown["content"]["data"]["text/plain"]
-    assert "Now failing: picky (" in shown["content"]["data"]["text/plain"]
+    assert "Moving 'f': now failing: picky (" in shown["content"]["data"]["text/plain"]
     update(kc, model_id, {"value": 2})
     seen = wait_iopub(kc, lambda m: m["msg_type"] == "display_data" and PAIR in m["content"]["data"])
     data = seen[-1]["content"]["data"][PAIR]
@@ -494,3 +494,30 @@ def test_dates(kc):
     seen = wait_iopub(kc, is_comm(span_id, "update"), timeout=20)
     assert seen[-1]["content"]["data"]["state"] == {"value": "2024-04-01 to 2024-04-03"}
     assert value_of(kc, "day.value") == "datetime.date(2024, 6, 1)"
+
+
+def test_date_values_both_ways_unit():
+    """Pure: marimo's ISO text <-> the controls' date JSON (months from 0), and what is refused."""
+    from marimo_pair_kernel.widgets import ElementSpec, OutOfRange, build_model, state_for_wire, wire_for_state
+
+    day = ElementSpec("d", "c", "date", "", {"start": "2024-01-01", "stop": "2024-12-31"}, "2024-02-29")
+    model = build_model(day)
+    assert model is not None and model.state["value"] == {"year": 2024, "month": 1, "date": 29}
+    assert wire_for_state(day, model, {"year": 2024, "month": 11, "date": 31}) == "2024-12-31"
+    for bad in ({"year": 2024, "month": 1, "date": 30}, {"year": 2025, "month": 0, "date": 1}, None, "x"):
+        with pytest.raises(OutOfRange):
+            wire_for_state(day, model, bad)
+    when = ElementSpec("w", "c", "datetime", "", {}, "2024-03-05T10:30:15")
+    model = build_model(when)
+    assert model is not None and model.state["value"]["seconds"] == 15
+    back = wire_for_state(when, model, {**model.state["value"], "hours": 23})
+    assert back == "2024-03-05T23:30:15"
+    assert state_for_wire(when, model, back)["value"]["hours"] == 23
+    span = ElementSpec("r", "c", "date-range", "", {"start": "2024-01-01", "stop": "2024-12-31"},
+                       ["2024-01-02", "2024-01-05"])
+    model = build_model(span)
+    assert model is not None and model.state["value"] == "2024-01-02 to 2024-01-05"
+    assert wire_for_state(span, model, "2024-03-01 to 2024-03-04") == ["2024-03-01", "2024-03-04"]
+    for bad in ("2024-03-04 to 2024-03-01", "2024-03-01", "2023-12-01 to 2024-01-01"):
+        with pytest.raises(OutOfRange):
+            wire_for_state(span, model, bad)

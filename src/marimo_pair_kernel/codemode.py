@@ -1088,7 +1088,7 @@ def effects_lines(what: str, payload: dict[str, Any]) -> list[str]:
         lines.append(f"Now failing: {shown}. See %cell show {failed[0]['id']}.")
     if stale:
         lines.append(f"Marked stale, not run (lazy mode): {names(stale)}. Run them with %cell run --all.")
-    lines[0] = f"{what}: {lines[0]}"
+    lines[0] = f"{what}: {lines[0][0].lower()}{lines[0][1:]}"
     return lines
 
 
