@@ -1,7 +1,8 @@
 """A notebook's mo.ui slider as a widget in Notebook 7 and in Voilà, on this kernel, in Chromium.
 
-Notebook 7 (with jupyterlab_widgets' manager, as Lab) runs a `.ipynb` whose cell shows the
-slider, and the page shows a slider widget with marimo's value. Voilà renders a `.ipynb` on
+Notebook 7 (with jupyterlab_widgets' manager, as Lab) runs a `.ipynb` whose cells show the
+slider and an array, and the page shows a slider widget with marimo's value, and the array as
+a box of a slider and a checkbox. Voilà renders a `.ipynb` on
 this kernel (kernelspec marimo-pair): it runs the notebook, keeps the kernel, and its page's
 widget manager shows the notebook's slider as a widget. One marimo server for the module.
 """
@@ -31,7 +32,8 @@ app = marimo.App()
 def _():
     import marimo as mo
     s = mo.ui.slider(0, 10, value=4, label='n')
-    return mo, s
+    arr = mo.ui.array([mo.ui.slider(0, 10, value=6), mo.ui.checkbox(value=True)])
+    return arr, mo, s
 
 
 if __name__ == "__main__":
@@ -48,10 +50,10 @@ def marimo_server(tmp_path_factory):
         srv.stop()
 
 
-def write_notebook(path: Path) -> None:
+def write_notebook(path: Path, cells: tuple[str, ...] = ("s",)) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = KERNELSPEC
-    nb.cells = [nbformat.v4.new_code_cell("s")]
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nbformat.write(nb, path)
 
 
@@ -59,7 +61,7 @@ def test_notebook7_shows_the_slider_widget(marimo_server, tmp_path):
     chromium_or_skip()
     nb7 = JupyterLab.start(tmp_path, env={"MARIMO_PAIR_URL": marimo_server.url}, app="notebook")
     try:
-        write_notebook(nb7.root / "widgets.ipynb")
+        write_notebook(nb7.root / "widgets.ipynb", ("s", "arr"))
         with chromium_page(nb7) as page:
             try:
                 page.goto(f"{nb7.url}/notebooks/widgets.ipynb", wait_until="domcontentloaded")
@@ -76,6 +78,15 @@ def test_notebook7_shows_the_slider_widget(marimo_server, tmp_path):
                 pytest.fail(f"Notebook 7 did not show the widget ({type(e).__name__})\n{diagnose(page, nb7)}")
             readout = page.locator(".jp-Notebook .jp-Cell").first.locator(".widget-readout")
             assert readout.first.inner_text().strip() == "4"
+            # An array: a box of its elements' widgets.
+            page.keyboard.press("Shift+Enter")
+            box = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".widget-vbox")
+            try:
+                box.locator(".widget-slider .noUi-handle").wait_for(timeout=60_000)
+            except Exception as e:
+                pytest.fail(f"Notebook 7 did not show the array's box ({type(e).__name__})\n{diagnose(page, nb7)}")
+            assert box.locator(".widget-readout").first.inner_text().strip() == "6"
+            assert box.locator("input[type=checkbox]").first.is_checked()
     finally:
         nb7.stop()
 

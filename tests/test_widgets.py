@@ -97,6 +97,20 @@ def _(mo):
     return day, span, when
 
 
+@app.cell
+def _(mo):
+    arr = mo.ui.array([mo.ui.slider(0, 10, value=1), mo.ui.text(value="a")])
+    dct = mo.ui.dictionary({"x": mo.ui.slider(0, 5, value=2)})
+    odd = mo.ui.array([mo.ui.slider(0, 3), mo.ui.table([1, 2])])
+    return arr, dct, odd
+
+
+@app.cell
+def arr_reader(arr):
+    arr_seen = list(arr.value)
+    return (arr_seen,)
+
+
 if __name__ == "__main__":
     app.run()
 '''
@@ -521,3 +535,22 @@ def test_date_values_both_ways_unit():
     for bad in ("2024-03-04 to 2024-03-01", "2024-03-01", "2023-12-01 to 2024-01-01"):
         with pytest.raises(OutOfRange):
             wire_for_state(span, model, bad)
+
+
+def test_array_and_dictionary_are_boxes(kc):
+    model_id, state, comms, _ = widget(kc, "arr")
+    assert state["_model_name"] == "VBoxModel" and state["_view_name"] == "VBoxView" and "style" not in state
+    kids = [comms[ref[len("IPY_MODEL_"):]]["data"]["state"] for ref in state["children"]]
+    assert [(k["_model_name"], k["value"]) for k in kids] == [("IntSliderModel", 1), ("TextModel", "a")]
+    slider_id = state["children"][0][len("IPY_MODEL_"):]
+    drain(kc)
+    update(kc, slider_id, {"value": 6})
+    seen = wait_iopub(kc, lambda m: m["msg_type"] == "display_data" and PAIR in m["content"]["data"])
+    assert [c["name"] for c in seen[-1]["content"]["data"][PAIR]["reran"]] == ["arr_reader"]
+    wait_value(kc, "arr_seen", "[6, 'a']")
+    _, state, comms, _ = widget(kc, "dct")
+    kid = comms[state["children"][0][len("IPY_MODEL_"):]]["data"]["state"]
+    assert (kid["_model_name"], kid["value"], kid["description"]) == ("IntSliderModel", 2, "x")
+    # An element without a widget inside: the whole container keeps the snapshot.
+    run = execute(kc, "odd")
+    assert run.error is None and VIEW not in run.result and not opened(run)

@@ -374,6 +374,10 @@ def _mpk_outputs(target):
 _EFFECTS = r"""
 def _mpk_effects_before(ctx, registry, element_id):
     g = ctx.graph
+    try:  # an array's element is set through the array (a lens): the array's names count
+        element_id = registry.resolve_lens(element_id, None)[0]
+    except Exception:
+        pass
     try:
         names = set(registry.bound_names(element_id))
     except Exception:

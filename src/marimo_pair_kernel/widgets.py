@@ -56,13 +56,18 @@ class ElementSpec:
     label: str
     args: dict[str, Any]
     wire: Any  # the value as marimo's page holds it (`_value_frontend`)
+    children: tuple[ElementSpec, ...] = ()  # an array's or dictionary's elements (kind "dict")
 
     @classmethod
     def parse(cls, spec: dict[str, Any]) -> ElementSpec | None:
         try:
+            raw = list(spec.get("children") or ())
+            children = tuple(c for c in (cls.parse(x) for x in raw if isinstance(x, dict)) if c is not None)
+            if len(children) != len(raw):
+                return None
             return cls(
                 str(spec["id"]), str(spec["cell"]), str(spec["kind"]), str(spec.get("label") or ""),
-                dict(spec.get("args") or {}), spec.get("wire"),
+                dict(spec.get("args") or {}), spec.get("wire"), children,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -169,6 +174,11 @@ def build_model(spec: ElementSpec) -> Model | None:
         if kind == "dropdown":
             return Model("DropdownModel", "DropdownView", "DescriptionStyleModel", state, "index")
         return Model("RadioButtonsModel", "RadioButtonsView", "DescriptionStyleModel", state, "index")
+    if kind == "dict":
+        # An array or dictionary: a VBox of its elements' widgets (`children` filled when opened).
+        if not spec.children or any(build_model(c) is None for c in spec.children):
+            return None
+        return Model("VBoxModel", "VBoxView", "", {"box_style": "", "children": []}, None)
     if kind == "button":
         state = {"description": spec.label or "click", "button_style": "", "icon": ""}
         return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
@@ -473,11 +483,20 @@ class Widgets:
     def _open(self, spec: ElementSpec, model: Model, target: Target) -> Shown:
         disabled = bool(spec.args.get("disabled"))
         parts = []
-        refs = {}
-        for key, module, name, view in (
-            ("layout", BASE, "LayoutModel", "LayoutView"),
-            ("style", CONTROLS, model.style_name, "StyleView"),
-        ):
+        refs: dict[str, Any] = {}
+        if spec.children:  # a box: its elements' widgets first, each live on its own id
+            kids = []
+            for child in spec.children:
+                child_model = build_model(child)
+                if child_model is None:
+                    raise ValueError(f"no widget for {child.kind}")
+                kids.append(f"IPY_MODEL_{self._open(child, child_model, target).model_id}")
+            refs["children"] = kids
+        # A box has no style model (its view would try to show one it was given).
+        pieces = [("layout", BASE, "LayoutModel", "LayoutView")]
+        if model.style_name:
+            pieces.append(("style", CONTROLS, model.style_name, "StyleView"))
+        for key, module, name, view in pieces:
             state = _header(module, name, BASE, view)
             if key == "style":
                 state.update(_style_state(name))
@@ -491,8 +510,8 @@ class Widgets:
             "tabbable": None,
             "tooltip": None,
             "disabled": disabled,
-            **refs,
             **model.state,
+            **refs,
         }
         c = self._comm(state)
         shown = Shown(c.comm_id, spec, model, target.client.url, target, c, state, parts)
