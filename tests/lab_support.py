@@ -77,8 +77,13 @@ class JupyterLab:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, work: Path, env: dict[str, str] | None = None, timeout: float = 60.0) -> JupyterLab:
-        """Start Lab serving `work / "lab"` (created); `env` is overlaid on this process's environment."""
+    def start(
+        cls, work: Path, env: dict[str, str] | None = None, timeout: float = 60.0, app: str = "jupyterlab"
+    ) -> JupyterLab:
+        """Start Lab serving `work / "lab"` (created); `env` is overlaid on this process's environment.
+
+        `app="notebook"` starts Notebook 7 instead (the same server and settings, its own pages).
+        """
         root = work / "lab"
         root.mkdir(parents=True, exist_ok=True)
         dirs = {name: work / f"jupyter-{name}" for name in ("runtime", "config", "data", "settings", "workspaces")}
@@ -111,14 +116,14 @@ class JupyterLab:
         args = [
             PYTHON,
             "-m",
-            "jupyterlab",
+            app,
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={root}",
-            f"--LabApp.user_settings_dir={dirs['settings']}",
-            f"--LabApp.workspaces_dir={dirs['workspaces']}",
+            f"--{'LabApp' if app == 'jupyterlab' else 'JupyterNotebookApp'}.user_settings_dir={dirs['settings']}",
+            f"--{'LabApp' if app == 'jupyterlab' else 'JupyterNotebookApp'}.workspaces_dir={dirs['workspaces']}",
             *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
         ]
         proc = subprocess.Popen(

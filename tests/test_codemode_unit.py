@@ -211,3 +211,21 @@ def test_ops_that_show_output_carry_the_runtime():
 
     assert scratchpad.install_code() in codemode.build("put", {"code": "x = 1"})
     assert scratchpad.install_code() not in codemode.build("cells", {"detail": False})
+
+
+def test_effects_lines_say_what_reran_failed_and_went_stale():
+    from marimo_pair_kernel.codemode import effects_lines
+
+    assert effects_lines("Setting s", {}) == ["Setting s: no cell reads it, so nothing reran."]
+    lines = effects_lines("Setting s", {
+        "reran": [{"id": "a", "name": "doubled"}, {"id": "b", "name": None}],
+        "failed": [{"id": "c", "name": None, "status": "exception"}],
+        "stale": [{"id": "d", "name": "later"}],
+    })
+    assert lines == [
+        "Setting s: reran 2 cells: doubled (a), b.",
+        "Now failing: c [exception]. See %cell show c.",
+        "Marked stale, not run (lazy mode): later (d). Run them with %cell run --all.",
+    ]
+    only = effects_lines("Moving 'n'", {"failed": [{"id": "c", "name": "p", "status": "exception"}]})
+    assert only == ["Moving 'n': now failing: p (c) [exception]. See %cell show c."]

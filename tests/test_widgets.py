@@ -76,6 +76,41 @@ def slider_view(s):
     return
 
 
+@app.cell
+def picky(f):
+    assert f.value != 9, "nine is refused"
+    picked = f.value
+    return (picked,)
+
+
+@app.cell
+def _(mo):
+    f = mo.ui.slider(0, 10, value=1, label='f')
+    return (f,)
+
+
+@app.cell
+def _(mo):
+    day = mo.ui.date(value="2024-03-05", start="2024-01-01", stop="2024-12-31", label="day")
+    when = mo.ui.datetime(value="2024-03-05T10:30:00")
+    span = mo.ui.date_range(start="2024-01-01", stop="2024-12-31", value=["2024-02-01", "2024-02-10"])
+    return day, span, when
+
+
+@app.cell
+def _(mo):
+    arr = mo.ui.array([mo.ui.slider(0, 10, value=1), mo.ui.text(value="a")])
+    dct = mo.ui.dictionary({"x": mo.ui.slider(0, 5, value=2)})
+    odd = mo.ui.array([mo.ui.slider(0, 3), mo.ui.table([1, 2])])
+    return arr, dct, odd
+
+
+@app.cell
+def arr_reader(arr):
+    arr_seen = list(arr.value)
+    return (arr_seen,)
+
+
 if __name__ == "__main__":
     app.run()
 '''
@@ -196,6 +231,13 @@ KINDS = [
     ("rss", "SelectionRangeSliderModel", "SelectionRangeSliderView",
      {"_options_labels": ["1", "5", "10", "20"], "index": [1, 2]}),
     ("ms", "SelectMultipleModel", "SelectMultipleView", {"_options_labels": ["a", "b", "c"], "index": [1]}),
+    # Dates: the controls' JSON form, months from 0 (as JavaScript's Date).
+    ("day", "DatePickerModel", "DatePickerView", {
+        "value": {"year": 2024, "month": 2, "date": 5}, "min": {"year": 2024, "month": 0, "date": 1},
+        "max": {"year": 2024, "month": 11, "date": 31}, "description": "day"}),
+    ("when", "NaiveDatetimeModel", "DatetimeView", {"value": {
+        "year": 2024, "month": 2, "date": 5, "hours": 10, "minutes": 30, "seconds": 0, "milliseconds": 0}}),
+    ("span", "TextModel", "TextView", {"value": "2024-02-01 to 2024-02-10"}),
 ]
 
 
@@ -378,3 +420,137 @@ def test_marimo_gone_disables_the_widgets(tmp_path):
         if km is not None:
             stop_kernel(km, client)
         server.stop()
+
+
+# -- consequences: %ui set, widget moves, %ui list -------------------------------------------------
+
+PAIR = "application/vnd.marimo-pair+json"
+
+
+def test_ui_set_says_what_reran_and_what_fails(kc):
+    run = execute(kc, "%ui set f 3")
+    assert run.reply["status"] == "ok", run.reply
+    assert "f.value = 3" in run.stdout
+    data = run.listing[PAIR]
+    assert [c["name"] for c in data["reran"]] == ["picky"] and data["failed"] == [] and data["stale"] == []
+    assert data["name"] == "f" and data["value"] == "3" and data["id"]
+    assert "Setting f: reran 1 cell: picky (" in run.listing["text/plain"]
+    run = execute(kc, "%ui set f 9")
+    # The cell's own error is the reply (as after %%cell edit); the listing says which cells.
+    assert run.reply["ename"] == "AssertionError" and run.reply["evalue"] == "nine is refused", run.reply
+    data = run.listing[PAIR]
+    assert [(c["name"], c["status"]) for c in data["failed"]] == [("picky", "exception")]
+    assert data["reran"] == []
+    text = run.listing["text/plain"]
+    assert "Setting f: now failing: picky (" in text and "[exception]" in text and "%cell show" in text
+    run = execute(kc, "%ui set tx hello")  # no cell reads tx
+    assert "no cell reads it, so nothing reran" in run.listing["text/plain"]
+    assert run.listing[PAIR]["reran"] == []
+    execute(kc, "%ui set f 1")
+
+
+def test_widget_move_says_what_reran_and_what_fails(kc):
+    model_id, _, _, _ = widget(kc, "f")
+    drain(kc)
+    update(kc, model_id, {"value": 9})
+    seen = wait_iopub(kc, lambda m: m["msg_type"] == "display_data" and PAIR in m["content"]["data"])
+    shown = seen[-1]
+    assert shown["parent_header"]["msg_type"] == "comm_msg"
+    data = shown["content"]["data"][PAIR]
+    assert data["wire"] == 9 and data["id"]
+    assert [(c["name"], c["status"]) for c in data["failed"]] == [("picky", "exception")]
+    assert "Moving 'f'" in shown["content"]["data"]["text/plain"]
+    assert "Moving 'f': now failing: picky (" in shown["content"]["data"]["text/plain"]
+    update(kc, model_id, {"value": 2})
+    seen = wait_iopub(kc, lambda m: m["msg_type"] == "display_data" and PAIR in m["content"]["data"])
+    data = seen[-1]["content"]["data"][PAIR]
+    assert [c["name"] for c in data["reran"]] == ["picky"] and data["failed"] == []
+    assert value_of(kc, "picked") == "2"
+
+
+def test_ui_list(kc):
+    run = execute(kc, "%ui list")
+    assert run.reply["status"] == "ok", run.reply
+    listing = run.listing
+    rows = {e["name"]: e for e in listing[PAIR]["elements"]}
+    assert {"s", "f", "dd", "rb", "pw"} <= set(rows)
+    assert rows["dd"]["kind"] == "dropdown" and rows["dd"]["value"] in ("'red'", "'green'")
+    assert rows["s"]["kind"] == "slider" and rows["s"]["id"] and rows["s"]["cell"]
+    assert rows["pw"]["value"] == "''"  # a password's value is never shown
+    assert listing[PAIR]["url"] and listing[PAIR]["notebook"]
+    text = listing["text/plain"]
+    assert text.splitlines()[0].split() == ["name", "kind", "value", "id", "cell"]
+    assert any(line.split()[:2] == ["s", "slider"] for line in text.splitlines())
+    assert "<table>" in listing["text/html"]
+    bad = execute(kc, "%ui list s")
+    assert bad.reply["ename"] == "UsageError" and "takes no arguments" in bad.reply["evalue"]
+    bad = execute(kc, "%ui set s")
+    assert bad.reply["ename"] == "UsageError" and "NAME and a VALUE" in bad.reply["evalue"]
+
+
+def test_dates(kc):
+    day_id, _, _, _ = widget(kc, "day")
+    update(kc, day_id, {"value": {"year": 2024, "month": 5, "date": 1}})
+    wait_value(kc, "day.value", "datetime.date(2024, 6, 1)")
+    when_id, _, _, _ = widget(kc, "when")
+    update(kc, when_id, {"value": {"year": 2024, "month": 0, "date": 2, "hours": 8, "minutes": 15,
+                                   "seconds": 0, "milliseconds": 0}})
+    wait_value(kc, "when.value", "datetime.datetime(2024, 1, 2, 8, 15)")
+    span_id, _, _, _ = widget(kc, "span")
+    update(kc, span_id, {"value": "2024-04-01 to 2024-04-03"})
+    wait_value(kc, "span.value", "(datetime.date(2024, 4, 1), datetime.date(2024, 4, 3))")
+    # Outside the range, or not two dates in order: refused, and the widget goes back.
+    drain(kc)
+    update(kc, day_id, {"value": {"year": 2025, "month": 0, "date": 1}})
+    seen = wait_iopub(kc, is_comm(day_id, "update"), timeout=20)
+    assert seen[-1]["content"]["data"]["state"] == {"value": {"year": 2024, "month": 5, "date": 1}}
+    update(kc, span_id, {"value": "2024-05-01 to 2024-04-01"})
+    seen = wait_iopub(kc, is_comm(span_id, "update"), timeout=20)
+    assert seen[-1]["content"]["data"]["state"] == {"value": "2024-04-01 to 2024-04-03"}
+    assert value_of(kc, "day.value") == "datetime.date(2024, 6, 1)"
+
+
+def test_date_values_both_ways_unit():
+    """Pure: marimo's ISO text <-> the controls' date JSON (months from 0), and what is refused."""
+    from marimo_pair_kernel.widgets import ElementSpec, OutOfRange, build_model, state_for_wire, wire_for_state
+
+    day = ElementSpec("d", "c", "date", "", {"start": "2024-01-01", "stop": "2024-12-31"}, "2024-02-29")
+    model = build_model(day)
+    assert model is not None and model.state["value"] == {"year": 2024, "month": 1, "date": 29}
+    assert wire_for_state(day, model, {"year": 2024, "month": 11, "date": 31}) == "2024-12-31"
+    for bad in ({"year": 2024, "month": 1, "date": 30}, {"year": 2025, "month": 0, "date": 1}, None, "x"):
+        with pytest.raises(OutOfRange):
+            wire_for_state(day, model, bad)
+    when = ElementSpec("w", "c", "datetime", "", {}, "2024-03-05T10:30:15")
+    model = build_model(when)
+    assert model is not None and model.state["value"]["seconds"] == 15
+    back = wire_for_state(when, model, {**model.state["value"], "hours": 23})
+    assert back == "2024-03-05T23:30:15"
+    assert state_for_wire(when, model, back)["value"]["hours"] == 23
+    span = ElementSpec("r", "c", "date-range", "", {"start": "2024-01-01", "stop": "2024-12-31"},
+                       ["2024-01-02", "2024-01-05"])
+    model = build_model(span)
+    assert model is not None and model.state["value"] == "2024-01-02 to 2024-01-05"
+    assert wire_for_state(span, model, "2024-03-01 to 2024-03-04") == ["2024-03-01", "2024-03-04"]
+    for bad in ("2024-03-04 to 2024-03-01", "2024-03-01", "2023-12-01 to 2024-01-01"):
+        with pytest.raises(OutOfRange):
+            wire_for_state(span, model, bad)
+
+
+def test_array_and_dictionary_are_boxes(kc):
+    model_id, state, comms, _ = widget(kc, "arr")
+    assert state["_model_name"] == "VBoxModel" and state["_view_name"] == "VBoxView" and "style" not in state
+    kids = [comms[ref[len("IPY_MODEL_"):]]["data"]["state"] for ref in state["children"]]
+    assert [(k["_model_name"], k["value"]) for k in kids] == [("IntSliderModel", 1), ("TextModel", "a")]
+    slider_id = state["children"][0][len("IPY_MODEL_"):]
+    drain(kc)
+    update(kc, slider_id, {"value": 6})
+    seen = wait_iopub(kc, lambda m: m["msg_type"] == "display_data" and PAIR in m["content"]["data"])
+    assert [c["name"] for c in seen[-1]["content"]["data"][PAIR]["reran"]] == ["arr_reader"]
+    wait_value(kc, "arr_seen", "[6, 'a']")
+    _, state, comms, _ = widget(kc, "dct")
+    kid = comms[state["children"][0][len("IPY_MODEL_"):]]["data"]["state"]
+    assert (kid["_model_name"], kid["value"], kid["description"]) == ("IntSliderModel", 2, "x")
+    # An element without a widget inside: the whole container keeps the snapshot.
+    run = execute(kc, "odd")
+    assert run.error is None and VIEW not in run.result and not opened(run)

@@ -368,6 +368,45 @@ def _mpk_outputs(target):
     return out
 '''
 
+# What setting a mo.ui element did to the notebook (`%ui set` and widget moves): the cells that
+# read it, with their descendants, are what marimo reruns; their status afterwards says which
+# ran, which now fail, and which only went stale (a notebook in lazy mode).
+_EFFECTS = r"""
+def _mpk_effects_before(ctx, registry, element_id):
+    g = ctx.graph
+    try:  # an array's element is set through the array (a lens): the array's names count
+        element_id = registry.resolve_lens(element_id, None)[0]
+    except Exception:
+        pass
+    try:
+        names = set(registry.bound_names(element_id))
+    except Exception:
+        names = set()
+    direct = {cid for cid, impl in g.cells.items() if names & set(impl.refs)}
+    hit = set(direct)
+    for cid in direct:
+        hit |= set(g.descendants(cid))
+    return hit
+
+
+def _mpk_effects_after(ctx, hit):
+    reran, failed, stale = [], [], []
+    for c in ctx.cells:
+        cid = c.id if hasattr(c, "id") else c.cell_id
+        if cid not in hit:
+            continue
+        status = getattr(c, "status", None)
+        status = str(getattr(status, "value", status))
+        row = {"id": cid, "name": None if not c.name or c.name == "_" else c.name, "status": status}
+        if status in ("exception", "marimo-error", "cancelled", "interrupted"):
+            failed.append(row)
+        elif status == "stale":
+            stale.append(row)
+        else:
+            reran.append(row)
+    return {"reran": reran, "failed": failed, "stale": stale}
+"""
+
 _OPS: dict[str, str] = {
     # Read the notebook: every cell, optionally with its place in the graph.
     "cells": r'''
@@ -530,6 +569,11 @@ def _mpk_ui_wire(element, name, value):
 async def _mpk_op(ctx, a):
     element = _mpk_ui_lookup(ctx, a["name"])
     wire = _mpk_ui_wire(element, a["name"], a["value"])
+    try:
+        from marimo._runtime.context import get_context
+        hit = _mpk_effects_before(ctx, get_context().ui_element_registry, element._id)
+    except Exception:
+        hit = None
     async with ctx:
         ctx.set_ui_value(element, wire)
     value = _mpk_ui_lookup(ctx, a["name"]).value
@@ -537,8 +581,11 @@ async def _mpk_op(ctx, a):
         shown = repr(value)
     except Exception:
         shown = "<%s>" % type(value).__name__
-    return {"name": a["name"], "value": shown[:2000]}
-''',
+    out = {"name": a["name"], "value": shown[:2000], "id": str(element._id)}
+    if hit is not None:
+        out.update(_mpk_effects_after(ctx, hit))
+    return out
+''' + _EFFECTS,
     "ui_names": r'''
 async def _mpk_op(ctx, a):
     try:
@@ -546,6 +593,34 @@ async def _mpk_op(ctx, a):
     except ImportError:
         return {"names": []}
     return {"names": sorted(n for n, v in ctx.globals.items() if isinstance(v, UIElement))}
+''',
+    # %ui list: the notebook's elements (bound to a global name), in name order.
+    "ui_list": r'''
+async def _mpk_op(ctx, a):
+    try:
+        from marimo._plugins.ui._core.ui_element import UIElement
+        from marimo._runtime.context import get_context
+        registry = get_context().ui_element_registry
+    except ImportError:
+        return {"elements": []}
+    rows = []
+    for name, el in sorted(ctx.globals.items()):
+        if not isinstance(el, UIElement) or name.startswith("_"):
+            continue
+        kind = str(getattr(el, "_name", "") or type(el).__name__)
+        kind = kind[len("marimo-"):] if kind.startswith("marimo-") else kind
+        try:
+            value = repr(el.value)
+        except Exception:
+            value = "<%s>" % type(el).__name__
+        if (getattr(el, "_component_args", None) or {}).get("kind") == "password":
+            value = "<hidden>" if el.value else "''"
+        try:
+            cell = str(registry.get_cell(el._id))
+        except Exception:
+            cell = None
+        rows.append({"name": name, "kind": kind, "value": value[:2000], "id": str(el._id), "cell": cell})
+    return {"elements": rows}
 ''',
     # %cell run --all: every stale cell, one code-mode batch each (so progress shows as it
     # goes), parents first; a cell that already ran as a descendant of an earlier one is skipped.
@@ -618,6 +693,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "packages": ("packages",),
     "ui": ("globals", "set_ui_value"),
     "ui_names": ("globals",),
+    "ui_list": ("globals",),
     "recover": ("cells",),
 }
 
@@ -648,7 +724,8 @@ def build(op: str, args: dict[str, Any], nonce: str = "") -> str:
 # A Jupyter widget moved (widgets.py): set the element by its id, as `%ui set` does by name.
 # Sent on every move, so it is lean: no shared wrapper for marimo to compile each time. `clicks`
 # presses a button that many times. The answer is marimo's value afterwards (a refused value
-# snaps the widget back), or {"gone"}, {"refused"}, {"unsupported"}, {"error"}.
+# snaps the widget back) with the cells it reran or made fail (_EFFECTS), or {"gone"}, {"refused"},
+# {"unsupported"}, {"error"}.
 _WIDGET_SET = r'''
 async def _mpk_widget_set(a):
     try:
@@ -672,6 +749,10 @@ async def _mpk_widget_set(a):
     except Exception as e:
         return {"refused": "%s: %s" % (type(e).__name__, e), "wire": element._value_frontend}
     try:
+        hit = _mpk_effects_before(ctx, registry, a["id"])
+    except Exception:
+        hit = None
+    try:
         async with ctx:
             ctx.set_ui_value(element, wire)
         element = registry.get_object(a["id"])
@@ -679,17 +760,43 @@ async def _mpk_widget_set(a):
         return {"gone": True}
     except Exception as e:
         return {"error": "%s: %s" % (type(e).__name__, e)}
-    return {"wire": element._value_frontend}
+    out = {"wire": element._value_frontend}
+    if hit is not None:
+        out.update(_mpk_effects_after(ctx, hit))
+    if a.get("nonce"):
+        # A rerun cell that raised makes marimo drop this answer: keep it for widget_answer_code.
+        import sys, types
+        stash = sys.modules.get("_marimo_pair_kernel_stash")
+        if stash is None:
+            stash = sys.modules["_marimo_pair_kernel_stash"] = types.ModuleType("_marimo_pair_kernel_stash")
+        answers = stash.__dict__.setdefault("answers", {})
+        while len(answers) >= 16:
+            answers.pop(next(iter(answers)))
+        answers[a["nonce"]] = out
+    return out
 '''
 
 
-def widget_set_code(element_id: str, wire: Any, clicks: int = 0) -> str:
-    """The scratchpad code that sets one element by id (see _WIDGET_SET); its answer is the payload."""
-    args = json.dumps({"id": element_id, "wire": wire, "clicks": clicks})
+def widget_set_code(element_id: str, wire: Any, clicks: int = 0, nonce: str = "") -> str:
+    """The scratchpad code that sets one element by id (see _WIDGET_SET); its answer is the payload.
+
+    With `nonce`, the answer is also kept marimo-side, for `widget_answer_code` to fetch when a
+    cell the set reran raised (marimo then drops the scratchpad's value).
+    """
+    args = json.dumps({"id": element_id, "wire": wire, "clicks": clicks, "nonce": nonce})
     return (
         _WIDGET_SET
+        + _EFFECTS
         + "{'marimo_pair_kernel': __import__('json').dumps(await _mpk_widget_set("
         + f"__import__('json').loads({args!r})), default=str)}}\n"
+    )
+
+
+def widget_answer_code(nonce: str) -> str:
+    """The scratchpad code that fetches the answer a widget set kept under `nonce` (None if none)."""
+    return (
+        "{'marimo_pair_kernel': __import__('json').dumps(getattr(__import__('sys').modules.get("
+        f"'_marimo_pair_kernel_stash'), 'answers', {{}}).pop({nonce!r}, None), default=str)}}\n"
     )
 
 
@@ -721,7 +828,7 @@ def call(ctx: MagicContext, op: str, args: dict[str, Any], *, what: str, keep: b
         raise refusal(
             payload["error"],
             payload.get("index") or [],
-            mutation=op not in ("cells", "index", "ui_names", "recover"),
+            mutation=op not in ("cells", "index", "ui_names", "ui_list", "recover"),
             code=args.get("code"),
         )
     remember_index(ctx, payload)
@@ -966,6 +1073,27 @@ def package_name(spec: str) -> str | None:
         return None
     m = _REQ_NAME.match(s)
     return m.group(1) if m else None
+
+
+def effects_lines(what: str, payload: dict[str, Any]) -> list[str]:
+    """What setting an element did (`_EFFECTS`' answer), in words: cells rerun, failing, stale."""
+
+    def names(rows: Sequence[dict[str, Any]]) -> str:
+        return ", ".join(label(r) for r in rows)
+
+    reran, failed, stale = (list(payload.get(k) or ()) for k in ("reran", "failed", "stale"))
+    if not (reran or failed or stale):
+        return [f"{what}: no cell reads it, so nothing reran."]
+    lines = []
+    if reran:
+        lines.append(f"reran {len(reran)} cell{'s' if len(reran) != 1 else ''}: {names(reran)}.")
+    if failed:
+        shown = ", ".join(f"{label(r)} [{r.get('status')}]" for r in failed)
+        lines.append(f"Now failing: {shown}. See %cell show {failed[0]['id']}.")
+    if stale:
+        lines.append(f"Marked stale, not run (lazy mode): {names(stale)}. Run them with %cell run --all.")
+    lines[0] = f"{what}: {lines[0][0].lower()}{lines[0][1:]}"
+    return lines
 
 
 def parse_ui_value(text: str) -> Any:

@@ -16,7 +16,7 @@ WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # widgets.WIDGET_MIME: 
 
 # marimo element kinds (the `marimo-…` component name) that the kernel knows a widget model for.
 WIDGET_KINDS = ("slider", "range-slider", "number", "checkbox", "switch", "text", "text-area", "dropdown", "radio",
-                "multiselect", "button")
+                "multiselect", "button", "date", "datetime", "date-range")
 
 
 def _wplain(v):
@@ -43,6 +43,8 @@ def widget_spec(el):
     if not cell or cell == "__scratch__":
         return None
     kind, label, _, _ = _ui_parts(el)
+    if kind == "dict":  # mo.ui.array and mo.ui.dictionary (both "marimo-dict"): a box of their elements
+        return _box_spec(el, cell, label)
     if kind not in WIDGET_KINDS:
         return None
     args = {}
@@ -55,3 +57,24 @@ def widget_spec(el):
     except Exception:
         return None
     return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire}
+
+
+def _box_spec(el, cell, label):
+    """An array's or dictionary's spec: its elements' specs as `children` (None if one has no widget).
+
+    Each child keeps its own id: marimo sets a child by it, through the container (a lens).
+    """
+    elements = getattr(el, "elements", None)
+    items = list(elements.items()) if isinstance(elements, dict) else list(enumerate(elements or ()))
+    if not items:
+        return None
+    children = []
+    for key, child in items:
+        spec = widget_spec(child)
+        if spec is None:
+            return None
+        if not spec["label"] and isinstance(elements, dict):
+            spec["label"] = str(key)
+        children.append(spec)
+    return {"id": str(el._id), "cell": str(cell), "kind": "dict", "label": label, "args": {}, "wire": None,
+            "children": children}

@@ -20,12 +20,15 @@ every widget of that element as the worker does after its own set.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import codemode, scratchpad
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
+from .outputs import PAIR_JSON
 
 if TYPE_CHECKING:
     from .client import MarimoClient
@@ -53,13 +56,18 @@ class ElementSpec:
     label: str
     args: dict[str, Any]
     wire: Any  # the value as marimo's page holds it (`_value_frontend`)
+    children: tuple[ElementSpec, ...] = ()  # an array's or dictionary's elements (kind "dict")
 
     @classmethod
     def parse(cls, spec: dict[str, Any]) -> ElementSpec | None:
         try:
+            raw = list(spec.get("children") or ())
+            children = tuple(c for c in (cls.parse(x) for x in raw if isinstance(x, dict)) if c is not None)
+            if len(children) != len(raw):
+                return None
             return cls(
                 str(spec["id"]), str(spec["cell"]), str(spec["kind"]), str(spec.get("label") or ""),
-                dict(spec.get("args") or {}), spec.get("wire"),
+                dict(spec.get("args") or {}), spec.get("wire"), children,
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -166,10 +174,75 @@ def build_model(spec: ElementSpec) -> Model | None:
         if kind == "dropdown":
             return Model("DropdownModel", "DropdownView", "DescriptionStyleModel", state, "index")
         return Model("RadioButtonsModel", "RadioButtonsView", "DescriptionStyleModel", state, "index")
+    if kind == "dict":
+        # An array or dictionary: a VBox of its elements' widgets (`children` filled when opened).
+        if not spec.children or any(build_model(c) is None for c in spec.children):
+            return None
+        return Model("VBoxModel", "VBoxView", "", {"box_style": "", "children": []}, None)
     if kind == "button":
         state = {"description": spec.label or "click", "button_style": "", "icon": ""}
         return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
+    if kind == "date":
+        state = {**common, "value": _date_json(spec.wire), "min": _date_json(a.get("start")),
+                 "max": _date_json(a.get("stop")), "step": 1}
+        return Model("DatePickerModel", "DatePickerView", "DescriptionStyleModel", state, "value")
+    if kind == "datetime":
+        # marimo's datetime is naive (wall-clock time, as the browser's datetime-local input).
+        state = {**common, "value": _datetime_json(spec.wire), "min": _datetime_json(a.get("start")),
+                 "max": _datetime_json(a.get("stop"))}
+        return Model("NaiveDatetimeModel", "DatetimeView", "DescriptionStyleModel", state, "value")
+    if kind == "date-range":
+        # controls 2.0 has no date-range model: the two dates as text, "start to stop".
+        state = {**common, "value": _range_text(spec.wire), "placeholder": "YYYY-MM-DD to YYYY-MM-DD",
+                 "continuous_update": False}
+        return Model("TextModel", "TextView", "DescriptionStyleModel", state, "value")
     return None
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?)?$")
+
+
+def _date_json(iso: Any) -> dict[str, int] | None:
+    """A DatePicker's value ({year, month from 0, date}) for marimo's "YYYY-MM-DD"."""
+    m = _ISO_DATE.match(iso) if isinstance(iso, str) else None
+    return {"year": int(m[1]), "month": int(m[2]) - 1, "date": int(m[3])} if m else None
+
+
+def _datetime_json(iso: Any) -> dict[str, int] | None:
+    """A datetime picker's value ({year, month from 0, date, hours, …}) for marimo's ISO text."""
+    m = _ISO_TIME.match(iso) if isinstance(iso, str) else None
+    if not m:
+        return None
+    ms = int((m[7] or "0")[:3].ljust(3, "0"))
+    return {"year": int(m[1]), "month": int(m[2]) - 1, "date": int(m[3]), "hours": int(m[4] or 0),
+            "minutes": int(m[5] or 0), "seconds": int(m[6] or 0), "milliseconds": ms}
+
+
+def _range_text(wire: Any) -> str:
+    return f"{wire[0]} to {wire[1]}" if isinstance(wire, list) and len(wire) == 2 else ""
+
+
+def _iso_date(value: Any) -> str | None:
+    """marimo's "YYYY-MM-DD" for a DatePicker's value, or None when it is not one (or not a real day)."""
+    import datetime as dt
+
+    try:
+        return dt.date(int(value["year"]), int(value["month"]) + 1, int(value["date"])).isoformat()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _iso_datetime(value: Any) -> str | None:
+    import datetime as dt
+
+    try:
+        return dt.datetime(
+            int(value["year"]), int(value["month"]) + 1, int(value["date"]), int(value.get("hours", 0)),
+            int(value.get("minutes", 0)), int(value.get("seconds", 0)),
+        ).isoformat(timespec="seconds")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _is_index(i: Any, n: int) -> bool:
@@ -213,6 +286,12 @@ def state_for_wire(spec: ElementSpec, model: Model, wire: Any) -> dict[str, Any]
         return {"value": bool(wire)}
     if spec.kind in ("text", "text-area"):
         return {"value": wire or ""}
+    if spec.kind == "date":
+        return {"value": _date_json(wire)}
+    if spec.kind == "datetime":
+        return {"value": _datetime_json(wire)}
+    if spec.kind == "date-range":
+        return {"value": _range_text(wire)}
     return {"value": wire}
 
 
@@ -273,6 +352,26 @@ def wire_for_state(spec: ElementSpec, model: Model, value: Any) -> Any:
         if not isinstance(value, bool):
             raise OutOfRange(f"{what} takes True or False, not {value!r}.")
         return value
+    if spec.kind in ("date", "datetime", "date-range"):
+        start, stop = a.get("start"), a.get("stop")
+        if spec.kind == "date-range":
+            found = re.findall(r"\d{4}-\d{2}-\d{2}", value) if isinstance(value, str) else []
+            days = [_iso_date(_date_json(d)) for d in found]
+            if len(days) != 2 or None in days or str(days[0]) > str(days[1]):
+                raise OutOfRange(f"{what} takes two dates, YYYY-MM-DD to YYYY-MM-DD, the first not after the "
+                                 f"second; not {value!r}.")
+            wire: Any = days
+            low, high = str(days[0]), str(days[1])
+        else:
+            iso = _iso_date(value) if spec.kind == "date" else _iso_datetime(value)
+            if iso is None:
+                raise OutOfRange(f"{what} takes a {'date' if spec.kind == 'date' else 'date and time'}, "
+                                 f"not {value!r}.")
+            wire = low = high = iso
+        if (isinstance(start, str) and low < start) or (isinstance(stop, str) and high > stop):
+            raise OutOfRange(f"{what} takes dates from {start} to {stop}; {value if isinstance(value, str) else low} "
+                             "is outside that range.")
+        return wire
     if spec.kind in ("text", "text-area"):
         if not isinstance(value, str):
             raise OutOfRange(f"{what} takes text, not {value!r}.")
@@ -384,11 +483,20 @@ class Widgets:
     def _open(self, spec: ElementSpec, model: Model, target: Target) -> Shown:
         disabled = bool(spec.args.get("disabled"))
         parts = []
-        refs = {}
-        for key, module, name, view in (
-            ("layout", BASE, "LayoutModel", "LayoutView"),
-            ("style", CONTROLS, model.style_name, "StyleView"),
-        ):
+        refs: dict[str, Any] = {}
+        if spec.children:  # a box: its elements' widgets first, each live on its own id
+            kids = []
+            for child in spec.children:
+                child_model = build_model(child)
+                if child_model is None:
+                    raise ValueError(f"no widget for {child.kind}")
+                kids.append(f"IPY_MODEL_{self._open(child, child_model, target).model_id}")
+            refs["children"] = kids
+        # A box has no style model (its view would try to show one it was given).
+        pieces = [("layout", BASE, "LayoutModel", "LayoutView")]
+        if model.style_name:
+            pieces.append(("style", CONTROLS, model.style_name, "StyleView"))
+        for key, module, name, view in pieces:
             state = _header(module, name, BASE, view)
             if key == "style":
                 state.update(_style_state(name))
@@ -402,8 +510,8 @@ class Widgets:
             "tabbable": None,
             "tooltip": None,
             "disabled": disabled,
-            **refs,
             **model.state,
+            **refs,
         }
         c = self._comm(state)
         shown = Shown(c.comm_id, spec, model, target.client.url, target, c, state, parts)
@@ -521,9 +629,16 @@ class Widgets:
 
     def _send(self, pending: _Pending) -> None:
         shown = pending.shown
-        code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks)
+        nonce = uuid.uuid4().hex
+        code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks, nonce)
+        client = self._client(shown.target)
         try:
-            result = self._client(shown.target).execute(code, shown.target.notebook, lambda name, text: None)
+            result = client.execute(code, shown.target.notebook, lambda name, text: None)
+            payload = scratchpad.read_payload(result.output) if result.success else None
+            if payload is None:  # a cell the set reran raised: marimo dropped the answer, not the set
+                kept = client.execute(codemode.widget_answer_code(nonce), shown.target.notebook,
+                                      lambda name, text: None)
+                payload = scratchpad.read_payload(kept.output) if kept.success else None
         except (ServerGone, ConnectionFailed, SessionGone) as e:
             self._gone(shown.url, pending.parent, f"marimo is gone ({e}).")
             return
@@ -531,7 +646,6 @@ class Widgets:
             self._note(pending.parent, f"The widget could not set marimo's value: {e}")
             return
         self.sets += 1
-        payload = scratchpad.read_payload(result.output) if result.success else None
         if payload is None or "error" in payload or "unsupported" in payload:
             why = (payload or {}).get("error") or (payload or {}).get("unsupported") or "no answer from code mode"
             self._note(pending.parent, f"marimo did not set {shown.spec.kind} {shown.spec.id}: {why}")
@@ -548,6 +662,24 @@ class Widgets:
             refused = payload["refused"]
             self._note(pending.parent, f"marimo refused the value: {refused}. The widget is back at marimo's value.")
         self.marimo_moved(shown.url, shown.spec.id, payload.get("wire"))
+        if "reran" in payload:
+            self._effects(shown, pending.parent, payload)
+
+    def _effects(self, shown: Shown, parent: dict[str, Any] | None, payload: dict[str, Any]) -> None:
+        """Which cells the move reran and which now fail, as `%ui set` says it: text and PAIR_JSON.
+
+        Sent under the frontend's message that moved the widget: a notebook frontend shows it in
+        no cell (no execute asked for it), a program reading IOPub (an agent) sees every set.
+        """
+        k = self.kernel
+        if k.session is None or parent is None:
+            return
+        what = f"Moving {shown.spec.label!r}" if shown.spec.label else f"Moving {shown.spec.kind} {shown.spec.id}"
+        data = {"id": shown.spec.id, "cell": shown.spec.cell, "wire": payload.get("wire"),
+                **{key: list(payload.get(key) or ()) for key in ("reran", "failed", "stale")}}
+        bundle = {"text/plain": "\n".join(codemode.effects_lines(what, payload)), PAIR_JSON: data}
+        k.session.send(k.iopub_socket, "display_data", {"data": bundle, "metadata": {}, "transient": {}},
+                       parent=parent)
 
     def marimo_moved(self, url: str, element_id: str, wire: Any) -> None:
         """marimo holds `wire` for this element now: every widget of it shows that."""

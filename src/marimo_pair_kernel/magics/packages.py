@@ -1,4 +1,4 @@
-"""%packages / %pip (marimo's package manager), %ui set (a mo.ui element's value), %token."""
+"""%packages / %pip (marimo's package manager), %ui set|list (the notebook's mo.ui elements), %token."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import codemode
 from ..errors import NoTargetError, UsageError
-from ..outputs import ErrorInfo
+from ..outputs import ErrorInfo, table_bundle
 from . import MagicContext, MagicParser, magic
 
 UI_NAMES_KEY = "packages.ui_names"
@@ -76,23 +76,48 @@ def _ui_names(ctx: MagicContext) -> list[str]:
 
 
 def _setup_ui(p: MagicParser) -> None:
-    p.add_argument("action", choices=("set",))
-    p.add_argument("name", help="the variable holding the element (dotted access allowed: form.slider)")
-    p.add_argument("value", nargs="+", help="JSON or a Python literal (7, 'red', [1, 5], true); else taken as text")
+    p.usage = "%%ui set NAME VALUE\n       %%ui list"
+    p.add_argument("action", choices=("set", "list"), help="set: set an element's value; list: the notebook's elements")
+    p.add_argument("name", nargs="?", help="the variable holding the element (dotted access allowed: form.slider)")
+    p.add_argument("value", nargs="*", help="JSON or a Python literal (7, 'red', [1, 5], true); else taken as text")
 
 
 @magic(
     "ui",
-    "Set a mo.ui element's value as if the person had used it: %ui set NAME VALUE",
+    "The notebook's mo.ui elements: %ui list; %ui set NAME VALUE sets one as if the person had used it",
     setup=_setup_ui,
-    completers={"action": lambda ctx: ["set"], "name": _ui_names},
+    completers={"action": lambda ctx: ["set", "list"], "name": _ui_names},
 )
 def ui_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> ErrorInfo | None:
+    if args.action == "list":
+        if args.name is not None or args.value:
+            raise UsageError("%ui list takes no arguments.\n\nusage: %ui set NAME VALUE\n       %ui list")
+        return _ui_list(ctx)
+    if args.name is None or not args.value:
+        raise UsageError("%ui set needs a NAME and a VALUE.\n\nusage: %ui set NAME VALUE\n       %ui list")
     value = codemode.parse_ui_value(" ".join(args.value))
-    answer = codemode.call(ctx, "ui", {"name": args.name, "value": value}, what="%ui set")
-    shown = answer.payload.get("value")
+    # keep: a cell the set reruns may raise, and marimo then drops the answer (codemode.call).
+    answer = codemode.call(ctx, "ui", {"name": args.name, "value": value}, what="%ui set", keep=True)
+    p = answer.payload
+    shown = p.get("value")
     if shown is not None:
         ctx.stream("stdout", f"{args.name}.value = {shown}\n")
+    if "reran" in p:
+        data = {"name": args.name, "id": p.get("id"), "value": shown,
+                **{k: list(p.get(k) or ()) for k in ("reran", "failed", "stale")}}
+        ctx.result(table_bundle([], [], data, notes=codemode.effects_lines(f"Setting {args.name}", p)))
+    return answer.error
+
+
+def _ui_list(ctx: MagicContext) -> ErrorInfo | None:
+    answer = codemode.call(ctx, "ui_list", {}, what="%ui list")
+    elements = list(answer.payload.get("elements") or ())
+    target = getattr(ctx.targeter, "target", None)
+    rows = [[e.get("name"), e.get("kind"), e.get("value"), e.get("id"), e.get("cell") or ""] for e in elements]
+    notes = [] if elements else ["No mo.ui element is bound to a name in this notebook (or its cells have not run)."]
+    where = {"url": target.url, "notebook": target.path} if target is not None else {}
+    data = {**where, "elements": elements}
+    ctx.result(table_bundle(["name", "kind", "value", "id", "cell"], rows, data, notes=notes))
     return answer.error
 
 
