@@ -180,6 +180,7 @@ class Context:
     scratch: str | None = None  # the code the user sent (scratchpad frames)
     cells: Mapping[str, str] = field(default_factory=dict)  # cell id → code
     names: Mapping[str, str | None] = field(default_factory=dict)  # cell id → name
+    mode: str = "Context"  # %xmode: Plain, Context, Verbose (laid out as Context here) or Minimal
 
 
 def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
@@ -481,3 +482,77 @@ def plain_message(ename: str, message: str) -> list[str]:
     """Our own errors (no Python frames), as IPython shows an exception without a traceback."""
     return [f"{RED}{ename}{NORMAL}: {message}"]
 
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NUMBERED = re.compile(r"^(?:-*> ?)?\s*(\d+)(?= |$)")
+
+
+def unrewrite(stb: list[str], code: str, count: int | None) -> list[str]:
+    """IPython's traceback of the code we sent (runtime_tracebacks.py), showing the user's code.
+
+    IPython read the lines marimo ran: the user's, with `_mpk_value = (` before the last
+    expression, its `)` on a line of its own and our tail after them (scratchpad.prepare). In
+    the scratch cell's frames, the prefix is taken out of its line (its colors kept around the
+    rest), the `)` line and the tail are dropped, and user lines after the `)` get their own
+    numbers back.
+    """
+    from .scratchpad import rewritten_lines
+
+    where = rewritten_lines(code)
+    if where is None:
+        tail = len(code.splitlines()) + 1
+        marker = next((i for i, line in enumerate(code.splitlines()) if "__import__('sys').modules.get(" in line), None)
+        prefix, paren, tail = None, None, (marker + 1 if marker is not None else tail)
+    else:
+        prefix, paren, tail = where
+    link = f"In[{count if count is not None else ' '}]"
+    out: list[str] = []
+    for entry in stb:
+        head, sep, rest = entry.partition("\n")
+        if not sep or link not in _ANSI.sub("", head):
+            out.append(entry)
+            continue
+        kept = [head]
+        dropping = False
+        for line in rest.split("\n"):
+            m = _NUMBERED.match(_ANSI.sub("", line))
+            if m:
+                n = int(m.group(1))
+                dropping = n >= tail or n == paren
+                if dropping:
+                    continue
+                if n == prefix:
+                    line = _remove_visible(line, "_mpk_value = (")
+                elif paren is not None and n > paren:
+                    line = _renumber(line, n, n - 1)
+            elif dropping and line:
+                continue
+            kept.append(line)
+        out.append("\n".join(kept))
+    return out
+
+
+def _remove_visible(line: str, text: str) -> str:
+    """`line` without the first occurrence of `text` in what it shows; its escape codes are kept."""
+    visible = _ANSI.sub("", line)
+    at = visible.find(text)
+    if at < 0:
+        return line
+    out, seen, i = [], 0, 0
+    while i < len(line):
+        m = _ANSI.match(line, i)
+        if m:
+            out.append(m.group(0))
+            i = m.end()
+            continue
+        if not at <= seen < at + len(text):
+            out.append(line[i])
+        seen += 1
+        i += 1
+    return "".join(out)
+
+
+def _renumber(line: str, old: int, new: int) -> str:
+    pad = " " * (len(str(old)) - len(str(new)))
+    return re.sub(rf"(?<=[ >]){old}(?=\x1b|\s)", pad + str(new), line, count=1)

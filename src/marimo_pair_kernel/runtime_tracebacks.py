@@ -1,0 +1,192 @@
+"""Tracebacks laid out by IPython's own formatter, inside marimo (runtime file; see runtime.py).
+
+marimo prints a scratchpad exception as plain text on stderr, and the kernel can only parse
+that text back (tracebacks.py). Where the notebook's Python has IPython, the exception object
+itself is better: IPython's `ultratb` gives exactly what ipykernel sends, for the IPython
+installed there, 8 or 9, in every `%xmode` (Verbose shows local values, which no text has).
+
+So the runtime keeps the exception of the kernel's own failed run: marimo's cell runner
+prints it with `traceback.print_exception`, and `hook_tracebacks` gives that module a
+`traceback` whose `print_exception` also remembers an exception raised in a kernel run (its
+frames include the kernel's scratch cell). The exception is gone by the time the run's `done`
+arrives, and the run itself cannot format it (its tail never runs after a raise), so the
+kernel asks for it in one more request, `format_error(count, mode)`, only when a run failed.
+Printing is left as it is: the kernel falls back to that text when IPython is absent here.
+"""
+
+_TRACEBACK_STATE = {}  # "last": the exception of the kernel's last failed run
+
+
+def _ours(exc):
+    """Whether `exc` was raised through the kernel's scratch code (its tail names _mpk_value)."""
+    tb = getattr(exc, "__traceback__", None)
+    while tb is not None:
+        co = tb.tb_frame.f_code
+        if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _scratch_lines(exc):
+    """linecache's entries for the scratch cell's file as this run had them.
+
+    Every scratchpad run has the same file name, and the request that asks for the layout
+    is a run too: its code replaces the failed run's in linecache, where IPython reads lines.
+    """
+    import linecache
+    saved = {}
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            if "__scratch__" in name and name in linecache.cache:
+                saved[name] = linecache.cache[name]
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+    return saved
+
+
+class _RememberingTraceback:
+    """The `traceback` module as marimo's cell runner sees it, remembering the kernel's exceptions."""
+
+    def __init__(self, orig, owner):
+        self._orig = orig
+        self._mpk = owner
+
+    def __getattr__(self, name):
+        return getattr(self._orig, name)
+
+    def print_exception(self, *args, **kwargs):
+        exc = args[1] if len(args) > 1 else kwargs.get("value", args[0] if args else None)
+        try:
+            if isinstance(exc, BaseException) and _ours(exc):
+                _TRACEBACK_STATE["last"] = exc
+                _TRACEBACK_STATE["lines"] = _scratch_lines(exc)
+        except Exception:
+            pass
+        return self._orig.print_exception(*args, **kwargs)
+
+
+def hook_tracebacks(mod):
+    """Give marimo's cell runner module a remembering `traceback` (replacing an older runtime's)."""
+    current = getattr(mod, "traceback", None)
+    if current is None:
+        return
+    orig = getattr(current, "_orig", current)
+    if getattr(current, "_mpk", None) != __name__:
+        mod.traceback = _RememberingTraceback(orig, __name__)
+
+
+class _Names:
+    """IPython's `shell.compile.format_code_name`: how a frame's file is named ("Cell In[7]")."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def format_code_name(self, name):
+        import re
+        m = re.search(r"__marimo__cell_(.+?)_\.py$", name or "")
+        if m is None:
+            return None
+        cell = m.group(1)
+        if cell == "__scratch__":
+            return "Cell", "In[%s]" % self.count
+        title = _cell_name(cell)
+        return "Cell", ("%s (%s)" % (title, cell)) if title else cell
+
+
+def _cell_name(cell):
+    try:
+        from marimo._messaging.notebook.document import get_current_document
+        found = get_current_document().get(cell)
+        return (found.name or None) if found is not None else None
+    except Exception:
+        return None
+
+
+class _Hooks:
+    def synchronize_with_editor(self, *args, **kwargs):
+        pass
+
+
+class _Shell:
+    """What ultratb asks of `get_ipython()`: cell names, the editor hook, the debugger class."""
+
+    def __init__(self, count):
+        self.compile = _Names(count)
+        self.hooks = _Hooks()
+
+    @property
+    def debugger_cls(self):
+        from IPython.core.debugger import Pdb
+        return Pdb
+
+
+def _user_offset(tb):
+    """How many frames precede the first one in user code (marimo's runner): ipykernel's tb_offset."""
+    n = 0
+    t = tb
+    while t is not None:
+        if "__marimo__cell_" in t.tb_frame.f_code.co_filename:
+            return n
+        n += 1
+        t = t.tb_next
+    return 0
+
+
+def format_error(count, mode="Context"):
+    """The last failed kernel run's exception as ipykernel sends it (ename, evalue, traceback).
+
+    None when there is none, or no IPython here (the kernel then lays out marimo's text).
+    """
+    import json
+    import linecache
+    exc = _TRACEBACK_STATE.pop("last", None)
+    lines = _TRACEBACK_STATE.pop("lines", None) or {}
+    result = None
+    if exc is not None:
+        now = {name: linecache.cache.get(name) for name in lines}
+        linecache.cache.update(lines)
+        try:
+            result = _format(exc, count, mode)
+        except Exception:  # no IPython here, or one whose ultratb we do not know
+            result = None
+        finally:
+            for name, entry in now.items():
+                if entry is None:
+                    linecache.cache.pop(name, None)
+                else:
+                    linecache.cache[name] = entry
+    return {"marimo_pair_kernel": json.dumps(result)}
+
+
+def _format(exc, count, mode):
+    import IPython
+    from IPython.core import ultratb
+    major = int(IPython.version_info[0])
+    theme = {"theme_name": "neutral"} if major >= 9 else {"color_scheme": "Neutral"}
+    formatter = ultratb.AutoFormattedTB(mode=mode, **theme)
+    modules = [ultratb]
+    try:
+        from IPython.core import tbtools
+        modules.append(tbtools)
+    except Exception:
+        pass
+    shell = _Shell(count)
+    saved = [(m, m.__dict__.get("get_ipython")) for m in modules if "get_ipython" in m.__dict__]
+    for m, _ in saved:
+        m.get_ipython = lambda shell=shell: shell
+    try:
+        stb = formatter.structured_traceback(type(exc), exc, exc.__traceback__, tb_offset=_user_offset(exc.__traceback__))
+    finally:
+        for m, fn in saved:
+            m.get_ipython = fn
+    return {
+        "ename": type(exc).__name__,
+        "evalue": str(exc),
+        "traceback": [str(x) for x in stb],
+        "ipython": IPython.__version__,
+    }
