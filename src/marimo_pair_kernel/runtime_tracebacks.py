@@ -180,7 +180,8 @@ def _format(exc, count, mode):
     for m, _ in saved:
         m.get_ipython = lambda shell=shell: shell
     try:
-        stb = formatter.structured_traceback(type(exc), exc, exc.__traceback__, tb_offset=_user_offset(exc.__traceback__))
+        tb = exc.__traceback__
+        stb = formatter.structured_traceback(type(exc), exc, tb, tb_offset=_user_offset(tb))
     finally:
         for m, fn in saved:
             m.get_ipython = fn
