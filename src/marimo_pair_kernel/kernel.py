@@ -548,14 +548,16 @@ class MarimoPairKernel(Kernel):
         if "Traceback (most recent call last)" not in text:
             return None  # a SyntaxError marimo caught before running anything: no exception object
         try:
-            result = self._send(scratchpad.format_error_code(self._count, self.state("xmode", "Context")),
-                                lambda name, text: None)
+            ask = scratchpad.format_error_code(self._count, self.state("xmode", "Context"), code)
+            result = self._send(ask, lambda name, text: None)
         except PairError:
             return None
         payload = scratchpad.read_payload(result.output) if result.success else None
         if not payload or not isinstance(payload.get("traceback"), list):
             return None
-        stb = tracebacks.unrewrite([str(x) for x in payload["traceback"]], code, self._count)
+        stb = [str(x) for x in payload["traceback"]]
+        if payload.get("lines") == "run":  # IPython read the lines marimo ran: ours too
+            stb = tracebacks.unrewrite(stb, code, self._count)
         return ErrorInfo(str(payload.get("ename", "")), str(payload.get("evalue", "")), stb, text, "ipython")
 
     # -- editing help: completion and inspection, within QUICK_DEADLINE ---------------------------

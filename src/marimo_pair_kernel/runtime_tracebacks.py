@@ -137,10 +137,16 @@ def _user_offset(tb):
     return 0
 
 
-def format_error(count, mode="Context"):
+def format_error(count, mode="Context", source=None):
     """The last failed kernel run's exception as ipykernel sends it (ename, evalue, traceback).
 
     None when there is none, or no IPython here (the kernel then lays out marimo's text).
+    `source` is the code the user sent. IPython 9 highlights each line on its own, so the
+    line our rewrite opened a parenthesis on would show uncolored: with 9 the scratch cell's
+    lines are the user's own (the lines it failed on are unchanged but for that prefix, and
+    9 marks no expression inside a line). IPython 8 marks the failing expression by its
+    columns, which only the lines that ran have right: the kernel takes our rewrite out of
+    its result instead ("lines": "run").
     """
     import json
     import linecache
@@ -148,10 +154,16 @@ def format_error(count, mode="Context"):
     lines = _TRACEBACK_STATE.pop("lines", None) or {}
     result = None
     if exc is not None:
+        own = source is not None and _ipython_major() >= 9
+        if own:
+            text = source if source.endswith("\n") else source + "\n"
+            entry = (len(text), None, text.splitlines(True), "")
+            lines = {name: entry[:3] + (name,) for name in lines}
         now = {name: linecache.cache.get(name) for name in lines}
         linecache.cache.update(lines)
         try:
             result = _format(exc, count, mode)
+            result["lines"] = "user" if own else "run"
         except Exception:  # no IPython here, or one whose ultratb we do not know
             result = None
         finally:
@@ -161,6 +173,14 @@ def format_error(count, mode="Context"):
                 else:
                     linecache.cache[name] = entry
     return {"marimo_pair_kernel": json.dumps(result)}
+
+
+def _ipython_major():
+    try:
+        import IPython
+        return int(IPython.version_info[0])
+    except Exception:
+        return 0
 
 
 def _format(exc, count, mode):

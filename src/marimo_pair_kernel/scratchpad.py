@@ -70,9 +70,11 @@ def install_code() -> str:
     return _call("installed()")
 
 
-def format_error_code(count: int, mode: str) -> str:
-    """Ask the runtime for the last failed run's exception, laid out by IPython (runtime_tracebacks.py)."""
-    return _call(f"format_error({count!r}, {mode!r})")
+def format_error_code(count: int, mode: str, code: str) -> str:
+    """Ask the runtime for the last failed run's exception, laid out by IPython (runtime_tracebacks.py).
+
+    `code` is what was sent; the runtime gets the user's own lines of it."""
+    return _call(f"format_error({count!r}, {mode!r}, {user_source(code)!r})")
 
 
 def rewritten_lines(code: str) -> tuple[int, int, int] | None:

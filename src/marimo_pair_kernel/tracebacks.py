@@ -550,7 +550,11 @@ def _remove_visible(line: str, text: str) -> str:
             out.append(line[i])
         seen += 1
         i += 1
-    return "".join(out)
+    # A token that was all prefix leaves its color codes around nothing: pygments never does.
+    return _EMPTY_SPAN.sub("", "".join(out))
+
+
+_EMPTY_SPAN = re.compile(r"\x1b\[[0-9;]*m\x1b\[(?:0|00|39|49|39;49|39;00)m")
 
 
 def _renumber(line: str, old: int, new: int) -> str:
