@@ -187,7 +187,7 @@ def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
     """The `traceback` list ipykernel would send for this chain of exceptions."""
     last = excs[-1]
     if len(excs) == 1 and not user_frames(last.frames) and last.syntax is not None:
-        return [_format_syntax(last, ctx)]
+        return _ipython_syntax(last, ctx) or [_format_syntax(last, ctx)]
     width = min(75, shutil.get_terminal_size()[0])  # as IPython: 75 unless COLUMNS says less
     out = [f"{RED}{'-' * width}{NORMAL}"]
     for k, exc in enumerate(excs):
@@ -240,6 +240,95 @@ def _compress_user(path: str) -> str:
     if home not in ("", "/") and path.startswith(home + os.sep):
         return "~" + path[len(home) :]
     return path
+
+
+def ipython_major() -> int:
+    """The major version of the IPython beside this kernel (the python3 kernel's), 0 if none."""
+    try:
+        import IPython
+
+        return int(IPython.version_info[0])
+    except Exception:  # noqa: BLE001 - no usable IPython: our own layout
+        return 0
+
+
+class _Names:
+    """IPython's `shell.compile.format_code_name`: a frame's file as ipykernel names it."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def format_code_name(self, name: str) -> tuple[str, str] | None:
+        found = _CELL_FILE.search(name or "")
+        if found is None:
+            return None
+        cell = found.group(1)
+        if cell == SCRATCH:
+            return "Cell", f"In[{self.ctx.count if self.ctx.count is not None else ' '}]"
+        title = self.ctx.names.get(cell)
+        return "Cell", f"{title} ({cell})" if title else cell
+
+
+class _Shell:
+    """What IPython's traceback formatters ask of `get_ipython()` (there is no shell here)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.compile = _Names(ctx)
+        self.hooks = self
+
+    def synchronize_with_editor(self, *args: Any) -> None:
+        pass
+
+
+def _with_shell(ctx: Context, work: Any) -> Any:
+    """Run `work()` while IPython's traceback modules see a shell that names cells as ipykernel's."""
+    import importlib
+
+    modules = []
+    for name in ("IPython.core.ultratb", "IPython.core.tbtools"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            pass
+    saved = [(m, m.__dict__["get_ipython"]) for m in modules if "get_ipython" in m.__dict__]
+    shell = _Shell(ctx)
+    for m, _ in saved:
+        m.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    try:
+        return work()
+    finally:
+        for m, fn in saved:
+            m.get_ipython = fn  # type: ignore[attr-defined]
+
+
+def _ipython_syntax(exc: Exc, ctx: Context) -> list[str] | None:
+    """A SyntaxError laid out by this process's IPython, as ipykernel's showsyntaxerror does.
+
+    marimo reports one it caught before running anything only as text, so there is no
+    exception object in marimo to format; one made here from that text is all IPython's
+    SyntaxTB reads (file, line, text, caret column, message).
+    """
+    import builtins
+
+    major = ipython_major()
+    s = exc.syntax
+    if not major or s is None:
+        return None
+    try:
+        from IPython.core import ultratb
+
+        kind = getattr(builtins, exc.short_name, SyntaxError)
+        if not (isinstance(kind, type) and issubclass(kind, SyntaxError)):
+            kind = SyntaxError
+        filename = s.filename or f"__marimo__cell_{SCRATCH}_.py"
+        offset = s.caret + 1 if s.caret is not None else None
+        err = kind(exc.evalue, (filename, s.lineno, offset, s.text))
+        theme = {"theme_name": "neutral"} if major >= 9 else {"color_scheme": "Neutral"}  # as ipykernel's shell
+        tb: Any = ultratb.SyntaxTB(**theme)
+        stb = _with_shell(ctx, lambda: tb.structured_traceback(kind, err, []))
+        return [str(x) for x in stb]
+    except Exception:  # noqa: BLE001 - an IPython we do not know: our own layout
+        return None
 
 
 def _format_syntax(exc: Exc, ctx: Context) -> str:
