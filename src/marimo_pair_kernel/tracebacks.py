@@ -21,6 +21,7 @@ are here; marimo is not).
 from __future__ import annotations
 
 import ast
+import contextlib
 import linecache
 import os
 import re
@@ -286,10 +287,8 @@ def _with_shell(ctx: Context, work: Any) -> Any:
 
     modules = []
     for name in ("IPython.core.ultratb", "IPython.core.tbtools"):
-        try:
+        with contextlib.suppress(ImportError):
             modules.append(importlib.import_module(name))
-        except ImportError:
-            pass
     saved = [(m, m.__dict__["get_ipython"]) for m in modules if "get_ipython" in m.__dict__]
     shell = _Shell(ctx)
     for m, _ in saved:
