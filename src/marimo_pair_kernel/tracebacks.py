@@ -602,9 +602,11 @@ def unrewrite(stb: list[str], code: str, count: int | None) -> list[str]:
             out.append(entry)
             continue
         kept = [head]
+        at = re.search(r"line (\d+)", _ANSI.sub("", head))
         dropping = False
         for line in rest.split("\n"):
-            m = _NUMBERED.match(_ANSI.sub("", line))
+            shown = _ANSI.sub("", line)
+            m = _NUMBERED.match(shown)
             if m:
                 n = int(m.group(1))
                 dropping = n >= tail or n == paren
@@ -614,8 +616,10 @@ def unrewrite(stb: list[str], code: str, count: int | None) -> list[str]:
                     line = _remove_visible(line, "_mpk_value = (")
                 elif paren is not None and n > paren:
                     line = _renumber(line, n, n - 1)
-            elif dropping and line:
-                continue
+            elif dropping and shown.strip() == "(...)":
+                continue  # a gap before lines that are gone
+            elif at and int(at.group(1)) == prefix and shown.startswith("    "):
+                line = _remove_visible(line, "_mpk_value = (")  # Plain: the frame's one line, unnumbered
             kept.append(line)
         out.append("\n".join(kept))
     return out
