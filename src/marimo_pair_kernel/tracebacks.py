@@ -189,6 +189,15 @@ def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
     last = excs[-1]
     if len(excs) == 1 and not user_frames(last.frames) and last.syntax is not None:
         return _ipython_syntax(last, ctx) or [_format_syntax(last, ctx)]
+    major = ipython_major()
+    if major >= 9 or (major and ctx.mode in ("Plain", "Minimal")):
+        # IPython's own formatter over frames rebuilt from the text (rebuilt.py); with IPython 8,
+        # Context marks the failing expression, which only the layout below knows from the text.
+        from . import rebuilt
+
+        done = rebuilt.format(excs, ctx, _sources(excs, ctx))
+        if done is not None:
+            return done
     width = min(75, shutil.get_terminal_size()[0])  # as IPython: 75 unless COLUMNS says less
     out = [f"{RED}{'-' * width}{NORMAL}"]
     for k, exc in enumerate(excs):
@@ -202,6 +211,18 @@ def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
         out.append(f"{RED}{name}{NORMAL}: {evalue}")
         if not final:
             out.append(exc.separator or _CONTEXT)
+    return out
+
+
+def _sources(excs: Sequence[Exc], ctx: Context) -> dict[str, str]:
+    """The code to show for each frame's file that linecache cannot read: the user's, the cells'."""
+    out: dict[str, str] = {}
+    for exc in excs:
+        for f in exc.frames:
+            cell = f.cell_id
+            text = ctx.scratch if cell == SCRATCH else ctx.cells.get(cell) if cell is not None else None
+            if text:
+                out[f.filename] = text
     return out
 
 
