@@ -1,5 +1,8 @@
 """Tracebacks laid out by IPython's own formatter, inside marimo (runtime file; see runtime.py).
 
+Every runtime file runs in one namespace: private names here start with `_tb`, so that
+none replaces another file's.
+
 marimo prints a scratchpad exception as plain text on stderr, and the kernel can only parse
 that text back (tracebacks.py). Where the notebook's Python has IPython, the exception object
 itself is better: IPython's `ultratb` gives exactly what ipykernel sends, for the IPython
@@ -17,7 +20,7 @@ Printing is left as it is: the kernel falls back to that text when IPython is ab
 _TRACEBACK_STATE = {}  # "last": the exception of the kernel's last failed run
 
 
-def _ours(exc):
+def _tb_ours(exc):
     """Whether `exc` was raised through the kernel's scratch code (its tail names _mpk_value)."""
     tb = getattr(exc, "__traceback__", None)
     while tb is not None:
@@ -28,7 +31,7 @@ def _ours(exc):
     return False
 
 
-def _scratch_lines(exc):
+def _tb_scratch_lines(exc):
     """linecache's entries for the scratch cell's file as this run had them.
 
     Every scratchpad run has the same file name, and the request that asks for the layout
@@ -62,9 +65,9 @@ class _RememberingTraceback:
     def print_exception(self, *args, **kwargs):
         exc = args[1] if len(args) > 1 else kwargs.get("value", args[0] if args else None)
         try:
-            if isinstance(exc, BaseException) and _ours(exc):
+            if isinstance(exc, BaseException) and _tb_ours(exc):
                 _TRACEBACK_STATE["last"] = exc
-                _TRACEBACK_STATE["lines"] = _scratch_lines(exc)
+                _TRACEBACK_STATE["lines"] = _tb_scratch_lines(exc)
         except Exception:
             pass
         return self._orig.print_exception(*args, **kwargs)
@@ -80,7 +83,7 @@ def hook_tracebacks(mod):
         mod.traceback = _RememberingTraceback(orig, __name__)
 
 
-class _Names:
+class _TbNames:
     """IPython's `shell.compile.format_code_name`: how a frame's file is named ("Cell In[7]")."""
 
     def __init__(self, count):
@@ -94,11 +97,11 @@ class _Names:
         cell = m.group(1)
         if cell == "__scratch__":
             return "Cell", "In[%s]" % self.count
-        title = _cell_name(cell)
+        title = _tb_cell_name(cell)
         return "Cell", ("%s (%s)" % (title, cell)) if title else cell
 
 
-def _cell_name(cell):
+def _tb_cell_name(cell):
     try:
         from marimo._messaging.notebook.document import get_current_document
         found = get_current_document().get(cell)
@@ -107,17 +110,17 @@ def _cell_name(cell):
         return None
 
 
-class _Hooks:
+class _TbHooks:
     def synchronize_with_editor(self, *args, **kwargs):
         pass
 
 
-class _Shell:
+class _TbShell:
     """What ultratb asks of `get_ipython()`: cell names, the editor hook, the debugger class."""
 
     def __init__(self, count):
-        self.compile = _Names(count)
-        self.hooks = _Hooks()
+        self.compile = _TbNames(count)
+        self.hooks = _TbHooks()
 
     @property
     def debugger_cls(self):
@@ -125,7 +128,7 @@ class _Shell:
         return Pdb
 
 
-def _user_offset(tb):
+def _tb_user_offset(tb):
     """How many frames precede the first one in user code (marimo's runner): ipykernel's tb_offset."""
     n = 0
     t = tb
@@ -154,7 +157,7 @@ def format_error(count, mode="Context", source=None):
     lines = _TRACEBACK_STATE.pop("lines", None) or {}
     result = None
     if exc is not None:
-        own = source is not None and _ipython_major() >= 9
+        own = source is not None and _tb_ipython_major() >= 9
         if own:
             text = source if source.endswith("\n") else source + "\n"
             entry = (len(text), None, text.splitlines(True), "")
@@ -162,7 +165,7 @@ def format_error(count, mode="Context", source=None):
         now = {name: linecache.cache.get(name) for name in lines}
         linecache.cache.update(lines)
         try:
-            result = _format(exc, count, mode)
+            result = _tb_format(exc, count, mode)
             result["lines"] = "user" if own else "run"
         except Exception:  # no IPython here, or one whose ultratb we do not know
             result = None
@@ -175,7 +178,7 @@ def format_error(count, mode="Context", source=None):
     return {"marimo_pair_kernel": json.dumps(result)}
 
 
-def _ipython_major():
+def _tb_ipython_major():
     try:
         import IPython
         return int(IPython.version_info[0])
@@ -183,7 +186,7 @@ def _ipython_major():
         return 0
 
 
-def _format(exc, count, mode):
+def _tb_format(exc, count, mode):
     import IPython
     from IPython.core import ultratb
     major = int(IPython.version_info[0])
@@ -195,13 +198,13 @@ def _format(exc, count, mode):
         modules.append(tbtools)
     except Exception:
         pass
-    shell = _Shell(count)
+    shell = _TbShell(count)
     saved = [(m, m.__dict__.get("get_ipython")) for m in modules if "get_ipython" in m.__dict__]
     for m, _ in saved:
         m.get_ipython = lambda shell=shell: shell
     try:
         tb = exc.__traceback__
-        stb = formatter.structured_traceback(type(exc), exc, tb, tb_offset=_user_offset(tb))
+        stb = formatter.structured_traceback(type(exc), exc, tb, tb_offset=_tb_user_offset(tb))
     finally:
         for m, fn in saved:
             m.get_ipython = fn
