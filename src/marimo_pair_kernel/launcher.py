@@ -479,7 +479,8 @@ class Launcher:
         text = chunk[:end].decode("utf-8", "replace")
         if progress:
             for line in text.splitlines():
-                if line.strip():
+                # marimo's banner names the page's URL (localhost): our own line says where it is.
+                if line.strip() and not _BANNER.search(line):
                     progress(f"  {line.rstrip()}\n")
         failed = _BUILD_FAILED.search(self._log_tail(emb, 20000))
         if failed:
@@ -573,6 +574,7 @@ class Launcher:
         signal.signal(signal.SIGTERM, on_sigterm)
 
 
+_BANNER = re.compile(r"in your browser|➜\s+URL:")
 _BUILD_FAILED = re.compile(r"Kernel startup failed|Failed to build sandbox environment")
 
 
