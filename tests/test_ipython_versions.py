@@ -23,7 +23,7 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from support import MarimoServer, execute, stop_kernel
 from test_outputs_errors import SNIPPETS
-from venv_support import IPYTHON_8, IPYTHON_9, marimo_only_venv, project_venv, venv_env, write_kernelspecs
+from venv_support import IPYTHON_8, IPYTHON_9, marimo_only_python, project_venv, venv_env, write_kernelspecs
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -127,7 +127,7 @@ def test_xmode_lays_errors_out_as_python3_does(side, mode):
 
 
 def test_without_ipython_in_the_notebook_errors_are_laid_out_here(venv, tmp_path):
-    s = Side(venv, tmp_path, notebook_python=marimo_only_venv())
+    s = Side(venv, tmp_path, notebook_python=marimo_only_python())
     try:
         mine, _ = s.both("import importlib.util; print(importlib.util.find_spec('IPython') is None)")
         assert mine.stdout == "True\n"  # the notebook's Python really has none

@@ -192,7 +192,7 @@ def test_xmode_switches_the_layout_cycles_and_is_listed(kernel):
         assert execute(kernel, "%xmode").stdout == "Exception reporting mode: Plain\n"
         bad = execute(kernel, "%xmode Loud")
         assert bad.error["ename"] == "UsageError" and "Plain, Context, Verbose, Minimal" in bad.error["evalue"]
-        listed = execute(kernel, "%lsmagic").of("display_data")[0]["data"]["text/plain"]
-        assert "%xmode" in listed
+        listed = execute(kernel, "%lsmagic")
+        assert "%xmode" in str([m["content"] for m in listed.messages])
     finally:
         assert execute(kernel, "%xmode Context").reply["status"] == "ok"

@@ -32,29 +32,6 @@ def test_runtime_tracebacks_replaces_no_other_runtime_files_name():
     assert not top_level(mine) & others
 
 
-def test_our_rewrite_leaves_ipythons_layout():
-    code = scratchpad.prepare("x = 2\nx / 0  # c\n# d\n", "").code
-    where = scratchpad.rewritten_lines(code)
-    assert where is not None
-    prefix, paren, tail = where
-    assert (prefix, paren) == (2, 3) and tail == 5
-    g, n = "\x1b[1;32m", "\x1b[0m"
-    frame = (
-        f"Cell \x1b[0;32mIn[4], line 2{n}\n"
-        f"{g}      1{n} x \x1b[38;5;241m={n} 2\n"
-        f"\x1b[0;32m----> 2{n} _mpk_value \x1b[38;5;241m=\x1b[39m (\x1b[38;5;241;43mx/0\x1b[39;49m  # c\n"
-        f"{g}      3{n} )\n"
-        f"{g}      4{n} # d\n"
-        f"{g}      5{n} getattr(...)\n"
-    )
-    out = tracebacks.unrewrite(["head", frame, "tail"], code, 4)
-    assert out[0] == "head" and out[2] == "tail"
-    shown = ANSI.sub("", out[1])
-    assert shown == "Cell In[4], line 2\n      1 x = 2\n----> 2 x/0  # c\n      3 # d\n"
-    assert "\x1b[38;5;241;43mx/0" in out[1]  # the failing expression keeps IPython's mark
-    assert "\x1b[38;5;241m\x1b[39m" not in out[1]  # no color codes around nothing
-
-
 def _real_and_text(source: str, filename: str) -> tuple[BaseException, str]:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:

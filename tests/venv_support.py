@@ -147,32 +147,6 @@ def project_venv(spec: str) -> str:
     return str(python)
 
 
-def marimo_only_venv() -> str:
-    """A venv with marimo alone (no IPython): a notebook's Python as a sandbox or `uvx marimo` has it."""
-    import fcntl
-    import shutil
-    from importlib.metadata import version
-
-    spec = f"marimo=={version('marimo')}"
-    venv = TEST_CACHE / f"venv-marimo-only-{spec.split('==')[1]}"
-    python = venv / "bin" / "python"
-    marker = venv / ".complete"
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists() and marker.read_text() == spec and python.exists():
-            return str(python)
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", spec],
-                       check=True, timeout=900)
-        check = subprocess.run([str(python), "-c", "import IPython"], capture_output=True)
-        if check.returncode == 0:
-            raise RuntimeError(f"{spec} brought IPython into {venv}: it cannot stand for a Python without it")
-        marker.write_text(spec)
-    return str(python)
-
-
 def venv_env(python: str) -> dict[str, str]:
     """The environment a kernel of that venv runs with: this checkout's code first on the path."""
     bin_dir = str(Path(python).parent)

@@ -530,25 +530,23 @@ class MarimoPairKernel(Kernel):
             # The frames show the user's lines around the failing one, named Cell In[N] as IPython does:
             # IPython's own formatter where marimo's Python has IPython, else marimo's text laid out so.
             text = scratchpad.restore_traceback(held[-1])
-            return result, self._ipython_error(code, text) or parse_error(
+            return result, self._ipython_error(text) or parse_error(
                 text, count=self._count, source=scratchpad.user_source(code), mode=self.state("xmode", "Context")
             )
         return result, ErrorInfo(
             "Error", "marimo reported a failure without a traceback", ["marimo reported a failure without a traceback"]
         )
 
-    def _ipython_error(self, code: str, text: str) -> ErrorInfo | None:
+    def _ipython_error(self, text: str) -> ErrorInfo | None:
         """The failed run's exception as IPython's ultratb lays it out in marimo (runtime_tracebacks.py).
 
         One more request, made only after a failure; None when marimo's Python has no IPython or
         the exception was not the run's own (then marimo's text is laid out here instead).
         """
-        from . import tracebacks
-
         if "Traceback (most recent call last)" not in text:
             return None  # a SyntaxError marimo caught before running anything: no exception object
         try:
-            ask = scratchpad.format_error_code(self._count, self.state("xmode", "Context"), code)
+            ask = scratchpad.format_error_code(self._count, self.state("xmode", "Context"))
             result = self._send(ask, lambda name, text: None)
         except PairError:
             return None
@@ -556,8 +554,6 @@ class MarimoPairKernel(Kernel):
         if not payload or not isinstance(payload.get("traceback"), list):
             return None
         stb = [str(x) for x in payload["traceback"]]
-        if payload.get("lines") == "run":  # IPython read the lines marimo ran: ours too
-            stb = tracebacks.unrewrite(stb, code, self._count)
         return ErrorInfo(str(payload.get("ename", "")), str(payload.get("evalue", "")), stb, text, "ipython")
 
     # -- editing help: completion and inspection, within QUICK_DEADLINE ---------------------------

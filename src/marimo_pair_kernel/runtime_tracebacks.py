@@ -31,27 +31,6 @@ def _tb_ours(exc):
     return False
 
 
-def _tb_scratch_lines(exc):
-    """linecache's entries for the scratch cell's file as this run had them.
-
-    Every scratchpad run has the same file name, and the request that asks for the layout
-    is a run too: its code replaces the failed run's in linecache, where IPython reads lines.
-    """
-    import linecache
-    saved = {}
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        tb = exc.__traceback__
-        while tb is not None:
-            name = tb.tb_frame.f_code.co_filename
-            if "__scratch__" in name and name in linecache.cache:
-                saved[name] = linecache.cache[name]
-            tb = tb.tb_next
-        exc = exc.__cause__ or exc.__context__
-    return saved
-
-
 class _RememberingTraceback:
     """The `traceback` module as marimo's cell runner sees it, remembering the kernel's exceptions."""
 
@@ -67,7 +46,6 @@ class _RememberingTraceback:
         try:
             if isinstance(exc, BaseException) and _tb_ours(exc):
                 _TRACEBACK_STATE["last"] = exc
-                _TRACEBACK_STATE["lines"] = _tb_scratch_lines(exc)
         except Exception:
             pass
         return self._orig.print_exception(*args, **kwargs)
@@ -96,7 +74,9 @@ class _TbNames:
             return None
         cell = m.group(1)
         if cell == "__scratch__":
-            return "Cell", "In[%s]" % self.count
+            # runtime_state.py compiles each execute under a file of its own: ...-In<N>/__marimo__cell___scratch___.py
+            n = re.search(r"marimo-pair-kernel[/\\][^/\\]*-In(\d+)[/\\]", name)
+            return "Cell", "In[%s]" % ((n and int(n.group(1))) or self.count)
         title = _tb_cell_name(cell)
         return "Cell", ("%s (%s)" % (title, cell)) if title else cell
 
@@ -129,61 +109,38 @@ class _TbShell:
 
 
 def _tb_user_offset(tb):
-    """How many frames precede the first one in user code (marimo's runner): ipykernel's tb_offset."""
-    n = 0
+    """How many frames precede the user's code (ipykernel's tb_offset): marimo's runner, the scratch
+    cell that hands the code to the runtime, and the runtime's own frames."""
+    frames = []
     t = tb
     while t is not None:
-        if "__marimo__cell_" in t.tb_frame.f_code.co_filename:
-            return n
-        n += 1
+        frames.append(t.tb_frame.f_code.co_filename)
         t = t.tb_next
-    return 0
+    first = next((i for i, name in enumerate(frames) if "__marimo__cell_" in name), None)
+    if first is None:
+        return 0
+    k = first + 1
+    while k < len(frames) and frames[k] == "<marimo-pair-kernel>":
+        k += 1
+    return k if k > first + 1 else first
 
 
-def format_error(count, mode="Context", source=None):
+def format_error(count, mode="Context"):
     """The last failed kernel run's exception as ipykernel sends it (ename, evalue, traceback).
 
-    None when there is none, or no IPython here (the kernel then lays out marimo's text).
-    `source` is the code the user sent. IPython 9 highlights each line on its own, so the
-    line our rewrite opened a parenthesis on would show uncolored: with 9 the scratch cell's
-    lines are the user's own (the lines it failed on are unchanged but for that prefix, and
-    9 marks no expression inside a line). IPython 8 marks the failing expression by its
-    columns, which only the lines that ran have right: the kernel takes our rewrite out of
-    its result instead ("lines": "run").
+    None when there is none, or no IPython here (the kernel then lays out marimo's text). The
+    lines come from linecache, where runtime_state.py put each execute's code under a file
+    name of its own.
     """
     import json
-    import linecache
     exc = _TRACEBACK_STATE.pop("last", None)
-    lines = _TRACEBACK_STATE.pop("lines", None) or {}
     result = None
     if exc is not None:
-        own = source is not None and _tb_ipython_major() >= 9
-        if own:
-            text = source if source.endswith("\n") else source + "\n"
-            entry = (len(text), None, text.splitlines(True), "")
-            lines = {name: entry[:3] + (name,) for name in lines}
-        now = {name: linecache.cache.get(name) for name in lines}
-        linecache.cache.update(lines)
         try:
             result = _tb_format(exc, count, mode)
-            result["lines"] = "user" if own else "run"
         except Exception:  # no IPython here, or one whose ultratb we do not know
             result = None
-        finally:
-            for name, entry in now.items():
-                if entry is None:
-                    linecache.cache.pop(name, None)
-                else:
-                    linecache.cache[name] = entry
     return {"marimo_pair_kernel": json.dumps(result)}
-
-
-def _tb_ipython_major():
-    try:
-        import IPython
-        return int(IPython.version_info[0])
-    except Exception:
-        return 0
 
 
 def _tb_format(exc, count, mode):
@@ -198,13 +155,33 @@ def _tb_format(exc, count, mode):
         modules.append(tbtools)
     except Exception:
         pass
+    offset = _tb_user_offset(exc.__traceback__)
+    if isinstance(exc, SyntaxError):
+        # As ipykernel's showsyntaxerror: IPython's SyntaxTB, with the frames only when the code
+        # that ran raised it (not when the user's code could not be compiled).
+        import traceback
+        tb = exc.__traceback__
+        for _ in range(offset):
+            tb = tb.tb_next if tb is not None else None
+        syntax = ultratb.SyntaxTB(**theme)
+        elist = traceback.extract_tb(tb) if tb is not None else []
+        formatter = syntax
+        args = (type(exc), exc, elist)
+    else:
+        # Past marimo's and our frames by hand: IPython 9 ignores tb_offset (it skips IPython's own).
+        tb = exc.__traceback__
+        for _ in range(offset):
+            tb = tb.tb_next if tb is not None else None
+        args = (type(exc), exc, tb)
     shell = _TbShell(count)
     saved = [(m, m.__dict__.get("get_ipython")) for m in modules if "get_ipython" in m.__dict__]
     for m, _ in saved:
         m.get_ipython = lambda shell=shell: shell
     try:
-        tb = exc.__traceback__
-        stb = formatter.structured_traceback(type(exc), exc, tb, tb_offset=_tb_user_offset(tb))
+        if isinstance(exc, SyntaxError):
+            stb = formatter.structured_traceback(*args)
+        else:
+            stb = formatter.structured_traceback(*args, tb_offset=0)
     finally:
         for m, fn in saved:
             m.get_ipython = fn

@@ -70,29 +70,9 @@ def install_code() -> str:
     return _call("installed()")
 
 
-def format_error_code(count: int, mode: str, code: str) -> str:
-    """Ask the runtime for the last failed run's exception, laid out by IPython (runtime_tracebacks.py).
-
-    `code` is what was sent; the runtime gets the user's own lines of it."""
-    return _call(f"format_error({count!r}, {mode!r}, {user_source(code)!r})")
-
-
-def rewritten_lines(code: str) -> tuple[int, int, int] | None:
-    """Where `prepare` changed the user's lines in `code` (1-based): the line that got the prefix,
-    the closing paren's own line, and the first line of our tail. None: only a tail was added."""
-    marker = f"__import__('sys').modules.get({RUNTIME_MODULE!r})"
-    lines = code.splitlines()
-    tail = next((i for i, line in enumerate(lines) if marker in line), len(lines)) + 1
-    body = "\n".join(lines[: tail - 1])
-    if _PREFIX not in body:
-        return None
-    try:
-        last = ast.parse(body).body[-1]
-    except (SyntaxError, ValueError, IndexError):
-        return None
-    if not isinstance(last, ast.Assign) or not last.end_lineno or lines[last.end_lineno - 1].strip() != ")":
-        return None
-    return last.lineno, last.end_lineno, tail
+def format_error_code(count: int, mode: str) -> str:
+    """Ask the runtime for the last failed run's exception, laid out by IPython (runtime_tracebacks.py)."""
+    return _call(f"format_error({count!r}, {mode!r})")
 
 
 def warm_code() -> str:

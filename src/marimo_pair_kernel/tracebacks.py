@@ -220,7 +220,11 @@ def _sources(excs: Sequence[Exc], ctx: Context) -> dict[str, str]:
     for exc in excs:
         for f in exc.frames:
             cell = f.cell_id
-            text = ctx.scratch if cell == SCRATCH else ctx.cells.get(cell) if cell is not None else None
+            if cell == SCRATCH:
+                count = _pair_count(f.filename)
+                text = ctx.scratch if count is None or count == ctx.count else None  # an earlier execute's
+            else:
+                text = ctx.cells.get(cell) if cell is not None else None
             if text:
                 out[f.filename] = text
     return out
@@ -286,7 +290,8 @@ class _Names:
             return None
         cell = found.group(1)
         if cell == SCRATCH:
-            return "Cell", f"In[{self.ctx.count if self.ctx.count is not None else ' '}]"
+            count = _pair_count(name) or self.ctx.count
+            return "Cell", f"In[{count if count is not None else ' '}]"
         title = self.ctx.names.get(cell)
         return "Cell", f"{title} ({cell})" if title else cell
 
@@ -590,86 +595,3 @@ def format_or_none(text: str, ctx: Context) -> tuple[list[Exc], list[str]] | Non
 def plain_message(ename: str, message: str) -> list[str]:
     """Our own errors (no Python frames), as IPython shows an exception without a traceback."""
     return [f"{RED}{ename}{NORMAL}: {message}"]
-
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_NUMBERED = re.compile(r"^(?:-*> ?)?\s*(\d+)(?= |$)")
-
-
-def unrewrite(stb: list[str], code: str, count: int | None) -> list[str]:
-    """IPython's traceback of the code we sent (runtime_tracebacks.py), showing the user's code.
-
-    IPython read the lines marimo ran: the user's, with `_mpk_value = (` before the last
-    expression, its `)` on a line of its own and our tail after them (scratchpad.prepare). In
-    the scratch cell's frames, the prefix is taken out of its line (its colors kept around the
-    rest), the `)` line and the tail are dropped, and user lines after the `)` get their own
-    numbers back.
-    """
-    from .scratchpad import rewritten_lines
-
-    where = rewritten_lines(code)
-    if where is None:
-        tail = len(code.splitlines()) + 1
-        marker = next((i for i, line in enumerate(code.splitlines()) if "__import__('sys').modules.get(" in line), None)
-        prefix, paren, tail = None, None, (marker + 1 if marker is not None else tail)
-    else:
-        prefix, paren, tail = where
-    link = f"In[{count if count is not None else ' '}]"
-    out: list[str] = []
-    for entry in stb:
-        head, sep, rest = entry.partition("\n")
-        if not sep or link not in _ANSI.sub("", head):
-            out.append(entry)
-            continue
-        kept = [head]
-        at = re.search(r"line (\d+)", _ANSI.sub("", head))
-        dropping = False
-        for line in rest.split("\n"):
-            shown = _ANSI.sub("", line)
-            m = _NUMBERED.match(shown)
-            if m:
-                n = int(m.group(1))
-                dropping = n >= tail or n == paren
-                if dropping:
-                    continue
-                if n == prefix:
-                    line = _remove_visible(line, "_mpk_value = (")
-                elif paren is not None and n > paren:
-                    line = _renumber(line, n, n - 1)
-            elif dropping and shown.strip() == "(...)":
-                continue  # a gap before lines that are gone
-            elif at and int(at.group(1)) == prefix and shown.startswith("    "):
-                line = _remove_visible(line, "_mpk_value = (")  # Plain: the frame's one line, unnumbered
-            kept.append(line)
-        out.append("\n".join(kept))
-    return out
-
-
-def _remove_visible(line: str, text: str) -> str:
-    """`line` without the first occurrence of `text` in what it shows; its escape codes are kept."""
-    visible = _ANSI.sub("", line)
-    at = visible.find(text)
-    if at < 0:
-        return line
-    out, seen, i = [], 0, 0
-    while i < len(line):
-        m = _ANSI.match(line, i)
-        if m:
-            out.append(m.group(0))
-            i = m.end()
-            continue
-        if not at <= seen < at + len(text):
-            out.append(line[i])
-        seen += 1
-        i += 1
-    # A token that was all prefix leaves its color codes around nothing: pygments never does.
-    return _EMPTY_SPAN.sub("", "".join(out))
-
-
-_EMPTY_SPAN = re.compile(r"\x1b\[[0-9;]*m\x1b\[(?:0|00|39|49|39;49|39;00)m")
-
-
-def _renumber(line: str, old: int, new: int) -> str:
-    pad = " " * (len(str(old)) - len(str(new)))
-    return re.sub(rf"(?<=[ >]){old}(?=\x1b|\s)", pad + str(new), line, count=1)
