@@ -11,17 +11,19 @@ installed there, 8 or 9, in every `%xmode` (Verbose shows local values, which no
 So the runtime keeps the exception of the kernel's own failed run: marimo's cell runner
 prints it with `traceback.print_exception`, and `hook_tracebacks` gives that module a
 `traceback` whose `print_exception` also remembers an exception raised in a kernel run (its
-frames include the kernel's scratch cell). The exception is gone by the time the run's `done`
-arrives, and the run itself cannot format it (its tail never runs after a raise), so the
-kernel asks for it in one more request, `format_error(count, mode)`, only when a run failed.
-Printing is left as it is: the kernel falls back to that text when IPython is absent here.
+frames include the kernel's scratch cell). The kernel asks for its layout in one more request,
+`format_error(count, mode)`, only when a run failed (the mode is the kernel's, and marimo's
+text, which the kernel also needs, is printed after the run has unwound). Printing is left as
+it is: the kernel falls back to that text when IPython is absent here. The frames shown start
+at the user's code (runtime_state.py compiles each execute under a file of its own, whose
+lines linecache keeps): marimo's runner, the scratch cell and the runtime's frames are skipped.
 """
 
 _TRACEBACK_STATE = {}  # "last": the exception of the kernel's last failed run
 
 
 def _tb_ours(exc):
-    """Whether `exc` was raised through the kernel's scratch code (its tail names _mpk_value)."""
+    """Whether `exc` was raised through the kernel's scratch cell (its code names _mpk_value)."""
     tb = getattr(exc, "__traceback__", None)
     while tb is not None:
         co = tb.tb_frame.f_code
