@@ -138,3 +138,18 @@ def test_without_ipython_in_the_notebook_errors_are_laid_out_here(venv, tmp_path
         assert not differ, "\n\n".join(differ)
     finally:
         s.stop()
+
+
+def _is_complete(kc, code: str) -> dict:
+    msg_id = kc.is_complete(code)
+    while True:
+        reply = kc.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"]
+
+
+def test_is_complete_answers_as_python3(side):
+    # IPython's own rules in the kernel process (inputtransformer2), 8 or 9.
+    for code in ["for i in range(3):", "x = (1,", "1 + 1", "def f(:", "%%cell\nx = 1\n", "  if True:\n"]:
+        mine, theirs = _is_complete(side.ours, code), _is_complete(side.ref, code)
+        assert mine == theirs, (code, mine, theirs)

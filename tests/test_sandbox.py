@@ -181,3 +181,21 @@ def test_console_builds_the_sandbox_with_progress_then_runs_lines_there(tmp_path
     finally:
         child.close(force=True)
     assert registry(state) == []  # the console stopped its sandboxed server
+
+
+def test_console_no_sandbox_starts_plain_marimo_without_uv(tmp_path):
+    state = tmp_path / "state"
+    nb = notebook(tmp_path)
+    child = console([str(nb), "--no-sandbox"], state, tmp_path, PATH=NO_UV_PATH)
+    try:
+        child.expect(r"marimo is starting at http://127\.0\.0\.1:\d+", timeout=60)
+        assert "sandbox" not in child.before
+        child.expect(prompt("In", 1), timeout=120)
+        child.sendline("import sys; print(sys.prefix == sys.base_prefix or 'uv' not in sys.prefix)")
+        child.expect(r"True", timeout=120)  # the notebook runs in the kernel's own Python, not uv's
+        child.expect(prompt("In", 2))
+        child.sendline("exit")
+        child.expect(pexpect.EOF, timeout=60)
+    finally:
+        child.close(force=True)
+    assert registry(state) == []
