@@ -178,3 +178,21 @@ def test_the_users_code_travels_unchanged(code):
     assert scratchpad.user_source(prepared.code) == code  # what the traceback's lines come from
     assert prepared.code.count("\n") == 1  # one scratch statement; the user's lines are a string in it
     assert "_mpk_value = (" not in scratchpad.restore_traceback("    _mpk_value = (1/0  # note")
+
+
+def test_xmode_switches_the_layout_cycles_and_is_listed(kernel):
+    try:
+        assert execute(kernel, "%xmode minimal").stdout == "Exception reporting mode: Minimal\n"
+        assert plain(execute(kernel, "1/0").error["traceback"]) == "ZeroDivisionError: division by zero\n"
+        assert execute(kernel, "%xmode Verbose").stdout == "Exception reporting mode: Verbose\n"
+        shown = plain(execute(kernel, "def f(a):\n    return a / 0\nf(21)").error["traceback"])
+        assert "f(a=21)" in shown and "a = 21" in shown  # local values: IPython's formatter, in marimo
+        # No argument: the next mode, in IPython's order (Plain, Context, Verbose, Minimal).
+        assert execute(kernel, "%xmode").stdout == "Exception reporting mode: Minimal\n"
+        assert execute(kernel, "%xmode").stdout == "Exception reporting mode: Plain\n"
+        bad = execute(kernel, "%xmode Loud")
+        assert bad.error["ename"] == "UsageError" and "Plain, Context, Verbose, Minimal" in bad.error["evalue"]
+        listed = execute(kernel, "%lsmagic")
+        assert "%xmode" in str([m["content"] for m in listed.messages])
+    finally:
+        assert execute(kernel, "%xmode Context").reply["status"] == "ok"

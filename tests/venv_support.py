@@ -12,6 +12,11 @@ bench/parity.py:
 - `ipython_target()`: IPython (this env's version) installed with `pip --target` into a folder
   of its own, to be copied onto a running notebook's `PYTHONPATH` folder: IPython appearing in
   the notebook's env mid-session without touching a cached venv.
+- `project_venv(IPYTHON_8)` / `project_venv(IPYTHON_9)`: this project installed from the checkout
+  (not editable, with its dependencies from the package index, as users install it) beside that
+  IPython, so building it is itself the proof that the project installs beside that IPython
+  without changing it. Tests run this checkout's code there with PYTHONPATH=src (`venv_env`), so
+  the key is what pip resolved from: the spec and pyproject.toml's dependency list.
 
 Each lives under faults_support.TEST_CACHE, named by a hash of what is in it, with a
 `.complete` marker written last and a lock file so concurrent test processes build it once.
@@ -22,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +39,11 @@ from pathlib import Path
 from faults_support import TEST_CACHE
 
 PIP = ["-m", "pip", "install", "-q", "--disable-pip-version-check"]
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
+
+IPYTHON_8 = "ipython==8.39.0"  # what pip chooses where a project pins IPython below 9
+IPYTHON_9 = "ipython==9.18.1"  # PyPI's current when written; what a fresh JupyterLab brings
 
 
 def _pinned(*names: str, optional: tuple[str, ...] = ()) -> list[str]:
@@ -112,3 +124,52 @@ def _assert_no_ipython(python: str) -> None:
     found = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('IPython') is None)"],
                            capture_output=True, text=True, timeout=60)
     assert found.stdout.strip() == "True", f"{python} has IPython: these tests need an env without it"
+
+
+def _dependencies() -> str:
+    """pyproject.toml's dependency list, as text (what pip resolved a project venv from)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    start = text.index("\ndependencies = [")
+    return text[start : text.index("\n]", start)]
+
+
+def project_venv(spec: str) -> str:
+    """A venv with this project (and its dependencies) installed beside `spec`; its python."""
+    venv = TEST_CACHE / f"venv-{spec.replace('==', '-')}-{_key('project', [spec, _dependencies()])}"
+    python = venv / "bin" / "python"
+    key = [spec, _dependencies()]
+
+    def build() -> None:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        subprocess.run([str(python), *PIP, str(ROOT), spec], check=True, timeout=900)
+
+    _built(venv, key, build)
+    return str(python)
+
+
+def venv_env(python: str) -> dict[str, str]:
+    """The environment a kernel of that venv runs with: this checkout's code first on the path."""
+    bin_dir = str(Path(python).parent)
+    return {
+        "PYTHONPATH": str(SRC),
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "VIRTUAL_ENV": str(Path(python).parent.parent),
+    }
+
+
+def write_kernelspecs(python: str, where: Path) -> Path:
+    """`python3` and `marimo-pair` kernelspecs that run in that venv, in a folder of their own."""
+    kernels = where / "kernels"
+    for name, argv in (
+        ("python3", [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]),
+        ("marimo-pair", [python, "-m", "marimo_pair_kernel", "-f", "{connection_file}"]),
+    ):
+        d = kernels / name
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
+    return kernels
+
+
+if __name__ == "__main__":  # build the IPython venvs ahead of a test run: python tests/venv_support.py
+    for s in (IPYTHON_8, IPYTHON_9):
+        print(project_venv(s))

@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     con.add_argument("notebook", nargs="?", metavar="NOTEBOOK.py", help="notebook to open or create")
     con.add_argument("--python", metavar="PYTHON", help="Python that runs the marimo server (default: this one)")
+    con.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="for a notebook with a PEP 723 `# /// script` header: run it with the server's Python, "
+        "not in the sandbox uv builds from the header (marimo edit --sandbox)",
+    )
     return p
 
 
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "console":
         from .console import run_console
 
-        return run_console(args.notebook, python=args.python)
+        return run_console(args.notebook, python=args.python, sandbox=not args.no_sandbox)
     _parser().print_help()
     return 2
 

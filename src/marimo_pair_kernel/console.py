@@ -29,12 +29,16 @@ if TYPE_CHECKING:
     from .launcher import Embedded, Launcher
 
 
-def run_console(notebook: str | None, python: str | None = None) -> int:
-    """Run jupyter console on NOTEBOOK (or a scratch notebook); returns its exit code."""
+def run_console(notebook: str | None, python: str | None = None, sandbox: bool = True) -> int:
+    """Run jupyter console on NOTEBOOK (or a scratch notebook); returns its exit code.
+
+    A notebook with a PEP 723 script header starts in marimo's sandbox (unless `sandbox` is
+    False); its build is waited for here, its progress printed, before jupyter console starts.
+    """
     # Only light imports until marimo is started: everything after overlaps its start.
     from .discovery import resolve_path
     from .errors import LaunchError
-    from .launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, Launcher
+    from .launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, SANDBOX_ENV, Launcher
 
     if notebook:
         path = resolve_path(notebook)
@@ -55,23 +59,31 @@ def run_console(notebook: str | None, python: str | None = None) -> int:
     if not _served_elsewhere(path):
         launcher = Launcher()
         try:
-            emb = launcher.spawn(path, python)
+            emb = launcher.spawn(path, python, sandbox=None if sandbox else False)
         except LaunchError as e:
             print(f"marimo-pair-kernel console: {e}", file=sys.stderr)
             return 1
-        print(
-            f"marimo is starting at {emb.url} (open it in a browser to watch live); "
-            "the first line you run waits for it.",
-            flush=True,
-        )
+        if emb.sandbox:
+            failed = _build_sandbox(launcher, emb)
+            if failed is not None:
+                return failed
+        else:
+            print(
+                f"marimo is starting at {emb.url} (open it in a browser to watch live); "
+                "the first line you run waits for it.",
+                flush=True,
+            )
 
     # The kernel jupyter console starts inherits this process's environment.
     os.environ[OPEN_ENV] = path
     if python:
         os.environ[PYTHON_ENV] = python
+    if not sandbox:
+        os.environ[SANDBOX_ENV] = "0"
     if launcher is not None and emb is not None:
         os.environ[CONSOLE_URL_ENV] = emb.url
         os.environ.pop("MARIMO_PAIR_FILE", None)
+    if launcher is not None and emb is not None and emb.session is None:
         threading.Thread(
             target=_open_session, args=(launcher, emb), name="marimo-pair-console-start", daemon=True
         ).start()
@@ -128,6 +140,39 @@ def _stop_kernel(app: Any) -> None:
         if km.is_alive():
             km.shutdown_kernel(now=True)
         km.cleanup_resources()
+
+
+def _build_sandbox(launcher: Launcher, emb: Embedded) -> int | None:
+    """Wait for a sandboxed notebook's server and session, printing uv's progress; None when up.
+
+    Here rather than behind the first line: the build takes seconds to minutes, and its
+    progress (or its error) belongs in the terminal before the prompt, not after it.
+    """
+    from .errors import LaunchError
+    from .launcher import SANDBOX_TIMEOUT
+
+    print(
+        f"{os.path.basename(emb.path)} has a `# /// script` header: starting `marimo edit --sandbox` at "
+        f"{emb.url} (uv builds its environment; up to {SANDBOX_TIMEOUT:g}s; --no-sandbox to skip) …",
+        flush=True,
+    )
+
+    def progress(text: str) -> None:
+        print(text, end="", flush=True)
+
+    try:
+        launcher.wait_up(emb, progress)
+        launcher.open_session(emb, run_cells=False, progress=progress)
+    except LaunchError as e:
+        launcher.stop_all()
+        print(f"marimo-pair-kernel console: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        launcher.stop_all()
+        print("marimo-pair-kernel console: stopped while the sandbox was being built.", file=sys.stderr)
+        return 130
+    print(f"marimo is up at {emb.url} (open it in a browser to watch live)", flush=True)
+    return None
 
 
 def _open_session(launcher: Launcher, emb: Embedded) -> None:

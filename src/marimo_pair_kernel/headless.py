@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 from .discovery import Notebook, parse_sessions
@@ -50,11 +51,21 @@ class HeadlessSession:
         self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._run, name=f"marimo-sse-{self.key}", daemon=True)
 
-    def start(self, timeout: float = 30.0) -> Notebook:
-        """Open the stream and wait until marimo lists the session; returns it."""
+    def start(self, timeout: float = 30.0, watch: Callable[[], None] | None = None) -> Notebook:
+        """Open the stream and wait until marimo lists the session; returns it.
+
+        `watch` is called while waiting (a sandbox's build reports progress, and raises when
+        the build failed); whatever it raises closes the session and ends the wait.
+        """
         self._thread.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if watch is not None:
+                try:
+                    watch()
+                except BaseException:
+                    self.close()
+                    raise
             if self._error and not self._thread.is_alive():
                 raise LaunchError(f"marimo refused the notebook session: {self._error}")
             try:

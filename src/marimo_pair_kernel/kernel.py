@@ -465,7 +465,7 @@ class MarimoPairKernel(Kernel):
                     note = None
                 if note:
                     return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", note], error.raw)
-        if "__marimo__cell_" in error.raw.replace("__marimo__cell___scratch__", ""):
+        if error.context != "ipython" and "__marimo__cell_" in error.raw.replace("__marimo__cell___scratch__", ""):
             # Frames in notebook cells (a function a cell defines): show those cells' lines too.
             from . import codemode
 
@@ -527,12 +527,34 @@ class MarimoPairKernel(Kernel):
         if held:
             if len(held) > 1 and not self._silent:
                 self.stream("stderr", "".join(held[:-1]))
-            # The frames show the user's lines around the failing one, named Cell In[N] as IPython does.
+            # The frames show the user's lines around the failing one, named Cell In[N] as IPython does:
+            # IPython's own formatter where marimo's Python has IPython, else marimo's text laid out so.
             text = scratchpad.restore_traceback(held[-1])
-            return result, parse_error(text, count=self._count, source=scratchpad.user_source(code))
+            return result, self._ipython_error(text) or parse_error(
+                text, count=self._count, source=scratchpad.user_source(code), mode=self.state("xmode", "Context")
+            )
         return result, ErrorInfo(
             "Error", "marimo reported a failure without a traceback", ["marimo reported a failure without a traceback"]
         )
+
+    def _ipython_error(self, text: str) -> ErrorInfo | None:
+        """The failed run's exception as IPython's ultratb lays it out in marimo (runtime_tracebacks.py).
+
+        One more request, made only after a failure; None when marimo's Python has no IPython or
+        the exception was not the run's own (then marimo's text is laid out here instead).
+        """
+        if "Traceback (most recent call last)" not in text:
+            return None  # a SyntaxError marimo caught before running anything: no exception object
+        try:
+            ask = scratchpad.format_error_code(self._count, self.state("xmode", "Context"))
+            result = self._send(ask, lambda name, text: None)
+        except PairError:
+            return None
+        payload = scratchpad.read_payload(result.output) if result.success else None
+        if not payload or not isinstance(payload.get("traceback"), list):
+            return None
+        stb = [str(x) for x in payload["traceback"]]
+        return ErrorInfo(str(payload.get("ename", "")), str(payload.get("evalue", "")), stb, text, "ipython")
 
     # -- editing help: completion and inspection, within QUICK_DEADLINE ---------------------------
 

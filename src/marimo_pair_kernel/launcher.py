@@ -16,6 +16,14 @@ inactivity, which would also stop a server a person is merely reading.)
 
 Each server runs in its own session/process group (start_new_session=True): a
 Jupyter interrupt (SIGINT to the kernel's group) never reaches it.
+
+A notebook with a PEP 723 `# /// script` header listing dependencies is started with
+`marimo edit --sandbox`, as marimo itself suggests for one: uv builds the notebook's own
+environment from the header (on the first session open; seconds, minutes on a slow index).
+`sandbox=False` opts out. Without uv that start fails at once with how to get it; while uv
+works, the server's log lines are handed to `progress` as they come (a silent wait of
+seconds looks like a hang), and a build that fails ends the wait with uv's error. The wait
+is bounded by `SANDBOX_TIMEOUT`, which the first progress line states.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,12 +61,17 @@ if TYPE_CHECKING:
 OPEN_ENV = "MARIMO_PAIR_OPEN"  # the notebook to open at start
 PYTHON_ENV = "MARIMO_PAIR_PYTHON"  # the Python that runs marimo servers
 CONSOLE_URL_ENV = "MARIMO_PAIR_URL"  # set beside OPEN_ENV when the console started marimo for it
+SANDBOX_ENV = "MARIMO_PAIR_SANDBOX"  # "0": `console --no-sandbox` (a script header starts no sandbox)
 
 WATCH_INTERVAL = 0.25  # seconds between the watchdog's checks of the kernel
 FORCE_AFTER = 5.0  # seconds the watchdog lets marimo shut down cleanly before SIGKILL
 WATCHDOG_BOUND = 6.0  # an orphaned server is gone within this many seconds (interval + force + margin)
 STOP_GRACE = 3.0  # kernel-side stop: clean-shutdown wait (jupyter_client waits 5 s for shutdown)
 START_TIMEOUT = 90.0  # marimo's first start in a fresh environment can be slow
+# A sandbox: uv installs marimo's server tools, then (on the session's open) the notebook's
+# packages from the index: a first build on a slow connection takes minutes.
+SANDBOX_TIMEOUT = 300.0
+UV_DOCS = "https://docs.marimo.io/guides/package_management/inlining_dependencies/"
 # Between checks while marimo starts: a refused connect costs next to nothing, and each
 # tenth of a second waited is a tenth of a second later for the console's first answer.
 POLL = 0.03
@@ -127,6 +142,56 @@ sys.argv = ["marimo"] + sys.argv[5:]
 runpy.run_module("marimo", run_name="__main__", alter_sys=True)
 """
 
+# PEP 723's own regular expression for a metadata block (https://peps.python.org/pep-0723/).
+_SCRIPT_BLOCK = re.compile(r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$")
+_DEPENDENCIES = re.compile(r"(?m)^\s*dependencies\s*=")
+
+
+def script_dependencies(path: str) -> bool:
+    """Whether PATH has a PEP 723 `# /// script` header that lists dependencies.
+
+    The condition on which marimo itself offers its sandbox (`marimo edit` asks "Run in a
+    sandboxed venv containing this notebook's dependencies?"): a header without packages
+    needs no environment of its own.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(65536)
+    except (OSError, UnicodeDecodeError):
+        return False
+    for m in _SCRIPT_BLOCK.finditer(head):
+        if m.group("type") != "script":
+            continue
+        toml = "".join(line[2:] if line.startswith("# ") else line[1:] for line in m.group("content").splitlines(True))
+        return bool(_DEPENDENCIES.search(toml))
+    return False
+
+
+def find_uv(environ: dict[str, str] | None = None) -> str | None:
+    """The uv that `marimo edit --sandbox` will run (marimo honours $UV, then PATH), or None."""
+    env = os.environ if environ is None else environ
+    named = env.get("UV")
+    if named:
+        return named if os.path.exists(named) else None
+    return shutil.which("uv", path=env.get("PATH"))
+
+
+def uv_missing_message(path: str, how_to_opt_out: str) -> str:
+    """What to say when a script notebook needs uv and there is none."""
+    beside = Path(sys.executable).with_name("uv")
+    hint = (
+        f" There is one at {beside}, beside this kernel's Python: put {beside.parent} on PATH, or set UV={beside}."
+        if beside.exists()
+        else ""
+    )
+    return (
+        f"{path} has a `# /// script` header (PEP 723) with its own dependencies, so marimo runs it in a "
+        f"sandbox that uv builds, and uv is not on this kernel's PATH.{hint} Install uv (`pip install uv`, "
+        f"or see {UV_DOCS}), then try again; or {how_to_opt_out} to run it with this Python, without "
+        "the header's packages."
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -143,14 +208,20 @@ class Embedded:
     python: str
     proc: subprocess.Popen
     log: Path
+    sandbox: bool = False  # started with --sandbox (uv builds the notebook's environment)
     session: HeadlessSession | None = None
     notebook: Notebook | None = None
     created: bool = False  # the notebook file did not exist before
     notes: list[str] = field(default_factory=list)
+    log_seen: int = 0  # bytes of the log already handed to `progress`
 
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    @property
+    def timeout(self) -> float:
+        return SANDBOX_TIMEOUT if self.sandbox else START_TIMEOUT
 
 
 class Launcher:
@@ -194,7 +265,7 @@ class Launcher:
 
     # -- start --------------------------------------------------------------------------
 
-    def start_background(self, path: str, python: str | None = None) -> Future:
+    def start_background(self, path: str, python: str | None = None, sandbox: bool | None = None) -> Future:
         """Start a server for `path` on a thread (the console pre-starts while the prompt appears)."""
         self._install_hooks()
         fut: Future = Future()
@@ -203,14 +274,14 @@ class Launcher:
 
         def work() -> None:
             try:
-                fut.set_result(self.start(path, python))
+                fut.set_result(self.start(path, python, sandbox=sandbox))
             except BaseException as e:  # noqa: BLE001 - handed to whoever waits
                 fut.set_exception(e)
 
         threading.Thread(target=work, name="marimo-pair-start", daemon=True).start()
         return fut
 
-    def spawn(self, path: str, python: str | None = None) -> Embedded:
+    def spawn(self, path: str, python: str | None = None, sandbox: bool | None = None) -> Embedded:
         """Start `marimo edit PATH` and return at once (its URL is known; it is not up yet).
 
         For `marimo-pair-kernel console`, which prints the URL and lets marimo start while
@@ -219,14 +290,26 @@ class Launcher:
         """
         self._install_hooks()
         created = not os.path.exists(path)
-        emb = self._spawn(path, python or sys.executable)
+        emb = self._spawn(path, python or sys.executable, self._sandbox(path, sandbox))
         emb.created = created
         return emb
 
-    def wait_up(self, emb: Embedded) -> None:
+    @staticmethod
+    def _sandbox(path: str, sandbox: bool | None) -> bool:
+        """Whether to start PATH in marimo's sandbox (None: when its script header asks for it).
+
+        LaunchError when it should and uv is missing: said before anything starts.
+        """
+        if sandbox is False or not script_dependencies(path):
+            return False
+        if find_uv() is None:
+            raise LaunchError(uv_missing_message(path, "pass --no-sandbox"))
+        return True
+
+    def wait_up(self, emb: Embedded, progress: Callable[[str], None] | None = None) -> None:
         """Wait until a spawned server answers; LaunchError (server stopped) if it does not."""
         try:
-            if self._wait_healthy(emb):
+            if self._wait_healthy(emb, progress):
                 return
         except BaseException:
             self.stop(emb)
@@ -234,16 +317,31 @@ class Launcher:
         self.stop(emb)
         raise LaunchError(f"marimo could not use port {emb.port} for {emb.path} (it was taken); run the command again.")
 
-    def start(self, path: str, python: str | None = None, progress: Callable[[str], None] | None = None) -> Embedded:
-        """Start `marimo edit PATH`, wait for health, open a browserless session, run all cells."""
+    def start(
+        self,
+        path: str,
+        python: str | None = None,
+        progress: Callable[[str], None] | None = None,
+        sandbox: bool | None = None,
+    ) -> Embedded:
+        """Start `marimo edit PATH`, wait for health, open a browserless session, run all cells.
+
+        `sandbox`: None starts a notebook with a PEP 723 header in marimo's sandbox; False never.
+        """
         self._install_hooks()
         python = python or sys.executable
         created = not os.path.exists(path)
+        in_sandbox = self._sandbox(path, sandbox)
+        if in_sandbox and progress:
+            progress(
+                f"{os.path.basename(path)} has a `# /// script` header: starting `marimo edit --sandbox` "
+                f"(uv builds its environment; up to {SANDBOX_TIMEOUT:g}s; --no-sandbox to skip) …\n"
+            )
         for _attempt in range(2):
-            emb = self._spawn(path, python)
+            emb = self._spawn(path, python, in_sandbox)
             emb.created = created
             try:
-                if self._wait_healthy(emb):
+                if self._wait_healthy(emb, progress):
                     break
             except BaseException:
                 self.stop(emb)
@@ -255,24 +353,29 @@ class Launcher:
         if progress:
             progress(f"marimo is up at {emb.url} (open it in a browser to watch live)\n")
         try:
-            self.open_session(emb)
+            self.open_session(emb, progress=progress)
         except BaseException:
             self.stop(emb)
             raise
         return emb
 
-    def open_session(self, emb: Embedded, run_cells: bool = True) -> None:
+    def open_session(
+        self, emb: Embedded, run_cells: bool = True, progress: Callable[[str], None] | None = None
+    ) -> None:
         """A browserless session on our server, its cells run once (again, if it lost the last one).
 
         The console opens its session with `run_cells=False`: its kernel runs them, together
-        with installing its runtime.
+        with installing its runtime. In a sandbox, marimo has uv build the notebook's
+        environment as the session opens: the log's lines go to `progress` meanwhile, and a
+        failed build ends the wait with its error.
         """
         from .headless import HeadlessSession
 
         if emb.session is not None:
             emb.session.close()
         emb.session = HeadlessSession(emb.url, emb.path)
-        emb.notebook = emb.session.start(timeout=60.0)
+        watch = (lambda: self._watch_build(emb, progress)) if emb.sandbox else None
+        emb.notebook = emb.session.start(timeout=emb.timeout if emb.sandbox else 60.0, watch=watch)
         if run_cells:
             self._run_cells(emb)
 
@@ -297,7 +400,7 @@ class Launcher:
         _run_all(url, notebook, notes)
         return notebook, notes
 
-    def _spawn(self, path: str, python: str) -> Embedded:
+    def _spawn(self, path: str, python: str, sandbox: bool = False) -> Embedded:
         port = free_port()
         fd, log_name = tempfile.mkstemp(prefix=f"marimo-pair-{port}-", suffix=".log")
         argv = [
@@ -305,6 +408,8 @@ class Launcher:
             "edit", path, "--headless", "--no-token", "--host", "127.0.0.1", "--port", str(port),
             "--skip-update-check",
         ]
+        if sandbox:
+            argv.append("--sandbox")
         try:
             proc = subprocess.Popen(
                 argv,
@@ -323,19 +428,21 @@ class Launcher:
                 "Check the --python path (or MARIMO_PAIR_PYTHON), or omit it to use the kernel's Python."
             ) from None
         os.close(fd)
-        emb = Embedded(path, f"http://127.0.0.1:{port}", port, python, proc, Path(log_name))
+        emb = Embedded(path, f"http://127.0.0.1:{port}", port, python, proc, Path(log_name), sandbox=sandbox)
         with self._lock:
             self._servers.append(emb)
         return emb
 
-    def _wait_healthy(self, emb: Embedded) -> bool:
+    def _wait_healthy(self, emb: Embedded, progress: Callable[[str], None] | None = None) -> bool:
         """True once our process answers /health; False if the port was someone else's."""
         import http.client
 
         from .headless import http_get
 
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + emb.timeout
         while time.monotonic() < deadline:
+            if emb.sandbox:
+                self._watch_build(emb, progress)
             if emb.proc.poll() is not None:
                 text = self._log_tail(emb)
                 low = text.lower()
@@ -350,8 +457,43 @@ class Launcher:
                 pass
             time.sleep(POLL)
         raise LaunchError(
-            f"marimo did not answer on {emb.url} within {START_TIMEOUT:g}s. Its log: {emb.log}"
+            f"marimo did not answer on {emb.url} within {emb.timeout:g}s. Its log: {emb.log}"
         )
+
+    def _watch_build(self, emb: Embedded, progress: Callable[[str], None] | None) -> None:
+        """A sandbox's start: hand the log's new lines to `progress`; LaunchError if uv failed.
+
+        marimo reports a failed build only in its log ("Kernel startup failed: Failed to build
+        sandbox environment", then uv's own error); the session it was opening never appears.
+        """
+        try:
+            with emb.log.open("rb") as f:
+                f.seek(emb.log_seen)
+                chunk = f.read()
+        except OSError:
+            return
+        end = chunk.rfind(b"\n") + 1  # whole lines only
+        if not end:
+            return
+        emb.log_seen += end
+        text = chunk[:end].decode("utf-8", "replace")
+        if progress:
+            for line in text.splitlines():
+                # marimo's banner names the page's URL (localhost): our own line says where it is.
+                if line.strip() and not _BANNER.search(line):
+                    progress(f"  {line.rstrip()}\n")
+        failed = _BUILD_FAILED.search(self._log_tail(emb, 20000))
+        if failed:
+            time.sleep(0.2)  # the rest of the message, if it is still being written
+            tail = self._log_tail(emb, 20000)
+            detail = tail[tail.rfind("Kernel startup failed") :].split("\n", 1)[-1]
+            detail = "\n".join(line.strip() for line in detail.strip().splitlines()[:20])
+            raise LaunchError(
+                f"uv could not build the sandbox for {emb.path} (from its `# /// script` header), so "
+                f"marimo cannot run it:\n{detail}\n"
+                "Fix the header's dependencies and try again, or open it with --no-sandbox to use "
+                "this Python without them."
+            )
 
     def _exit_message(self, emb: Embedded, text: str) -> str:
         tail = "\n".join(text.strip().splitlines()[-8:])
@@ -430,6 +572,10 @@ class Launcher:
                 os.kill(os.getpid(), signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, on_sigterm)
+
+
+_BANNER = re.compile(r"in your browser|➜\s+URL:")
+_BUILD_FAILED = re.compile(r"Kernel startup failed|Failed to build sandbox environment")
 
 
 def _run_all(url: str, notebook: Notebook, notes: list[str], *, warm: bool = False) -> bool:

@@ -55,6 +55,7 @@ def parse_error(
     source: str | None = None,
     cells: Mapping[str, str] | None = None,
     names: Mapping[str, str | None] | None = None,
+    mode: str = "Context",
 ) -> ErrorInfo:
     """marimo's stderr traceback text → ename, evalue and IPython's colored traceback.
 
@@ -64,7 +65,7 @@ def parse_error(
     """
     from . import tracebacks
 
-    ctx = tracebacks.Context(count, source, dict(cells or {}), dict(names or {}))
+    ctx = tracebacks.Context(count, source, dict(cells or {}), dict(names or {}), mode)
     done = tracebacks.format_or_none(text, ctx)
     if done is not None:
         excs, colored = done
@@ -115,7 +116,8 @@ def with_cells(error: ErrorInfo, cells: Mapping[str, str], names: Mapping[str, s
         return error
     ctx = error.context
     count, source = (ctx.count, ctx.scratch) if ctx is not None else (None, None)
-    return parse_error(error.raw, count=count, source=source, cells=cells, names=names)
+    mode = ctx.mode if ctx is not None else "Context"
+    return parse_error(error.raw, count=count, source=source, cells=cells, names=names, mode=mode)
 
 
 def _parse_plain(text: str) -> ErrorInfo:

@@ -787,6 +787,7 @@ def install_hooks(ns):
         "IPython": lambda mod: _patch_ipython(),
         "marimo._output.mpl": _patch_mpl,
         "marimo._runtime.output._output": _patch_output,
+        "marimo._runtime.runner.cell_runner": lambda mod: hook_tracebacks(mod),  # noqa: F821 - runtime_tracebacks.py
     }
     if "IPython.core.display_functions" in sys.modules:
         _patch_ipython()

@@ -70,6 +70,11 @@ def install_code() -> str:
     return _call("installed()")
 
 
+def format_error_code(count: int, mode: str) -> str:
+    """Ask the runtime for the last failed run's exception, laid out by IPython (runtime_tracebacks.py)."""
+    return _call(f"format_error({count!r}, {mode!r})")
+
+
 def warm_code() -> str:
     """Install the runtime and warm jedi in the background (the kernel sends it at start)."""
     return _call("warm()")

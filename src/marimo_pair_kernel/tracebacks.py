@@ -21,6 +21,7 @@ are here; marimo is not).
 from __future__ import annotations
 
 import ast
+import contextlib
 import linecache
 import os
 import re
@@ -180,13 +181,23 @@ class Context:
     scratch: str | None = None  # the code the user sent (scratchpad frames)
     cells: Mapping[str, str] = field(default_factory=dict)  # cell id → code
     names: Mapping[str, str | None] = field(default_factory=dict)  # cell id → name
+    mode: str = "Context"  # %xmode: Plain, Context, Verbose (laid out as Context here) or Minimal
 
 
 def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
     """The `traceback` list ipykernel would send for this chain of exceptions."""
     last = excs[-1]
     if len(excs) == 1 and not user_frames(last.frames) and last.syntax is not None:
-        return [_format_syntax(last, ctx)]
+        return _ipython_syntax(last, ctx) or [_format_syntax(last, ctx)]
+    major = ipython_major()
+    if major >= 9 or (major and ctx.mode in ("Plain", "Minimal")):
+        # IPython's own formatter over frames rebuilt from the text (rebuilt.py); with IPython 8,
+        # Context marks the failing expression, which only the layout below knows from the text.
+        from . import rebuilt
+
+        done = rebuilt.format(excs, ctx, _sources(excs, ctx))
+        if done is not None:
+            return done
     width = min(75, shutil.get_terminal_size()[0])  # as IPython: 75 unless COLUMNS says less
     out = [f"{RED}{'-' * width}{NORMAL}"]
     for k, exc in enumerate(excs):
@@ -200,6 +211,22 @@ def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
         out.append(f"{RED}{name}{NORMAL}: {evalue}")
         if not final:
             out.append(exc.separator or _CONTEXT)
+    return out
+
+
+def _sources(excs: Sequence[Exc], ctx: Context) -> dict[str, str]:
+    """The code to show for each frame's file that linecache cannot read: the user's, the cells'."""
+    out: dict[str, str] = {}
+    for exc in excs:
+        for f in exc.frames:
+            cell = f.cell_id
+            if cell == SCRATCH:
+                count = _pair_count(f.filename)
+                text = ctx.scratch if count is None or count == ctx.count else None  # an earlier execute's
+            else:
+                text = ctx.cells.get(cell) if cell is not None else None
+            if text:
+                out[f.filename] = text
     return out
 
 
@@ -239,6 +266,94 @@ def _compress_user(path: str) -> str:
     if home not in ("", "/") and path.startswith(home + os.sep):
         return "~" + path[len(home) :]
     return path
+
+
+def ipython_major() -> int:
+    """The major version of the IPython beside this kernel (the python3 kernel's), 0 if none."""
+    try:
+        import IPython
+
+        return int(IPython.version_info[0])
+    except Exception:  # noqa: BLE001 - no usable IPython: our own layout
+        return 0
+
+
+class _Names:
+    """IPython's `shell.compile.format_code_name`: a frame's file as ipykernel names it."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def format_code_name(self, name: str) -> tuple[str, str] | None:
+        found = _CELL_FILE.search(name or "")
+        if found is None:
+            return None
+        cell = found.group(1)
+        if cell == SCRATCH:
+            count = _pair_count(name) or self.ctx.count
+            return "Cell", f"In[{count if count is not None else ' '}]"
+        title = self.ctx.names.get(cell)
+        return "Cell", f"{title} ({cell})" if title else cell
+
+
+class _Shell:
+    """What IPython's traceback formatters ask of `get_ipython()` (there is no shell here)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.compile = _Names(ctx)
+        self.hooks = self
+
+    def synchronize_with_editor(self, *args: Any) -> None:
+        pass
+
+
+def _with_shell(ctx: Context, work: Any) -> Any:
+    """Run `work()` while IPython's traceback modules see a shell that names cells as ipykernel's."""
+    import importlib
+
+    modules = []
+    for name in ("IPython.core.ultratb", "IPython.core.tbtools"):
+        with contextlib.suppress(ImportError):
+            modules.append(importlib.import_module(name))
+    saved = [(m, m.__dict__["get_ipython"]) for m in modules if "get_ipython" in m.__dict__]
+    shell = _Shell(ctx)
+    for m, _ in saved:
+        m.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    try:
+        return work()
+    finally:
+        for m, fn in saved:
+            m.get_ipython = fn  # type: ignore[attr-defined]
+
+
+def _ipython_syntax(exc: Exc, ctx: Context) -> list[str] | None:
+    """A SyntaxError laid out by this process's IPython, as ipykernel's showsyntaxerror does.
+
+    marimo reports one it caught before running anything only as text, so there is no
+    exception object in marimo to format; one made here from that text is all IPython's
+    SyntaxTB reads (file, line, text, caret column, message).
+    """
+    import builtins
+
+    major = ipython_major()
+    s = exc.syntax
+    if not major or s is None:
+        return None
+    try:
+        from IPython.core import ultratb
+
+        kind = getattr(builtins, exc.short_name, SyntaxError)
+        if not (isinstance(kind, type) and issubclass(kind, SyntaxError)):
+            kind = SyntaxError
+        filename = s.filename or f"__marimo__cell_{SCRATCH}_.py"
+        offset = s.caret + 1 if s.caret is not None else None
+        err = kind(exc.evalue, (filename, s.lineno, offset, s.text))
+        theme = {"theme_name": "neutral"} if major >= 9 else {"color_scheme": "Neutral"}  # as ipykernel's shell
+        tb: Any = ultratb.SyntaxTB(**theme)
+        stb = _with_shell(ctx, lambda: tb.structured_traceback(kind, err, []))
+        return [str(x) for x in stb]
+    except Exception:  # noqa: BLE001 - an IPython we do not know: our own layout
+        return None
 
 
 def _format_syntax(exc: Exc, ctx: Context) -> str:
@@ -480,4 +595,3 @@ def format_or_none(text: str, ctx: Context) -> tuple[list[Exc], list[str]] | Non
 def plain_message(ename: str, message: str) -> list[str]:
     """Our own errors (no Python frames), as IPython shows an exception without a traceback."""
     return [f"{RED}{ename}{NORMAL}: {message}"]
-

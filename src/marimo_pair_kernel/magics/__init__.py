@@ -164,6 +164,6 @@ def magic(
 
 def load_all() -> dict[str, Magic]:
     """Import every family so it registers; returns the registry."""
-    from . import cells, help, ipython, namespace, opening, packages, plotting, targeting  # noqa: F401
+    from . import cells, help, ipython, namespace, opening, packages, plotting, targeting, xmode  # noqa: F401
 
     return REGISTRY

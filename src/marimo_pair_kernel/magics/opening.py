@@ -18,7 +18,7 @@ from .. import discovery
 from ..client import parse_version
 from ..discovery import resolve_path, same_path
 from ..errors import LaunchError, PairError, UnsupportedServer, UsageError
-from ..launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, Embedded, Launcher
+from ..launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, SANDBOX_ENV, Embedded, Launcher
 from ..target import Target
 from . import MagicContext, MagicParser, magic
 
@@ -29,6 +29,12 @@ def _setup(p: MagicParser) -> None:
         "--python",
         metavar="PY",
         help=f"the Python that runs a new marimo server (default: ${PYTHON_ENV}, else the kernel's)",
+    )
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="a notebook with a PEP 723 `# /// script` header runs with that Python, not in the "
+        "sandbox uv builds from the header",
     )
 
 
@@ -43,12 +49,16 @@ def _setup(p: MagicParser) -> None:
         "Otherwise it starts `marimo edit PATH --headless --no-token` on a free loopback port,\n"
         "opens the notebook without a browser, runs its cells once, and targets it; a missing\n"
         "PATH becomes a new notebook. The kernel stops that server when it shuts down.\n\n"
+        "A notebook with a PEP 723 `# /// script` header listing dependencies starts with\n"
+        "`--sandbox`, as marimo suggests: uv builds its environment from the header (needs uv;\n"
+        "progress is shown while it builds). --no-sandbox runs it with the server's Python.\n\n"
         "  %open analysis.py\n"
-        "  %open new.py --python /path/to/venv/bin/python"
+        "  %open new.py --python /path/to/venv/bin/python\n"
+        "  %open script_notebook.py --no-sandbox"
     ),
 )
 def open_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
-    open_notebook(ctx, args.path, python=args.python)
+    open_notebook(ctx, args.path, python=args.python, sandbox=False if args.no_sandbox else None)
 
 
 def launcher_of(ctx: MagicContext) -> Launcher:
@@ -102,8 +112,12 @@ def _session_on(ctx: MagicContext, url: str, path: str) -> Target | None:
     return None
 
 
-def open_notebook(ctx: MagicContext, path: str, python: str | None = None) -> Target:
-    """%open's work; returns the chosen target."""
+def open_notebook(ctx: MagicContext, path: str, python: str | None = None, sandbox: bool | None = None) -> Target:
+    """%open's work; returns the chosen target.
+
+    `sandbox`: None starts a notebook with a PEP 723 header in marimo's sandbox, False never
+    (a server that already has the notebook is used as it is, either way).
+    """
     path = resolve_path(path)
     _check_path(path)
     asked_python, python = python, python or os.environ.get(PYTHON_ENV) or None
@@ -142,7 +156,12 @@ def open_notebook(ctx: MagicContext, path: str, python: str | None = None) -> Ta
         return _attach(ctx, serving[0], path, say, python_ignored=bool(asked_python))
 
     say(f"starting marimo for {path} …\n")
-    emb = launcher.start(path, python, progress=say)
+    try:
+        emb = launcher.start(path, python, progress=say, sandbox=sandbox)
+    except LaunchError as e:
+        if "--no-sandbox" in str(e):
+            raise LaunchError(str(e).replace("pass --no-sandbox", f"run %open {path} --no-sandbox")) from None
+        raise
     return _choose_embedded(ctx, emb, say, announced=True)
 
 
@@ -201,6 +220,7 @@ def open_from_env(ctx: MagicContext, environ: dict[str, str] | None = None) -> C
         return None
     path = resolve_path(raw)
     python = env.get(PYTHON_ENV) or None
+    sandbox = False if env.get(SANDBOX_ENV) == "0" else None
     # Until the open finishes, automatic target resolution looks for this notebook only.
     ctx.targeter.env_file = path
     console_url = env.get(CONSOLE_URL_ENV)
@@ -214,12 +234,12 @@ def open_from_env(ctx: MagicContext, environ: dict[str, str] | None = None) -> C
         found = discovery.discover()
         # Only when no live server has it open or serves it: never a second server for one file.
         if not any(same_path(nb.path, path) for _, nb in found.notebooks) and not found.serving(path):
-            launcher_of(ctx).start_background(path, python)
+            launcher_of(ctx).start_background(path, python, sandbox)
     except Exception:  # noqa: BLE001 - the first execute repeats the open and reports the problem
         pass
 
     def finish() -> None:
-        open_notebook(ctx, path, python)
+        open_notebook(ctx, path, python, sandbox)
 
     return finish
 
