@@ -201,3 +201,14 @@ def test_figure_formats_not_drawn_here_are_a_note(rt: dict, capsys) -> None:
     assert rt["_IP"]["figure_format"] == "svg" and "figures stay 'svg'" in capsys.readouterr().err
     rt["line_magic_config"]("InlineBackend.figure_format = 'png'")
     assert capsys.readouterr().err == ""
+
+
+def test_figure_format_and_precision_without_ipython_say_so(rt, no_ipython, capsys):
+    # The runtime's own formatter (runtime_display.py) stands in for IPython's: no figure formats or
+    # float precision to set there, so both magics say why instead of failing.
+    for fmt in ("retina", "svg"):
+        rt["set_figure_format"](fmt)
+    assert rt["line_magic_precision"]("3") is None
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert text.count("cannot apply") == 2 and "%precision needs IPython" in text, text

@@ -792,7 +792,7 @@ def set_figure_format(fmt):
     """Figures (values, displays, plt.show()) drawn as png, retina (2x png, half-size metadata) or svg."""
     _IP["figure_format"] = fmt
     f = globals()["_formatter"]()
-    if f is None:
+    if f is None or "image/png" not in getattr(f, "formatters", {}):  # the runtime's own, not IPython's
         _say("figures are drawn by marimo here (IPython is not in the notebook's environment), so "
              "figure_format %r cannot apply." % fmt)
         return
@@ -837,7 +837,7 @@ def line_magic_matplotlib(line):
 
 def line_magic_precision(line):
     f = globals()["_formatter"]()
-    if f is None:
+    if f is None or not hasattr(getattr(f, "formatters", {}).get("text/plain"), "float_precision"):
         _say("%precision needs IPython in the notebook's environment (it sets IPython's display "
              "formatter); values are shown with repr() here.")
         return None
