@@ -86,6 +86,37 @@ def test_the_notebook_never_sees_pair_names(kernel, server):
     assert [(c["id"], c["code"]) for c in server.cells()] == before_cells
 
 
+def test_the_marimo_page_is_told_nothing_of_pair_names(kernel, server):
+    # Watch the notebook as a page does (a kiosk viewer gets every notification the page gets). A
+    # notebook variable made by a %%cell reaches the page (the control: the watch sees variables);
+    # a pair name never does.
+    from marimo_pair_kernel.viewer import Notification, ViewerStream
+
+    seen: list[str] = []
+    viewer = ViewerStream(server.url, str(server.notebook),
+                          lambda e: seen.append(json.dumps(e.data)) if isinstance(e, Notification) else None)
+    viewer.start()
+    try:
+        assert viewer.connected.wait(30)
+        time.sleep(1.0)  # the session's replay on connect
+        seen.clear()
+        ok(execute(kernel, "pair_only_on_page = 31337\nimport json as pair_json_on_page\npair_only_on_page"))
+        ok(execute(kernel, "%%cell --name page_control\npage_visible = 7"))
+        deadline = time.monotonic() + 30
+        while not any("page_visible" in s for s in seen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        viewer.stop()
+        ok(execute(kernel, "%cell delete page_control"))
+    assert any("page_visible" in s for s in seen), seen
+    # The scratch cell's own notifications (the code being run, its console) are what every
+    # scratchpad request has always sent the page; the names must reach nothing else there.
+    leaked = [s for s in seen if ("pair_only_on_page" in s or "pair_json_on_page" in s)
+              and json.loads(s).get("cell_id") != "__scratch__"]
+    assert leaked == [], leaked
+
+
 def test_shadowing_a_notebook_global_says_so_once_and_the_notebook_keeps_its_own(kernel, server):
     run = ok(execute(kernel, "seed = 1"))
     notes = [ln for ln in run.stderr.splitlines() if ln.strip()]
