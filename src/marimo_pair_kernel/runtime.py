@@ -925,23 +925,14 @@ def warm():
     import threading
     import time
     def work():
-        import _imp
         time.sleep(1.0)
-        # Under the interpreter's import lock: an import on this thread while code on marimo's
-        # thread imports the same package (`from IPython.display import display` as the first
-        # line) could hand that code a partially initialized module. Holding the lock, other
-        # threads' new imports wait for these (a fraction of a second), then find them done.
         with warm_lock():
-            _imp.acquire_lock()
             try:
-                try:
-                    import jedi
-                    jedi.Interpreter("int.", [{}]).complete(1, 4)
-                except Exception:
-                    pass
-                _formatter()  # IPython's display formatter, for the first rich value
-            finally:
-                _imp.release_lock()
+                import jedi
+                jedi.Interpreter("int.", [{}]).complete(1, 4)
+            except Exception:
+                pass
+            _formatter()  # IPython's display formatter, for the first rich value
     warm_lock()
     if not globals().get("_warming"):
         globals()["_warming"] = True
