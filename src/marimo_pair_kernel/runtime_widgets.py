@@ -93,12 +93,20 @@ def widget_states(ids):
     elements, names = {}, {}
     try:
         from marimo._runtime.context import get_context
-        registry = get_context().ui_element_registry
+        ctx = get_context()
+        registry = ctx.ui_element_registry
     except Exception:
         return {"marimo_pair_kernel": _j.dumps({"unsupported": True})}
+    try:
+        cells = set(ctx.graph.cells)
+    except Exception:
+        cells = None
     for element_id in ids:
         try:
             el = registry.get_object(element_id)
+            # A deleted cell's element may outlive it (something still holds it): gone all the same.
+            if cells is not None and registry.get_cell(element_id) not in cells:
+                raise KeyError(element_id)
         except Exception:
             elements[element_id] = None
             continue
