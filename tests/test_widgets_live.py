@@ -183,3 +183,41 @@ def wait_iopub_all(kc, quiet: float = 1.0) -> list[dict]:
             out.append(kc.get_iopub_msg(timeout=quiet))
         except queue.Empty:
             return out
+
+
+def test_old_marimo_widgets_go_one_way_and_say_so_once(tmp_path):
+    from faults_support import OLD_MARIMO_VERSION, WsSession, old_marimo_python
+
+    from marimo_pair_kernel.codemode import RUN_ALL_CELLS
+    from marimo_pair_kernel.discovery import Notebook
+
+    srv = MarimoServer.start(tmp_path / "old", code=NOTEBOOK, python=old_marimo_python(), open_session=False)
+    tab = km = kc = None
+    try:
+        tab = WsSession(srv.url, str(srv.notebook)).start()
+        srv.execute(RUN_ALL_CELLS, Notebook(key=tab.key, session_id=None, path=str(srv.notebook), filename=None))
+        km, kc = start_kernel({"MARIMO_PAIR_URL": srv.url, "XDG_STATE_HOME": str(srv.state_home)})
+        model_id, _, _, first = widget(kc, "s")
+
+        def note(m: dict) -> bool:
+            return m["msg_type"] == "stream" and "do not reach the widgets" in m["content"]["text"]
+
+        # Under the execute that showed the widget (the stream finds out after it ended).
+        said = [m for m in first.messages if note(m)] or [wait_iopub(kc, note, timeout=30)[-1]]
+        assert said[0]["parent_header"]["msg_id"] == first.messages[0]["parent_header"]["msg_id"]
+        text = said[0]["content"]["text"]
+        assert OLD_MARIMO_VERSION in text and "older than 0.23.14" in text, text
+        _, _, _, second = widget(kc, "s")
+        update(kc, model_id, {"value": 6})  # Jupyter -> marimo still works
+        seen = second.messages + wait_iopub(kc, lambda m: m["msg_type"] == "display_data"
+                                            and "vnd.marimo-pair+json" in str(m["content"]["data"]))
+        assert execute(kc, "s.value").result["text/plain"] == "6"
+        seen += wait_iopub_all(kc)
+        assert not [m for m in seen if note(m)], "said twice"
+        assert km.is_alive()
+    finally:
+        if km is not None:
+            stop_kernel(km, kc)
+        if tab is not None:
+            tab.close()
+        srv.stop()

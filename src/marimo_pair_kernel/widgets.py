@@ -481,7 +481,7 @@ class Widgets:
         data[VIEW_MIME] = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
         if not spec.children:  # a box's elements are not followed from marimo (yet)
             try:
-                self.live.watch(target, spec.id, spec.cell)
+                self.live.watch(target, spec.id, spec.cell, self.kernel.get_parent("shell"))
             except Exception:  # noqa: BLE001 - Jupyter -> marimo still works without the stream
                 log.warning("could not watch the notebook for %s", spec.id, exc_info=True)
 

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import scratchpad
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
@@ -45,6 +45,7 @@ class _Notebook:
     cells: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
     dirty: bool = False
+    parent: dict[str, Any] | None = None  # the execute that showed the first widget (where notes go)
 
 
 class LiveWidgets:
@@ -59,8 +60,11 @@ class LiveWidgets:
         self._said_old = False
         self.fetches = 0  # scratchpad requests made (tests and bench read it)
 
-    def watch(self, target: Target, element_id: str, cell: str) -> None:
-        """A widget for `element_id` (in `cell`) is shown: follow its notebook. Never blocks for long."""
+    def watch(self, target: Target, element_id: str, cell: str, parent: dict[str, Any] | None = None) -> None:
+        """A widget for `element_id` (in `cell`) is shown, by the execute `parent`: follow its notebook.
+
+        Never blocks for long.
+        """
         vt = target.viewer_target()
         if vt is None:
             return
@@ -68,7 +72,7 @@ class LiveWidgets:
         with self._lock:
             book = self._books.get(key)
             if book is None:
-                book = self._books[key] = _Notebook(target)
+                book = self._books[key] = _Notebook(target, parent=parent)
             book.target = target
             book.ids.add(element_id)
             book.cells.add(cell)
@@ -90,9 +94,11 @@ class LiveWidgets:
 
     def _on_event(self, key: tuple[str, str], event: ViewerEvent) -> None:
         if isinstance(event, Unsupported):
+            with self._lock:
+                book = self._books.get(key)
             if not self._said_old:
                 self._said_old = True
-                self._widgets._note(None, (
+                self._widgets._note(book.parent if book is not None else None, (
                     f"marimo-pair-kernel: this marimo ({event.version}) is older than {MIN_VIEWER_TEXT}, which has "
                     "no viewer stream: widgets move marimo's controls, but moves made on the marimo page do not "
                     "reach the widgets. Upgrade marimo for both ways."))
