@@ -42,6 +42,12 @@ def _(s):
 
 
 @app.cell
+def boxes(mo):
+    arr = mo.ui.array([mo.ui.slider(0, 10, value=1), mo.ui.text(value="a")])
+    return (arr,)
+
+
+@app.cell
 def other(mo):
     t = mo.ui.text(value='hi')
     return (t,)
@@ -131,6 +137,19 @@ def test_own_move_is_not_bounced_back(kcs):
               if m["msg_type"] == "comm_msg" and m["content"].get("comm_id") == model_id
               and m["content"]["data"].get("method") == "update"]
     assert all(v in (None, 8) for v in values), values
+
+
+def test_an_arrays_elements_follow_another_kernels_widget(kcs):
+    kc, kc2 = kcs
+
+    def child_slider(k) -> str:
+        _, _, comms, _ = widget(k, "arr")
+        return next(cid for cid, c in comms.items() if c["data"]["state"]["_model_name"] == "IntSliderModel")
+
+    mine, theirs = child_slider(kc), child_slider(kc2)
+    drain(kc)
+    update(kc2, theirs, {"value": 4})
+    wait_iopub(kc, comm_update(mine, "value", 4))
 
 
 def test_cell_rerun_updates_the_widgets_args(kcs):

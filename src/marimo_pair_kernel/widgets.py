@@ -479,11 +479,10 @@ class Widgets:
             log.warning("could not open a widget for %s", spec.id, exc_info=True)
             return
         data[VIEW_MIME] = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
-        if not spec.children:  # a box's elements are not followed from marimo (yet)
-            try:
-                self.live.watch(target, spec.id, spec.cell, self.kernel.get_parent("shell"))
-            except Exception:  # noqa: BLE001 - Jupyter -> marimo still works without the stream
-                log.warning("could not watch the notebook for %s", spec.id, exc_info=True)
+        try:
+            self.live.watch(target, spec.id, spec.cell, self.kernel.get_parent("shell"))
+        except Exception:  # noqa: BLE001 - Jupyter -> marimo still works without the stream
+            log.warning("could not watch the notebook for %s", spec.id, exc_info=True)
 
     @staticmethod
     def strip(data: Any) -> None:
@@ -712,6 +711,19 @@ class Widgets:
         spec = ElementSpec.parse(raw)
         if spec is None:
             return
+        if spec.kind == "dict":
+            # A box follows through its elements (each has a widget of its own id); one that the
+            # rerun no longer makes is gone.
+            kept = {c.id for c in spec.children}
+            with self._lock:
+                old = {c.id for s in self._shown.values() if s.url == url and s.spec.id == element_id
+                       for c in s.spec.children}
+            for child in raw.get("children") or ():
+                if isinstance(child, dict) and "id" in child:
+                    self.reshaped(url, str(child["id"]), child)
+            for child_id in sorted(old - kept):
+                self.element_gone(url, child_id)
+            return
         model = build_model(spec)
         with self._lock:
             self._marimo[(url, element_id)] = spec.wire
@@ -732,7 +744,12 @@ class Widgets:
 
     def element_gone(self, url: str, element_id: str) -> None:
         """The element is no longer in the notebook: its widgets are disabled, with a note (said once)."""
-        mine = [s for s in self._all() if s.url == url and s.spec.id == element_id and not s.state.get("disabled")]
+        boxes = [s for s in self._all() if s.url == url and s.spec.id == element_id and s.spec.children]
+        for box in boxes:  # a box's elements go with it
+            for child in box.spec.children:
+                self.element_gone(url, child.id)
+        mine = [s for s in self._all() if s.url == url and s.spec.id == element_id and not s.state.get("disabled")
+                and not s.spec.children]
         if mine:
             self._disable(mine, None, f"marimo-pair-kernel: the marimo element {element_id} is no longer in the "
                           "notebook (its cell was deleted or no longer makes it), so its widget is disabled.")

@@ -1,4 +1,5 @@
-"""marimo → Jupyter: the page (or `%ui set`, or another kernel) moves a control; the widget follows.
+"""marimo → Jupyter: the page (or `%ui set`, or another kernel) moves a control; the widget follows
+(an array's or dictionary's elements too, each on its own id).
 
 For each notebook with widgets, a viewer stream (viewer.py, one per notebook, opened when the
 first widget is) says when something may have changed: `variable-values` naming an element's
