@@ -2,7 +2,8 @@
 
 Lab renders the kernel's `application/vnd.jupyter.widget-view+json` output with its widget
 manager; ArrowRight on the slider's handle sets the element in marimo (checked over marimo's
-HTTP API, independently of the kernel) and reruns the cell that reads it. The screenshot goes
+HTTP API, independently of the kernel) and reruns the cell that reads it; the page's own request
+moving the slider moves Lab's readout. The screenshot goes
 to tests/artifacts/jupyterlab-widgets.png.
 """
 
@@ -23,6 +24,7 @@ from lab_support import (
     wait_kernel_idle,
 )
 from support import MarimoServer, chromium_or_skip
+from test_widgets_live import page_set
 
 ROOT = Path(__file__).parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -105,5 +107,15 @@ def test_lab_slider_is_a_widget_that_moves_marimo(lab, marimo_server):
             time.sleep(0.3)
         assert got == "3 6", f"marimo has {got}\n{diagnose(page, lab)}"
         assert readout.first.inner_text().strip() == "3"
+        # The other way: marimo's page moves the slider; Lab's readout follows (the viewer stream).
+        events, done = marimo_server.execute("print(s._id)")
+        element_id = "".join(d.get("data", "") for name, d in events if name == "stdout").strip()
+        page_set(marimo_server, element_id, 7)
+        try:
+            page.wait_for_function(
+                "el => el.innerText.trim() === '7'", arg=readout.first.element_handle(), timeout=30_000
+            )
+        except Exception:
+            pytest.fail(f"Lab's readout shows {readout.first.inner_text()!r}, not 7\n{diagnose(page, lab)}")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "jupyterlab-widgets.png"))

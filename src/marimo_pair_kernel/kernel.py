@@ -860,6 +860,7 @@ class MarimoPairKernel(Kernel):
         try:
             if self._late_out is not None:
                 self._late_out.close()
+            self.widgets.live.close()
             from .magics.namespace import forget_quietly
 
             forget_quietly(self)  # the marimo kernel drops this kernel's names (restart or shutdown)

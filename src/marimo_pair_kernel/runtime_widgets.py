@@ -78,3 +78,41 @@ def _box_spec(el, cell, label):
         children.append(spec)
     return {"id": str(el._id), "cell": str(cell), "kind": "dict", "label": label, "args": {}, "wire": None,
             "children": children}
+
+
+def widget_states(ids):
+    """marimo's view of the elements the kernel shows as widgets, for the viewer stream's triggers.
+
+    {"elements": {id: spec or null}, "names": {id: [variable names]}} as the scratchpad's answer.
+    An id missing from the registry is gone (its cell was deleted, or a rerun made fewer elements).
+    marimo numbers a cell's elements `<cell>-0`, `<cell>-1`, … afresh on every run, so after a
+    rerun the same id is the element made at the same place: its spec carries the new arguments.
+    """
+    import json as _j
+
+    elements, names = {}, {}
+    try:
+        from marimo._runtime.context import get_context
+        ctx = get_context()
+        registry = ctx.ui_element_registry
+    except Exception:
+        return {"marimo_pair_kernel": _j.dumps({"unsupported": True})}
+    try:
+        cells = set(ctx.graph.cells)
+    except Exception:
+        cells = None
+    for element_id in ids:
+        try:
+            el = registry.get_object(element_id)
+            # A deleted cell's element may outlive it (something still holds it): gone all the same.
+            if cells is not None and registry.get_cell(element_id) not in cells:
+                raise KeyError(element_id)
+        except Exception:
+            elements[element_id] = None
+            continue
+        elements[element_id] = widget_spec(el)
+        try:
+            names[element_id] = sorted(str(n) for n in registry.bound_names(element_id))
+        except Exception:
+            names[element_id] = []
+    return {"marimo_pair_kernel": _j.dumps({"elements": elements, "names": names}, default=str)}

@@ -12,9 +12,11 @@ to one worker thread with its own HTTP connection, which sets the element throug
 shell channel never waits on marimo. Pending moves are coalesced per element: only the latest
 value of a drag is sent, so no queue builds up behind a slow rerun.
 
-marimo → Jupyter (the page or `%ui set` moving a control) is not here yet: it will come from the
-viewer stream (viewer.py) calling `Widgets.marimo_moved(url, element_id, wire)`, which updates
-every widget of that element as the worker does after its own set.
+marimo → Jupyter (the page, `%ui set` or another kernel moving a control, a rerun of the element's
+cell, the cell deleted) comes from widgets_live.py: the notebook's viewer stream triggers one
+fetch of the elements' state, which lands here as `reshaped` (new value and arguments) or
+`element_gone`. While a move of this kernel's is pending or on its way, marimo's older value is
+not pushed back at the frontend that made it.
 """
 
 from __future__ import annotations
@@ -452,6 +454,10 @@ class Widgets:
         self._pending: dict[tuple[str, str], _Pending] = {}
         self._worker: threading.Thread | None = None
         self._clients: dict[str, MarimoClient] = {}
+        self._inflight: set[tuple[str, str]] = set()  # elements the worker is setting right now
+        from .widgets_live import LiveWidgets
+
+        self.live = LiveWidgets(self, self._client)
         self.sets = 0  # how many sets the worker sent to marimo (the coalescing figure)
 
     # -- opening widgets -------------------------------------------------------------------
@@ -473,6 +479,10 @@ class Widgets:
             log.warning("could not open a widget for %s", spec.id, exc_info=True)
             return
         data[VIEW_MIME] = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
+        try:
+            self.live.watch(target, spec.id, spec.cell, self.kernel.get_parent("shell"))
+        except Exception:  # noqa: BLE001 - Jupyter -> marimo still works without the stream
+            log.warning("could not watch the notebook for %s", spec.id, exc_info=True)
 
     @staticmethod
     def strip(data: Any) -> None:
@@ -611,10 +621,14 @@ class Widgets:
                     self._lock.wait()
                 key = next(iter(self._pending))
                 pending = self._pending.pop(key)
+                self._inflight.add(key)
             try:
                 self._send(pending)
             except Exception:  # noqa: BLE001 - the worker must outlive any one failure
                 log.warning("widget update failed", exc_info=True)
+            finally:
+                with self._lock:
+                    self._inflight.discard(key)
 
     def _client(self, target: Target) -> MarimoClient:
         # Its own connection: the kernel's client may be reading an execute's stream right now.
@@ -691,6 +705,54 @@ class Widgets:
             return
         for shown in mine:
             self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
+
+    def reshaped(self, url: str, element_id: str, raw: dict[str, Any]) -> None:
+        """marimo's element now is `raw` (a fresh spec): new value, and new arguments after a rerun."""
+        spec = ElementSpec.parse(raw)
+        if spec is None:
+            return
+        if spec.kind == "dict":
+            # A box follows through its elements (each has a widget of its own id); one that the
+            # rerun no longer makes is gone.
+            kept = {c.id for c in spec.children}
+            with self._lock:
+                old = {c.id for s in self._shown.values() if s.url == url and s.spec.id == element_id
+                       for c in s.spec.children}
+            for child in raw.get("children") or ():
+                if isinstance(child, dict) and "id" in child:
+                    self.reshaped(url, str(child["id"]), child)
+            for child_id in sorted(old - kept):
+                self.element_gone(url, child_id)
+            return
+        model = build_model(spec)
+        with self._lock:
+            self._marimo[(url, element_id)] = spec.wire
+            busy = (url, element_id) in self._pending or (url, element_id) in self._inflight
+            mine = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
+        for shown in mine:
+            if model is None or model.model_name != shown.model.model_name:
+                # A widget's model cannot change class: the rerun made another kind of element here.
+                self._disable([shown], None, f"marimo-pair-kernel: {element_id} is now another kind of element "
+                              f"({spec.kind}), so this widget is disabled. Show the element again for a live one.")
+                continue
+            state = {**model.state, "disabled": bool(spec.args.get("disabled"))}
+            if busy and model.value_key is not None:
+                state.pop(model.value_key, None)  # a newer move of ours is on its way: don't pull back
+            with self._lock:
+                shown.spec, shown.model = spec, model
+            self._set_state(shown, {**state, "tooltip": None} if shown.state.get("disabled") else state)
+
+    def element_gone(self, url: str, element_id: str) -> None:
+        """The element is no longer in the notebook: its widgets are disabled, with a note (said once)."""
+        boxes = [s for s in self._all() if s.url == url and s.spec.id == element_id and s.spec.children]
+        for box in boxes:  # a box's elements go with it
+            for child in box.spec.children:
+                self.element_gone(url, child.id)
+        mine = [s for s in self._all() if s.url == url and s.spec.id == element_id and not s.state.get("disabled")
+                and not s.spec.children]
+        if mine:
+            self._disable(mine, None, f"marimo-pair-kernel: the marimo element {element_id} is no longer in the "
+                          "notebook (its cell was deleted or no longer makes it), so its widget is disabled.")
 
     def _all(self) -> list[Shown]:
         with self._lock:

@@ -1,0 +1,177 @@
+"""marimo → Jupyter: the page (or `%ui set`, or another kernel) moves a control; the widget follows
+(an array's or dictionary's elements too, each on its own id).
+
+For each notebook with widgets, a viewer stream (viewer.py, one per notebook, opened when the
+first widget is) says when something may have changed: `variable-values` naming an element's
+variable (its values are cut at 50 characters: a trigger only), `send-ui-element-message` for an
+element, `cell-op` for an element's cell, `remove-ui-elements`. Each trigger marks the notebook
+dirty; one worker thread, with its own HTTP connection, then asks marimo once for the exact state
+of every element shown (runtime_widgets.widget_states) and hands it to Widgets: a new value
+(`marimo_moved`), new arguments after a rerun (`reshaped`), or gone (`element_gone`). Triggers
+that arrive while a fetch runs coalesce into one more fetch; nothing polls.
+
+Element ids are `<cell>-<n>`, numbered afresh on each run of the cell, so a rerun keeps the id
+of the element made at the same place: the widget stays on its id and takes the new arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import scratchpad
+from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
+from .viewer import MIN_VIEWER_TEXT, Notification, Unsupported, ViewerEvent, ViewerStream
+
+if TYPE_CHECKING:
+    from .client import MarimoClient
+    from .target import Target
+    from .widgets import Widgets
+
+log = logging.getLogger("marimo_pair_kernel")
+
+STOP_TIMEOUT = 0.2
+
+
+@dataclass
+class _Notebook:
+    """One watched notebook: its stream, the elements shown from it, and what triggers a fetch."""
+
+    target: Target
+    stream: ViewerStream | None = None
+    ids: set[str] = field(default_factory=set)
+    cells: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    dirty: bool = False
+    parent: dict[str, Any] | None = None  # the execute that showed the first widget (where notes go)
+
+
+class LiveWidgets:
+    """The viewer streams and the fetch worker behind marimo → Jupyter moves."""
+
+    def __init__(self, widgets: Widgets, client_for: Callable[[Target], MarimoClient]) -> None:
+        self._widgets = widgets
+        self._client_for = client_for
+        self._lock = threading.Condition()
+        self._books: dict[tuple[str, str], _Notebook] = {}
+        self._worker: threading.Thread | None = None
+        self._said_old = False
+        self.fetches = 0  # scratchpad requests made (tests and bench read it)
+
+    def watch(self, target: Target, element_id: str, cell: str, parent: dict[str, Any] | None = None) -> None:
+        """A widget for `element_id` (in `cell`) is shown, by the execute `parent`: follow its notebook.
+
+        Never blocks for long.
+        """
+        vt = target.viewer_target()
+        if vt is None:
+            return
+        key = (vt.url, vt.file)
+        with self._lock:
+            book = self._books.get(key)
+            if book is None:
+                book = self._books[key] = _Notebook(target, parent=parent)
+            book.target = target
+            book.ids.add(element_id)
+            book.cells.add(cell)
+            start = book.stream is None
+            if start:
+                book.stream = ViewerStream(vt.url, vt.file, lambda e: self._on_event(key, e), headers=vt.headers,
+                                           verify=vt.verify, version=vt.version)
+        if start and book.stream is not None:
+            book.stream.start()
+
+    def close(self) -> None:
+        with self._lock:
+            streams = [b.stream for b in self._books.values() if b.stream is not None]
+            self._books.clear()
+        for s in streams:
+            s.stop(STOP_TIMEOUT)
+
+    # -- the streams' threads ----------------------------------------------------------------
+
+    def _on_event(self, key: tuple[str, str], event: ViewerEvent) -> None:
+        if isinstance(event, Unsupported):
+            with self._lock:
+                book = self._books.get(key)
+            if not self._said_old:
+                self._said_old = True
+                self._widgets._note(book.parent if book is not None else None, (
+                    f"marimo-pair-kernel: this marimo ({event.version}) is older than {MIN_VIEWER_TEXT}, which has "
+                    "no viewer stream: widgets move marimo's controls, but moves made on the marimo page do not "
+                    "reach the widgets. Upgrade marimo for both ways."))
+            return
+        if not isinstance(event, Notification):
+            return
+        with self._lock:
+            book = self._books.get(key)
+            if book is None or not _triggers(book, event):
+                return
+            book.dirty = True
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="marimo-pair-widgets-live", daemon=True)
+                self._worker.start()
+            self._lock.notify()
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not any(b.dirty for b in self._books.values()):
+                    self._lock.wait()
+                book = next(b for b in self._books.values() if b.dirty)
+                book.dirty = False
+                ids = sorted(book.ids)
+            try:
+                self._fetch(book, ids)
+            except Exception:  # noqa: BLE001 - the worker must outlive any one failure
+                log.warning("fetching widget values failed", exc_info=True)
+
+    def _fetch(self, book: _Notebook, ids: list[str]) -> None:
+        target = book.target
+        client = self._client_for(target)
+        try:
+            result = client.execute(scratchpad.state_code(f"widget_states({ids!r})"), target.notebook,
+                                    lambda name, text: None)
+        except (ServerGone, ConnectionFailed, SessionGone):
+            return  # the widget worker says so when a move fails; a stream reconnect triggers again
+        except PairError:
+            log.debug("widget fetch refused", exc_info=True)
+            return
+        self.fetches += 1
+        payload = scratchpad.read_payload(result.output) if result.success else None
+        if not payload or "elements" not in payload:
+            return
+        names = payload.get("names") or {}
+        with self._lock:
+            book.names = {n for v in names.values() if isinstance(v, list) for n in v if isinstance(n, str)}
+        url = target.client.url
+        for element_id, spec in (payload.get("elements") or {}).items():
+            if spec is None:
+                with self._lock:
+                    book.ids.discard(element_id)
+                self._widgets.element_gone(url, element_id)
+            elif isinstance(spec, dict):
+                self._widgets.reshaped(url, element_id, spec)
+
+
+def _triggers(book: _Notebook, event: Notification) -> bool:
+    """Whether this notification may have changed an element the notebook shows as a widget."""
+    data = event.data
+    if event.op == "variable-values":
+        variables = data.get("variables")
+        found = {v.get("name") for v in variables if isinstance(v, dict)} if isinstance(variables, list) else set()
+        return bool(found & book.names) or not book.names  # names unknown until the first fetch
+    if event.op == "send-ui-element-message":
+        return data.get("ui_element") in book.ids
+    if event.op == "remove-ui-elements":
+        return data.get("cell_id") in book.cells
+    if event.op == "cell-op":
+        # An element's cell finished a run (its elements are new) or was deleted/emptied.
+        return data.get("cell_id") in book.cells and data.get("status") == "idle"
+    return False
+
