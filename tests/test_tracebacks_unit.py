@@ -16,20 +16,26 @@ from marimo_pair_kernel import rebuilt, scratchpad, tracebacks
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def test_runtime_tracebacks_replaces_no_other_runtime_files_name():
+def test_no_runtime_file_replaces_another_files_name():
+    # The runtime files run into one namespace: a name defined twice silently replaces the earlier
+    # file's (runtime_widgets' `_plain` once replaced runtime_display's text/plain formatter).
     def top_level(source: str) -> set[str]:
         names = set()
         for node in ast.parse(source).body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
             elif isinstance(node, ast.Assign):
                 names.update(t.id for t in node.targets if isinstance(t, ast.Name))
         return names
 
-    files = dict(zip(scratchpad.RUNTIME_FILES, scratchpad.RUNTIME_SOURCES, strict=True))
-    mine = next(src for path, src in files.items() if path.name == "runtime_tracebacks.py")
-    others = set().union(*(top_level(src) for path, src in files.items() if path.name != "runtime_tracebacks.py"))
-    assert not top_level(mine) & others
+    seen: dict[str, str] = {}
+    clashes = []
+    for path, src in zip(scratchpad.RUNTIME_FILES, scratchpad.RUNTIME_SOURCES, strict=True):
+        for name in top_level(src):
+            if seen.get(name, path.name) != path.name:
+                clashes.append(f"{name}: {seen[name]} and {path.name}")
+            seen.setdefault(name, path.name)
+    assert clashes == []
 
 
 def _real_and_text(source: str, filename: str) -> tuple[BaseException, str]:
