@@ -99,49 +99,8 @@ def build_model(spec: ElementSpec) -> Model | None:
     a = spec.args
     common: dict[str, Any] = {"description": spec.label, "description_allow_html": False}
     kind = spec.kind
-    if kind == "slider":
-        steps = a.get("steps") or []
-        slider = {
-            "orientation": a.get("orientation") or "horizontal",
-            "readout": True,
-            "continuous_update": True,
-            "behavior": "drag-tap",
-        }
-        if steps:
-            labels = [str(s) for s in steps]
-            state = {**common, **slider, "_options_labels": labels, "index": _index_of_step(spec.wire, len(labels))}
-            return Model("SelectionSliderModel", "SelectionSliderView", "SliderStyleModel", state, "index")
-        start, stop, step = a.get("start", 0), a.get("stop", 100), a.get("step")
-        if _is_float(start, stop, step, spec.wire):
-            step = step if step else (float(stop) - float(start)) / 100 or 0.1
-            state = {**common, **slider, "min": start, "max": stop, "step": step, "value": spec.wire,
-                     "readout_format": ".2f"}
-            return Model("FloatSliderModel", "FloatSliderView", "SliderStyleModel", state, "value")
-        state = {**common, **slider, "min": start, "max": stop, "step": step or 1, "value": spec.wire,
-                 "readout_format": "d"}
-        return Model("IntSliderModel", "IntSliderView", "SliderStyleModel", state, "value")
-    if kind == "range-slider":
-        steps = a.get("steps") or []
-        slider = {
-            "orientation": a.get("orientation") or "horizontal",
-            "readout": True,
-            "continuous_update": True,
-            "behavior": "drag-tap",
-        }
-        if steps:
-            labels = [str(s) for s in steps]
-            state = {**common, **slider, "_options_labels": labels, "index": _pair(spec.wire, len(labels))}
-            return Model("SelectionRangeSliderModel", "SelectionRangeSliderView", "SliderStyleModel", state, "index")
-        start, stop, step = a.get("start", 0), a.get("stop", 100), a.get("step")
-        wire = list(spec.wire) if isinstance(spec.wire, list) and len(spec.wire) == 2 else [start, stop]
-        if _is_float(start, stop, step, *wire):
-            step = step if step else (float(stop) - float(start)) / 100 or 0.1
-            state = {**common, **slider, "min": start, "max": stop, "step": step, "value": wire,
-                     "readout_format": ".2f"}
-            return Model("FloatRangeSliderModel", "FloatRangeSliderView", "SliderStyleModel", state, "value")
-        state = {**common, **slider, "min": start, "max": stop, "step": step or 1, "value": wire,
-                 "readout_format": "d"}
-        return Model("IntRangeSliderModel", "IntRangeSliderView", "SliderStyleModel", state, "value")
+    if kind in ("slider", "range-slider"):
+        return _slider(spec, common, ranged=kind == "range-slider")
     if kind == "multiselect":
         labels = [str(o) for o in a.get("options") or []]
         chosen = spec.wire if isinstance(spec.wire, list) else []
@@ -204,6 +163,40 @@ def build_model(spec: ElementSpec) -> Model | None:
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _ISO_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?)?$")
 
+
+
+def _slider(spec: ElementSpec, common: dict[str, Any], ranged: bool) -> Model:
+    """slider / range_slider: a selection slider over `steps`, else an int or float slider."""
+    a = spec.args
+    kind = "Range" if ranged else ""
+    slider = {
+        **common,
+        "orientation": a.get("orientation") or "horizontal",
+        "readout": True,
+        "continuous_update": True,
+        "behavior": "drag-tap",
+    }
+    steps = a.get("steps") or []
+    if steps:
+        labels = [str(s) for s in steps]
+        index = _pair(spec.wire, len(labels)) if ranged else _index_of_step(spec.wire, len(labels))
+        name = f"Selection{kind}Slider"
+        state = {**slider, "_options_labels": labels, "index": index}
+        return Model(f"{name}Model", f"{name}View", "SliderStyleModel", state, "index")
+    start, stop, step = a.get("start", 0), a.get("stop", 100), a.get("step")
+    if ranged:
+        wire = list(spec.wire) if isinstance(spec.wire, list) and len(spec.wire) == 2 else [start, stop]
+        values = wire
+    else:
+        wire, values = spec.wire, [spec.wire]
+    if _is_float(start, stop, step, *values):
+        step = step if step else (float(stop) - float(start)) / 100 or 0.1
+        number, fmt = "Float", ".2f"
+    else:
+        step, number, fmt = step or 1, "Int", "d"
+    name = f"{number}{kind}Slider"
+    state = {**slider, "min": start, "max": stop, "step": step, "value": wire, "readout_format": fmt}
+    return Model(f"{name}Model", f"{name}View", "SliderStyleModel", state, "value")
 
 def _date_json(iso: Any) -> dict[str, int] | None:
     """A DatePicker's value ({year, month from 0, date}) for marimo's "YYYY-MM-DD"."""
