@@ -27,6 +27,10 @@ from marimo_pair_kernel.discovery import Notebook
 from marimo_pair_kernel.headless import HeadlessSession
 
 PYTHON = sys.executable
+# The kernelspec a saved .ipynb names to run on this kernel.
+KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
+# Screenshots and pages the browser tests leave for a person to look at.
+ARTIFACTS = Path(__file__).parent / "artifacts"
 MARIMO = [PYTHON, "-m", "marimo"]
 
 DEFAULT_NOTEBOOK = '''

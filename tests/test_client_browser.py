@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support import CHROMIUM_ARGS, MarimoServer, chromium_or_skip, execute, start_kernel, stop_kernel
+from support import ARTIFACTS, CHROMIUM_ARGS, MarimoServer, chromium_or_skip, execute, start_kernel, stop_kernel
 
 from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 
 NOTEBOOK = '''
 import marimo

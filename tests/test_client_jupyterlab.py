@@ -28,11 +28,9 @@ from lab_support import (
     run_all_cells,
     wait_kernel_idle,
 )
-from support import chromium_or_skip
+from support import ARTIFACTS, KERNELSPEC, chromium_or_skip
 
 ROOT = Path(__file__).parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 
 CELLS = [
     "import pandas as pd",  # used by the next cell: names persist from cell to cell

@@ -15,8 +15,8 @@ import time
 import nbformat
 import pytest
 from lab_support import JupyterLab, chromium_page, diagnose, open_notebook
+from support import KERNELSPEC
 
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 KERNELS = 10
 POPUP = ".jp-Completer:not(.lm-mod-hidden)"
 

@@ -26,11 +26,9 @@ from lab_support import (
     run_all_cells,
     wait_kernel_idle,
 )
-from support import MarimoServer, chromium_or_skip
+from support import ARTIFACTS, KERNELSPEC, MarimoServer, chromium_or_skip
 
 ROOT = Path(__file__).parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 
 NOTEBOOK = '''
 import marimo

@@ -10,7 +10,6 @@ to tests/artifacts/jupyterlab-widgets.png.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -23,12 +22,9 @@ from lab_support import (
     run_all_cells,
     wait_kernel_idle,
 )
-from support import MarimoServer, chromium_or_skip
+from support import ARTIFACTS, KERNELSPEC, MarimoServer, chromium_or_skip
 from test_widgets_live import page_set
 
-ROOT = Path(__file__).parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 NOTEBOOK = '''
 import marimo
 

@@ -15,8 +15,8 @@ import papermill
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from support import KERNELSPEC
 
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 EXAMPLE = Path(__file__).parents[1] / "examples" / "build_notebook.ipynb"
 
 

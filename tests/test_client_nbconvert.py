@@ -14,8 +14,7 @@ import sys
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
+from support import KERNELSPEC
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from lab_support import JupyterLab, chromium_page, diagnose
-from support import CHROMIUM_ARGS, PYTHON, MarimoServer, chromium_or_skip, free_port, stop_group
+from support import CHROMIUM_ARGS, KERNELSPEC, PYTHON, MarimoServer, chromium_or_skip, free_port, stop_group
 
 pytestmark = pytest.mark.timeout(240)
 
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 NOTEBOOK = '''
 import marimo
 

@@ -14,7 +14,7 @@ import sys
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from support import MarimoServer, Run, execute, start_kernel, stop_kernel
+from support import KERNELSPEC, MarimoServer, Run, execute, start_kernel, stop_kernel
 
 from marimo_pair_kernel.mermaid import unescape
 
@@ -22,7 +22,6 @@ pytestmark = pytest.mark.timeout(240)
 
 PAIR = "application/vnd.marimo-pair+json"
 MERMAID = "text/vnd.mermaid"
-KERNELSPEC = {"name": "marimo-pair", "display_name": "marimo (pair)", "language": "python"}
 
 
 def ok(run: Run) -> Run:
