@@ -23,13 +23,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
 import psutil
 from faults_support import TEST_CACHE
+from support import PtyScreen
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("venv", "pipx", "uv")
@@ -143,9 +143,6 @@ def _build(kind: str, home: Path) -> None:
 
 # -- the console in a pseudo-terminal, as a person types --------------------------------------
 
-# CSI and OSC sequences, charset selection and keypad modes: everything that is not text.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r")
-
 
 def person_env(tmp: Path, path: str, **extra: str) -> dict[str, str]:
     """A newcomer's environment: a fresh HOME, nothing of ours, and only `path` on PATH."""
@@ -161,45 +158,15 @@ def person_env(tmp: Path, path: str, **extra: str) -> dict[str, str]:
     return env
 
 
-class Console:
+class Console(PtyScreen):
     """`marimo-pair-kernel console ARGS` in a pty; `expect` searches the text (escapes removed)."""
 
     def __init__(self, command: str, args: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
-        self.raw: list[str] = []
-        self.pos = 0
+        super().__init__(command, args, env, cwd, 200)
         self.log = log
-        self.child = pexpect.spawn(
-            command, args, env=env, cwd=str(cwd), encoding="utf-8", codec_errors="replace", dimensions=(50, 200)
-        )
-
-    @property
-    def text(self) -> str:
-        return _ESCAPES.sub("", "".join(self.raw))
 
     def expect(self, pattern: str, timeout: float = 120) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.compile(pattern).search(self.text, self.pos)
-            if m:
-                self.pos = m.end()
-                return m
-            if time.monotonic() > deadline:
-                raise AssertionError(f"console never showed {pattern!r}; last output:\n{self.text[-2000:]}")
-            try:
-                self.raw.append(self.child.read_nonblocking(65536, timeout=0.1))
-            except pexpect.TIMEOUT:
-                pass
-            except pexpect.EOF:
-                m = re.compile(pattern).search(self.text, self.pos)
-                if m:
-                    self.pos = m.end()
-                    return m
-                raise AssertionError(f"console exited before showing {pattern!r}:\n{self.text[-2000:]}") from None
-
-    def line(self, text: str) -> None:
-        """Type a line and press Enter."""
-        self.child.send(text)
-        self.child.send("\r")
+        return super().expect(pattern, timeout)
 
     def exit(self) -> int:
         """Type `exit`; the console's exit status."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -335,6 +336,54 @@ def stop_kernel(km, kc) -> None:
             km.shutdown_kernel(now=False)
         if km.is_alive():
             km.shutdown_kernel(now=True)
+
+
+# Terminal escapes (colors, cursor moves, OSC titles, charset and keypad modes) and carriage returns.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r")
+
+
+class PtyScreen:
+    """A program in a pty (pexpect): `expect` searches its text, escapes removed, past what was matched."""
+
+    def __init__(self, command: str, args: list[str], env: dict[str, str], cwd: Path, columns: int) -> None:
+        import pexpect
+
+        self.raw: list[str] = []
+        self.pos = 0
+        self.child = pexpect.spawn(
+            command, args, env=env, cwd=str(cwd), encoding="utf-8", codec_errors="replace", dimensions=(50, columns)
+        )
+
+    @property
+    def text(self) -> str:
+        return _ESCAPES.sub("", "".join(self.raw))
+
+    def expect(self, pattern: str, timeout: float = 30) -> re.Match:
+        import pexpect
+
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.compile(pattern).search(self.text, self.pos)
+            if m:
+                self.pos = m.end()
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError(f"console never showed {pattern!r}; last output:\n{self.text[-2000:]}")
+            try:
+                self.raw.append(self.child.read_nonblocking(65536, timeout=0.1))
+            except pexpect.TIMEOUT:
+                pass
+            except pexpect.EOF:
+                m = re.compile(pattern).search(self.text, self.pos)
+                if m:
+                    self.pos = m.end()
+                    return m
+                raise AssertionError(f"console exited before showing {pattern!r}:\n{self.text[-2000:]}") from None
+
+    def line(self, text: str) -> None:
+        """Type a line and press Enter."""
+        self.child.send(text)
+        self.child.send("\r")
 
 
 class Outputs:

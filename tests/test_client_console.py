@@ -17,57 +17,20 @@ from pathlib import Path
 import pexpect
 import pytest
 from jupyter_client import BlockingKernelClient
+from support import ARTIFACTS, PtyScreen
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 VENV_BIN = str(Path(sys.executable).parent)
 
-# CSI and OSC sequences, charset selection and keypad modes: everything that is not text.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r")
 CONTINUATION = r"\.\.\.: "
 
 
-class Console:
+class Console(PtyScreen):
     """A `jupyter console --kernel marimo-pair` in a pty; `expect` searches the text past what was read."""
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        super().__init__(os.path.join(VENV_BIN, "jupyter"), ["console", "--kernel", "marimo-pair"], env, cwd, 160)
         self.runtime_dir = Path(env["JUPYTER_RUNTIME_DIR"])
-        self.raw: list[str] = []
-        self.pos = 0
         self.count = 0  # the number in the last `In [N]:` prompt seen
-        self.child = pexpect.spawn(
-            os.path.join(VENV_BIN, "jupyter"),
-            ["console", "--kernel", "marimo-pair"],
-            env=env, cwd=str(cwd), encoding="utf-8", codec_errors="replace", dimensions=(50, 160),
-        )
-
-    @property
-    def text(self) -> str:
-        return _ESCAPES.sub("", "".join(self.raw))
-
-    def expect(self, pattern: str, timeout: float = 30) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.compile(pattern).search(self.text, self.pos)
-            if m:
-                self.pos = m.end()
-                return m
-            if time.monotonic() > deadline:
-                raise AssertionError(f"console never showed {pattern!r}; last output:\n{self.text[-1500:]}")
-            try:
-                self.raw.append(self.child.read_nonblocking(65536, timeout=0.1))
-            except pexpect.TIMEOUT:
-                pass
-            except pexpect.EOF:
-                m = re.compile(pattern).search(self.text, self.pos)
-                if m:
-                    self.pos = m.end()
-                    return m
-                raise AssertionError(f"console exited before showing {pattern!r}:\n{self.text[-1500:]}") from None
-
-    def line(self, text: str) -> None:
-        """Type a line and press Enter."""
-        self.child.send(text)
-        self.child.send("\r")
 
     def prompt(self, timeout: float = 30) -> re.Match:
         """The next input prompt, skipping the redraw of the current one that Enter causes."""
