@@ -11,7 +11,7 @@ import traceback
 
 import pytest
 
-from marimo_pair_kernel import rebuilt, scratchpad, tracebacks
+from marimo_pair_kernel import rebuilt, scratchpad, traceback_text, tracebacks
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -65,7 +65,7 @@ def test_rebuilt_frames_look_as_the_real_ones(source, mode):
     ctx = tracebacks.Context(count=7, scratch=source, mode=mode)
     theme = {"theme_name": "neutral"} if tracebacks.ipython_major() >= 9 else {"color_scheme": "Neutral"}
     formatter = ultratb.AutoFormattedTB(mode=mode, **theme)
-    real = tracebacks._with_shell(ctx, lambda: formatter.structured_traceback(type(exc), exc, exc.__traceback__))
+    real = traceback_text.with_shell(ctx, lambda: formatter.structured_traceback(type(exc), exc, exc.__traceback__))
     excs = tracebacks.parse(text)
     assert excs is not None
     assert rebuilt.format(excs, ctx, {filename: source}) == real

@@ -1,7 +1,7 @@
 """Tracebacks rebuilt from marimo's text, for this process's IPython to lay out.
 
 Where the notebook's Python has no IPython (a sandbox, `uvx marimo`), marimo's text is all
-that reaches the kernel (tracebacks.parse reads it). IPython's formatter needs an exception
+that reaches the kernel (traceback_text.parse reads it). IPython's formatter needs an exception
 with real frames, so one is rebuilt here: for each frame marimo printed, a stand-in function
 whose code has that frame's file, line and name (and its parameters' names) calls the next,
 and the innermost raises a stand-in of the exception (its class named as marimo printed it).
@@ -24,8 +24,7 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import tracebacks
-from .tracebacks import Context, Exc, Frame
+from .traceback_text import CAUSE, Context, Exc, Frame, ipython_major, user_frames, with_shell
 
 _SCRATCH_FILE_HINT = "__marimo__cell___scratch___"
 
@@ -36,7 +35,7 @@ def format(excs: Sequence[Exc], ctx: Context, sources: dict[str, str]) -> list[s
     `sources` maps a frame's file name to the code to show for it (the user's code for the
     scratch cell, a cell's code for its file); other files are read from disk by linecache.
     """
-    major = tracebacks.ipython_major()
+    major = ipython_major()
     if not major:
         return None
     mode = "Context" if ctx.mode == "Verbose" else ctx.mode
@@ -55,7 +54,7 @@ def format(excs: Sequence[Exc], ctx: Context, sources: dict[str, str]) -> list[s
         theme = {"theme_name": "neutral"} if major >= 9 else {"color_scheme": "Neutral"}  # as ipykernel's shell
         formatter: Any = ultratb.AutoFormattedTB(mode=mode, **theme)
         tb = exc.__traceback__
-        stb = tracebacks._with_shell(ctx, lambda: formatter.structured_traceback(type(exc), exc, tb, tb_offset=0))
+        stb = with_shell(ctx, lambda: formatter.structured_traceback(type(exc), exc, tb, tb_offset=0))
         return [str(x) for x in stb]
     except Exception:  # noqa: BLE001 - our own layout instead
         return None
@@ -76,10 +75,10 @@ def _as_frames_stand(excs: Sequence[Exc]) -> list[Exc]:
     """
     import dataclasses
 
-    final = tracebacks.user_frames(excs[-1].frames)
+    final = user_frames(excs[-1].frames)
     out = []
     for exc in excs[:-1]:
-        mine = tracebacks.user_frames(exc.frames)
+        mine = user_frames(exc.frames)
         moved = list(mine)
         for k, (a, b) in enumerate(zip(mine, final, strict=False)):
             if (a.filename, a.name) != (b.filename, b.name):
@@ -97,7 +96,7 @@ def _rebuild_chain(excs: Sequence[Exc], sources: dict[str, str]) -> BaseExceptio
             one = _raise_through(exc.frames, one, sources)
         built.append(one)
     for older, newer, info in zip(built, built[1:], excs, strict=False):
-        if info.separator == tracebacks._CAUSE:
+        if info.separator == CAUSE:
             newer.__cause__ = older
             newer.__suppress_context__ = True
         else:
@@ -128,7 +127,7 @@ def _raise_through(frames: Sequence[Frame], exc: BaseException, sources: dict[st
 
     codes: set[types.CodeType] = set()
     call: Callable[[], None] = innermost
-    for frame in reversed(tracebacks.user_frames(frames)):
+    for frame in reversed(user_frames(frames)):
         call = _stand_in_frame(frame, call, sources.get(frame.filename), codes)
     try:
         call()

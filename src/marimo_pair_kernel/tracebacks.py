@@ -1,7 +1,7 @@
 """Tracebacks as ipykernel sends them: marimo's plain traceback text, formatted as IPython 8 does.
 
 marimo reports an exception only as the text Python's `traceback` module prints (on
-stderr). `parse` reads that text back into frames; `format` lays them out the way
+stderr). `parse` (traceback_text.py) reads that text back into frames; `format` lays them out the way
 IPython's VerboseTB does in ipykernel (the "Neutral" colors, a red header with the
 exception name, `Cell In[N], line L` for the code the user sent, the source lines around
 the failing one with a `---->` arrow, pygments colors with the failing expression on
@@ -21,15 +21,32 @@ are here; marimo is not).
 from __future__ import annotations
 
 import ast
-import contextlib
 import linecache
 import os
 import re
 import shutil
 import textwrap
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
+
+from . import rebuilt
+from .traceback_text import (
+    CELL_FILE,
+    CONTEXT,
+    SCRATCH,
+    Context,
+    Exc,
+    Frame,
+    ipython_major,
+    pair_count,
+    parse,
+    user_frames,
+    with_shell,
+)
+
+# Names other modules read here (the formatter's face): parse, the types, what frames come from.
+__all__ = ["SCRATCH", "Context", "Exc", "Frame", "format", "format_or_none", "ipython_major", "parse",
+           "plain_message", "user_frames"]
 
 # IPython's "Neutral" scheme, ipykernel's default (IPython.core.excolors).
 RED = "\x1b[0;31m"
@@ -39,149 +56,17 @@ CYAN = "\x1b[0;36m"
 BLUE = "\x1b[0;34m"
 NORMAL = "\x1b[0m"
 
-SCRATCH = "__scratch__"
 _ARROW_WIDTH = 7  # IPython's INDENT_SIZE - 1
 _MAX_LINES_PER_PIECE = 6  # stack_data's default
 _MAX_HIGHLIGHT_LINES = 2000
 
-_CAUSE = "\nThe above exception was the direct cause of the following exception:\n"
-_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n"
-_SEPARATORS = re.compile(r"\n(The above exception was the direct cause of the following exception:|"
-                         r"During handling of the above exception, another exception occurred:)\n\n")
-_HEADER = "Traceback (most recent call last):"
-_FRAME = re.compile(r'^  File "(.*)", line (\d+), in (.*)$')
-_SYNTAX_FILE = re.compile(r'^  File "(.*)", line (\d+)$')
-_SYNTAX_BARE = re.compile(r"^line (\d+)$")
-_REPEATED = re.compile(r"^  \[Previous line repeated (\d+) more times?\]$")
-_EXC = re.compile(r"^([A-Za-z_][\w.]*)(?::\s?(.*))?$")
-_CELL_FILE = re.compile(r"__marimo__cell_(.+?)_\.py$")
-# The file name the kernel's runtime gives one execute's code (runtime_state._filename): In[N] is its count.
-_PAIR_FILE = re.compile(r"marimo-pair-kernel[/\\][^/\\]*-In(\d+)[/\\]__marimo__cell___scratch___\.py$")
-RUNTIME_FILE = "<marimo-pair-kernel>"  # scratchpad.RUNTIME_FILENAME: the frames of our runtime
 _KEYWORD_START = re.compile(
     r"^(raise|assert|del|import|from|return|yield|global|nonlocal|pass|break|continue|with|async|await|"
     r"for|while|if|elif|else|try|except|finally|class|def|lambda|match|case)\b"
 )
 
 
-@dataclass
-class Frame:
-    filename: str
-    lineno: int
-    name: str
-    line: str = ""  # the source line as Python printed it (stripped)
-    span: tuple[int, int] | None = None  # the failing expression's columns in `line`
-    repeated: int = 0  # "[Previous line repeated N more times]" after this frame
-
-    @property
-    def cell_id(self) -> str | None:
-        m = _CELL_FILE.search(self.filename)
-        return m.group(1) if m else None
-
-
-@dataclass
-class SyntaxDetail:
-    filename: str | None  # None: marimo's bare form for the scratchpad's own code
-    lineno: int
-    text: str
-    caret: int | None  # column of the first caret in `text`
-
-
-@dataclass
-class Exc:
-    """One exception of a chain, as Python printed it."""
-
-    ename: str
-    evalue: str
-    frames: list[Frame] = field(default_factory=list)
-    syntax: SyntaxDetail | None = None
-    separator: str | None = None  # how the next exception of the chain relates to this one
-
-    @property
-    def short_name(self) -> str:
-        return self.ename.rsplit(".", 1)[-1]
-
-
-def parse(text: str) -> list[Exc] | None:
-    """Python's printed traceback (with chained exceptions) → exceptions, oldest first; None if unparseable."""
-    chunks = _SEPARATORS.split(text.rstrip("\n"))
-    out: list[Exc] = []
-    for k in range(0, len(chunks), 2):
-        exc = _parse_one(chunks[k])
-        if exc is None:
-            return None
-        if k + 1 < len(chunks):
-            exc.separator = _CAUSE if chunks[k + 1].startswith("The above") else _CONTEXT
-        out.append(exc)
-    return out or None
-
-
-def _parse_one(chunk: str) -> Exc | None:
-    lines = chunk.split("\n")
-    i = 1 if lines and lines[0] == _HEADER else 0
-    frames: list[Frame] = []
-    while i < len(lines):
-        m = _FRAME.match(lines[i])
-        r = _REPEATED.match(lines[i])
-        if r and frames:
-            frames[-1].repeated = int(r.group(1))
-            i += 1
-            continue
-        if not m:
-            break
-        frame = Frame(m.group(1), int(m.group(2)), m.group(3))
-        i += 1
-        if i < len(lines) and lines[i].startswith("    "):
-            frame.line = lines[i][4:]
-            i += 1
-            if i < len(lines) and _is_caret_line(lines[i]):
-                marks = lines[i]
-                start = len(marks) - len(marks.lstrip()) - 4
-                frame.span = (max(start, 0), len(marks.rstrip()) - 4)
-                i += 1
-        frames.append(frame)
-    syntax = None
-    where = _SYNTAX_FILE.match(lines[i]) if i < len(lines) else None
-    bare = _SYNTAX_BARE.match(lines[i]) if i < len(lines) and not frames else None
-    if where or bare:
-        filename: str | None = where.group(1) if where else None
-        lineno = int(where.group(2) if where else bare.group(1))  # type: ignore[union-attr]
-        i += 1
-        text, caret = "", None
-        if i < len(lines) and lines[i].startswith("    "):
-            text = lines[i][4:]
-            i += 1
-            if i < len(lines) and _is_caret_line(lines[i]):
-                caret = max(len(lines[i]) - len(lines[i].lstrip()) - 4, 0)
-                i += 1
-        syntax = SyntaxDetail(filename, lineno, text, caret)
-    if i >= len(lines):
-        return None
-    m = _EXC.match(lines[i])
-    if not m:
-        return None
-    rest = lines[i + 1 :]
-    evalue = "\n".join([m.group(2) or "", *rest]).strip("\n") if rest else (m.group(2) or "")
-    return Exc(m.group(1), evalue, frames, syntax)
-
-
-def _is_caret_line(line: str) -> bool:
-    s = line.strip()
-    return bool(s) and set(s) <= set("^~") and line.startswith("    ")
-
-
 # -- formatting ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the kernel knows about the code behind the frames."""
-
-    count: int | None = None  # the execution count, for `Cell In[N]`
-    scratch: str | None = None  # the code the user sent (scratchpad frames)
-    cells: Mapping[str, str] = field(default_factory=dict)  # cell id → code
-    names: Mapping[str, str | None] = field(default_factory=dict)  # cell id → name
-    mode: str = "Context"  # %xmode: Plain, Context, Verbose (laid out as Context here) or Minimal
 
 
 def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
@@ -193,8 +78,6 @@ def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
     if major >= 9 or (major and ctx.mode in ("Plain", "Minimal")):
         # IPython's own formatter over frames rebuilt from the text (rebuilt.py); with IPython 8,
         # Context marks the failing expression, which only the layout below knows from the text.
-        from . import rebuilt
-
         done = rebuilt.format(excs, ctx, _sources(excs, ctx))
         if done is not None:
             return done
@@ -210,7 +93,7 @@ def format(excs: Sequence[Exc], ctx: Context) -> list[str]:
             evalue = f"{evalue} ({os.path.basename(exc.syntax.filename)}, line {exc.syntax.lineno})"
         out.append(f"{RED}{name}{NORMAL}: {evalue}")
         if not final:
-            out.append(exc.separator or _CONTEXT)
+            out.append(exc.separator or CONTEXT)
     return out
 
 
@@ -221,7 +104,7 @@ def _sources(excs: Sequence[Exc], ctx: Context) -> dict[str, str]:
         for f in exc.frames:
             cell = f.cell_id
             if cell == SCRATCH:
-                count = _pair_count(f.filename)
+                count = pair_count(f.filename)
                 text = ctx.scratch if count is None or count == ctx.count else None  # an earlier execute's
             else:
                 text = ctx.cells.get(cell) if cell is not None else None
@@ -230,24 +113,11 @@ def _sources(excs: Sequence[Exc], ctx: Context) -> dict[str, str]:
     return out
 
 
-def user_frames(frames: Sequence[Frame]) -> list[Frame]:
-    """Frames from the first one in user code (scratchpad or a cell) on; marimo's own drop out."""
-    first = next((i for i, f in enumerate(frames) if f.cell_id is not None), None)
-    if first is not None:
-        # The scratch cell hands the user's code to our runtime: its frames and the runtime's are not the user's.
-        k = first + 1
-        while k < len(frames) and frames[k].filename == RUNTIME_FILE:
-            k += 1
-        return list(frames[k if k > first + 1 else first :])
-    ours = ("<string>", RUNTIME_FILE)
-    return [f for f in frames if f"{os.sep}marimo{os.sep}_" not in f.filename and f.filename not in ours]
-
-
 def _link(frame_file: str | None, lineno: int, ctx: Context, color: str, after: str) -> str:
-    found = _CELL_FILE.search(frame_file) if frame_file else None
+    found = CELL_FILE.search(frame_file) if frame_file else None
     cell = found.group(1) if found else None
     if frame_file is None or cell == SCRATCH:
-        count = _pair_count(frame_file) or ctx.count
+        count = pair_count(frame_file) or ctx.count
         return f"Cell {color}In[{count if count is not None else ' '}], line {lineno}{after}"
     if cell is not None:
         name = ctx.names.get(cell)
@@ -255,75 +125,11 @@ def _link(frame_file: str | None, lineno: int, ctx: Context, color: str, after: 
     return f"File {color}{_compress_user(frame_file)}:{lineno}{after}"
 
 
-def _pair_count(filename: str | None) -> int | None:
-    """The execution count of the kernel's execute that `filename` holds, if it is one (0: none)."""
-    m = _PAIR_FILE.search(filename) if filename else None
-    return int(m.group(1)) or None if m else None
-
-
 def _compress_user(path: str) -> str:
     home = os.path.expanduser("~")
     if home not in ("", "/") and path.startswith(home + os.sep):
         return "~" + path[len(home) :]
     return path
-
-
-def ipython_major() -> int:
-    """The major version of the IPython beside this kernel (the python3 kernel's), 0 if none."""
-    try:
-        import IPython
-
-        return int(IPython.version_info[0])
-    except Exception:  # noqa: BLE001 - no usable IPython: our own layout
-        return 0
-
-
-class _Names:
-    """IPython's `shell.compile.format_code_name`: a frame's file as ipykernel names it."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def format_code_name(self, name: str) -> tuple[str, str] | None:
-        found = _CELL_FILE.search(name or "")
-        if found is None:
-            return None
-        cell = found.group(1)
-        if cell == SCRATCH:
-            count = _pair_count(name) or self.ctx.count
-            return "Cell", f"In[{count if count is not None else ' '}]"
-        title = self.ctx.names.get(cell)
-        return "Cell", f"{title} ({cell})" if title else cell
-
-
-class _Shell:
-    """What IPython's traceback formatters ask of `get_ipython()` (there is no shell here)."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.compile = _Names(ctx)
-        self.hooks = self
-
-    def synchronize_with_editor(self, *args: Any) -> None:
-        pass
-
-
-def _with_shell(ctx: Context, work: Any) -> Any:
-    """Run `work()` while IPython's traceback modules see a shell that names cells as ipykernel's."""
-    import importlib
-
-    modules = []
-    for name in ("IPython.core.ultratb", "IPython.core.tbtools"):
-        with contextlib.suppress(ImportError):
-            modules.append(importlib.import_module(name))
-    saved = [(m, m.__dict__["get_ipython"]) for m in modules if "get_ipython" in m.__dict__]
-    shell = _Shell(ctx)
-    for m, _ in saved:
-        m.get_ipython = lambda: shell  # type: ignore[attr-defined]
-    try:
-        return work()
-    finally:
-        for m, fn in saved:
-            m.get_ipython = fn  # type: ignore[attr-defined]
 
 
 def _ipython_syntax(exc: Exc, ctx: Context) -> list[str] | None:
@@ -350,7 +156,7 @@ def _ipython_syntax(exc: Exc, ctx: Context) -> list[str] | None:
         err = kind(exc.evalue, (filename, s.lineno, offset, s.text))
         theme = {"theme_name": "neutral"} if major >= 9 else {"color_scheme": "Neutral"}  # as ipykernel's shell
         tb: Any = ultratb.SyntaxTB(**theme)
-        stb = _with_shell(ctx, lambda: tb.structured_traceback(kind, err, []))
+        stb = with_shell(ctx, lambda: tb.structured_traceback(kind, err, []))
         return [str(x) for x in stb]
     except Exception:  # noqa: BLE001 - an IPython we do not know: our own layout
         return None
@@ -388,7 +194,7 @@ def _source_lines(frame: Frame, ctx: Context) -> list[str] | None:
     """The frame's whole source, when we have it and it matches the line Python printed."""
     cell = frame.cell_id
     if cell == SCRATCH:
-        count = _pair_count(frame.filename)
+        count = pair_count(frame.filename)
         text = ctx.scratch if count is None or count == ctx.count else None  # an earlier execute's code
     elif cell is not None:
         text = ctx.cells.get(cell)
