@@ -512,7 +512,7 @@ def test_dates(kc):
 
 def test_date_values_both_ways_unit():
     """Pure: marimo's ISO text <-> the controls' date JSON (months from 0), and what is refused."""
-    from marimo_pair_kernel.widgets import ElementSpec, OutOfRange, build_model, state_for_wire, wire_for_state
+    from marimo_pair_kernel.widget_models import ElementSpec, OutOfRange, build_model, state_for_wire, wire_for_state
 
     day = ElementSpec("d", "c", "date", "", {"start": "2024-01-01", "stop": "2024-12-31"}, "2024-02-29")
     model = build_model(day)

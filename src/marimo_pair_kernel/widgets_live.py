@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import scratchpad
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
@@ -29,11 +29,20 @@ from .viewer import MIN_VIEWER_TEXT, Notification, Unsupported, ViewerEvent, Vie
 if TYPE_CHECKING:
     from .client import MarimoClient
     from .target import Target
-    from .widgets import Widgets
 
 log = logging.getLogger("marimo_pair_kernel")
 
 STOP_TIMEOUT = 0.2
+
+
+class WidgetSink(Protocol):
+    """Where what the fetches find goes: widgets.Widgets (which owns a LiveWidgets)."""
+
+    def reshaped(self, url: str, element_id: str, raw: dict[str, Any]) -> None: ...
+
+    def element_gone(self, url: str, element_id: str) -> None: ...
+
+    def note(self, parent: dict[str, Any] | None, text: str) -> None: ...
 
 
 @dataclass
@@ -52,7 +61,7 @@ class _Notebook:
 class LiveWidgets:
     """The viewer streams and the fetch worker behind marimo → Jupyter moves."""
 
-    def __init__(self, widgets: Widgets, client_for: Callable[[Target], MarimoClient]) -> None:
+    def __init__(self, widgets: WidgetSink, client_for: Callable[[Target], MarimoClient]) -> None:
         self._widgets = widgets
         self._client_for = client_for
         self._lock = threading.Condition()
@@ -99,7 +108,7 @@ class LiveWidgets:
                 book = self._books.get(key)
             if not self._said_old:
                 self._said_old = True
-                self._widgets._note(book.parent if book is not None else None, (
+                self._widgets.note(book.parent if book is not None else None, (
                     f"marimo-pair-kernel: this marimo ({event.version}) is older than {MIN_VIEWER_TEXT}, which has "
                     "no viewer stream: widgets move marimo's controls, but moves made on the marimo page do not "
                     "reach the widgets. Upgrade marimo for both ways."))
