@@ -23,7 +23,8 @@ import pytest
 from support import execute, start_kernel, stop_kernel
 from test_console import CLI, ESC, console, prompt, registry
 
-from marimo_pair_kernel.launcher import SANDBOX_TIMEOUT, script_dependencies
+from marimo_pair_kernel.launcher import SANDBOX_TIMEOUT
+from marimo_pair_kernel.sandbox import script_dependencies
 
 pytestmark = pytest.mark.timeout(400)
 

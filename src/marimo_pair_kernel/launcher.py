@@ -9,30 +9,35 @@ each server process notices within `WATCH_INTERVAL` seconds (its parent changed,
 or the kernel pid is gone) and asks marimo to shut down cleanly; if marimo has not
 exited `FORCE_AFTER` seconds later, the watchdog removes the server's registry
 entry and SIGKILLs the server's process group. So an orphaned server is gone
-within `WATCHDOG_BOUND` seconds. The watchdog is stdlib-only code passed with
-`-c`, so it works with any Python that has marimo (`--python`); the kernel
-process itself never imports marimo. (marimo's own `--timeout` counts HTTP
-inactivity, which would also stop a server a person is merely reading.)
+within `WATCHDOG_BOUND` seconds. The watchdog is stdlib-only code (server_boot.py,
+whose text is passed with `-c`), so it works with any Python that has marimo
+(`--python`); the kernel process itself never imports marimo, nor that file.
+(marimo's own `--timeout` counts HTTP inactivity, which would also stop a server a
+person is merely reading.)
 
 Each server runs in its own session/process group (start_new_session=True): a
 Jupyter interrupt (SIGINT to the kernel's group) never reaches it.
 
-A notebook with a PEP 723 `# /// script` header listing dependencies is started with
-`marimo edit --sandbox`, as marimo itself suggests for one: uv builds the notebook's own
+A notebook with a PEP 723 `# /// script` header listing dependencies (sandbox.py) is started
+with `marimo edit --sandbox`, as marimo itself suggests for one: uv builds the notebook's own
 environment from the header (on the first session open; seconds, minutes on a slow index).
 `sandbox=False` opts out. Without uv that start fails at once with how to get it; while uv
 works, the server's log lines are handed to `progress` as they come (a silent wait of
 seconds looks like a hang), and a build that fails ends the wait with uv's error. The wait
 is bounded by `SANDBOX_TIMEOUT`, which the first progress line states.
+
+Running a notebook's cells once, as a browser does on opening it, is code sent over HTTP,
+which this module does not know: `%open` gives its way to do it (`run_cells`), and the
+launcher calls it once a session it opened is up.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,6 +54,7 @@ from typing import TYPE_CHECKING
 
 from . import discovery
 from .errors import LaunchError, PairError
+from .sandbox import find_uv, script_dependencies, uv_missing_message
 
 # The HTTP side (httpx, our client, code mode, sessions) is imported where it is used:
 # `marimo-pair-kernel console` imports this module to start marimo first of all, and each
@@ -56,6 +62,9 @@ from .errors import LaunchError, PairError
 if TYPE_CHECKING:
     from .discovery import Notebook
     from .headless import HeadlessSession
+
+# Runs every cell of the notebook on the server at the URL once; problems are added to the notes.
+RunCells = Callable[[str, "Notebook", list[str]], object]
 
 # What `marimo-pair-kernel console` tells the kernel it starts (magics/opening.py reads them).
 OPEN_ENV = "MARIMO_PAIR_OPEN"  # the notebook to open at start
@@ -71,125 +80,16 @@ START_TIMEOUT = 90.0  # marimo's first start in a fresh environment can be slow
 # A sandbox: uv installs marimo's server tools, then (on the session's open) the notebook's
 # packages from the index: a first build on a slow connection takes minutes.
 SANDBOX_TIMEOUT = 300.0
-UV_DOCS = "https://docs.marimo.io/guides/package_management/inlining_dependencies/"
+# The server's first code, read as text (never imported here): see server_boot.py.
+_BOOT_FILE = Path(__file__).with_name("server_boot.py")
+
 # Between checks while marimo starts: a refused connect costs next to nothing, and each
 # tenth of a second waited is a tenth of a second later for the console's first answer.
 POLL = 0.03
 
-# Runs in the server process: start the watchdog thread, then marimo's CLI as `python -m marimo`.
-# argv: KERNEL_PID FORCE_AFTER INTERVAL LOG_FILE marimo-args...
-_BOOT = r"""
-import json, os, runpy, signal, sys, threading, time
-kernel, force_after, interval, log = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-direct = os.getppid() == kernel
-def gone():
-    if direct and os.getppid() != kernel:
-        return True
-    try:
-        os.kill(kernel, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return True
-    return False
-def forget():
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    d = os.path.join(state, "marimo", "servers")
-    for name in os.listdir(d) if os.path.isdir(d) else ():
-        p = os.path.join(d, name)
-        try:
-            with open(p) as f:
-                if json.load(f).get("pid") == os.getpid():
-                    os.remove(p)
-        except Exception:
-            pass
-def descendants():
-    # marimo runs each notebook kernel in a session of its own, out of reach of killpg.
-    kids = {}
-    for d in os.listdir("/proc") if os.path.isdir("/proc") else ():
-        try:
-            with open("/proc/" + d + "/stat") as f:
-                kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
-        except Exception:
-            pass
-    out, todo = [], [os.getpid()]
-    while todo:
-        for c in kids.get(todo.pop(), ()):
-            out.append(c)
-            todo.append(c)
-    return out
-def watch():
-    while not gone():
-        time.sleep(interval)
-    os.kill(os.getpid(), signal.SIGTERM)
-    try:
-        os.remove(log)  # nobody is left to read it
-    except OSError:
-        pass
-    time.sleep(force_after)
-    forget()
-    for pid in descendants():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    os.killpg(os.getpgrp(), signal.SIGKILL)
-if os.name == "posix":
-    threading.Thread(target=watch, name="marimo-pair-watchdog", daemon=True).start()
-if sys.path and sys.path[0] == "":
-    sys.path.pop(0)  # `-c` put the notebook's folder first: a marimo.py there must not shadow marimo
-sys.argv = ["marimo"] + sys.argv[5:]
-runpy.run_module("marimo", run_name="__main__", alter_sys=True)
-"""
-
-# PEP 723's own regular expression for a metadata block (https://peps.python.org/pep-0723/).
-_SCRIPT_BLOCK = re.compile(r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$")
-_DEPENDENCIES = re.compile(r"(?m)^\s*dependencies\s*=")
-
-
-def script_dependencies(path: str) -> bool:
-    """Whether PATH has a PEP 723 `# /// script` header that lists dependencies.
-
-    The condition on which marimo itself offers its sandbox (`marimo edit` asks "Run in a
-    sandboxed venv containing this notebook's dependencies?"): a header without packages
-    needs no environment of its own.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            head = f.read(65536)
-    except (OSError, UnicodeDecodeError):
-        return False
-    for m in _SCRIPT_BLOCK.finditer(head):
-        if m.group("type") != "script":
-            continue
-        toml = "".join(line[2:] if line.startswith("# ") else line[1:] for line in m.group("content").splitlines(True))
-        return bool(_DEPENDENCIES.search(toml))
-    return False
-
-
-def find_uv(environ: dict[str, str] | None = None) -> str | None:
-    """The uv that `marimo edit --sandbox` will run (marimo honours $UV, then PATH), or None."""
-    env = os.environ if environ is None else environ
-    named = env.get("UV")
-    if named:
-        return named if os.path.exists(named) else None
-    return shutil.which("uv", path=env.get("PATH"))
-
-
-def uv_missing_message(path: str, how_to_opt_out: str) -> str:
-    """What to say when a script notebook needs uv and there is none."""
-    beside = Path(sys.executable).with_name("uv")
-    hint = (
-        f" There is one at {beside}, beside this kernel's Python: put {beside.parent} on PATH, or set UV={beside}."
-        if beside.exists()
-        else ""
-    )
-    return (
-        f"{path} has a `# /// script` header (PEP 723) with its own dependencies, so marimo runs it in a "
-        f"sandbox that uv builds, and uv is not on this kernel's PATH.{hint} Install uv (`pip install uv`, "
-        f"or see {UV_DOCS}), then try again; or {how_to_opt_out} to run it with this Python, without "
-        "the header's packages."
-    )
+@functools.cache
+def _boot_code() -> str:
+    return _BOOT_FILE.read_text(encoding="utf-8")
 
 
 def free_port() -> int:
@@ -227,7 +127,8 @@ class Embedded:
 class Launcher:
     """The servers this kernel owns. Thread-safe: a start may run in the background."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_cells: RunCells | None = None) -> None:
+        self._run_cells_with = run_cells  # None: sessions open with the cells as they are
         self._lock = threading.RLock()  # re-entered when SIGTERM's handler runs stop_all mid-call
         self._servers: list[Embedded] = []
         self._pending: dict[str, Future] = {}
@@ -397,14 +298,15 @@ class Launcher:
         with self._lock:
             self._attached[path] = session
         notes: list[str] = []
-        _run_all(url, notebook, notes)
+        if self._run_cells_with is not None:
+            self._run_cells_with(url, notebook, notes)
         return notebook, notes
 
     def _spawn(self, path: str, python: str, sandbox: bool = False) -> Embedded:
         port = free_port()
         fd, log_name = tempfile.mkstemp(prefix=f"marimo-pair-{port}-", suffix=".log")
         argv = [
-            python, "-c", _BOOT, str(os.getpid()), str(FORCE_AFTER), str(WATCH_INTERVAL), log_name,
+            python, "-c", _boot_code(), str(os.getpid()), str(FORCE_AFTER), str(WATCH_INTERVAL), log_name,
             "edit", path, "--headless", "--no-token", "--host", "127.0.0.1", "--port", str(port),
             "--skip-update-check",
         ]
@@ -514,7 +416,8 @@ class Launcher:
 
     def _run_cells(self, emb: Embedded) -> None:
         assert emb.notebook is not None
-        _run_all(emb.url, emb.notebook, emb.notes)
+        if self._run_cells_with is not None:
+            self._run_cells_with(emb.url, emb.notebook, emb.notes)
 
     # -- stop ---------------------------------------------------------------------------
 
@@ -576,34 +479,6 @@ class Launcher:
 
 _BANNER = re.compile(r"in your browser|➜\s+URL:")
 _BUILD_FAILED = re.compile(r"Kernel startup failed|Failed to build sandbox environment")
-
-
-def _run_all(url: str, notebook: Notebook, notes: list[str], *, warm: bool = False) -> bool:
-    """Run every cell once, as a browser's "run all" does; problems become `notes`.
-
-    With `warm`, the same request then installs and warms our runtime (what the kernel's
-    warm-up would send next): the console's first line waits for one round trip to marimo, not
-    two. Returns whether the request succeeded (with `warm`: the runtime is in).
-    """
-    from . import scratchpad
-    from .client import MarimoClient
-    from .codemode import RUN_ALL_CELLS
-
-    client = MarimoClient(url)
-    code = RUN_ALL_CELLS + scratchpad.warm_code() if warm else RUN_ALL_CELLS
-    try:
-        result = client.execute(code, notebook, lambda name, text: None, timeout=None)
-        if not result.success:
-            notes.append("some cells raised errors on the first run (%cells shows which)")
-        return result.success
-    except KeyboardInterrupt:
-        # Closing the stream interrupted marimo; the server and session stay usable.
-        notes.append("interrupted: not every cell ran")
-    except PairError as e:
-        notes.append(f"running the cells failed: {e}")
-    finally:
-        client.close()
-    return False
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

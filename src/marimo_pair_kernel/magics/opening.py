@@ -14,11 +14,12 @@ import argparse
 import os
 from collections.abc import Callable
 
-from .. import discovery
-from ..client import parse_version
-from ..discovery import resolve_path, same_path
+from .. import discovery, scratchpad
+from ..client import MarimoClient, parse_version
+from ..codemode import RUN_ALL_CELLS
+from ..discovery import Notebook, resolve_path, same_path
 from ..errors import LaunchError, PairError, UnsupportedServer, UsageError
-from ..launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, SANDBOX_ENV, Embedded, Launcher
+from ..launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, SANDBOX_ENV, START_TIMEOUT, Embedded, Launcher
 from ..target import Target
 from . import MagicContext, MagicParser, magic
 
@@ -64,8 +65,32 @@ def open_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
 def launcher_of(ctx: MagicContext) -> Launcher:
     """The kernel's launcher, created on first use."""
     if ctx.launcher is None:
-        ctx.launcher = Launcher()
+        ctx.launcher = Launcher(run_cells=run_all_cells)
     return ctx.launcher
+
+
+def run_all_cells(url: str, notebook: Notebook, notes: list[str], *, warm: bool = False) -> bool:
+    """Run every cell once, as a browser's "run all" does; problems become `notes`.
+
+    With `warm`, the same request then installs and warms our runtime (what the kernel's
+    warm-up would send next): the console's first line waits for one round trip to marimo, not
+    two. Returns whether the request succeeded (with `warm`: the runtime is in).
+    """
+    client = MarimoClient(url)
+    code = RUN_ALL_CELLS + scratchpad.warm_code() if warm else RUN_ALL_CELLS
+    try:
+        result = client.execute(code, notebook, lambda name, text: None, timeout=None)
+        if not result.success:
+            notes.append("some cells raised errors on the first run (%cells shows which)")
+        return result.success
+    except KeyboardInterrupt:
+        # Closing the stream interrupted marimo; the server and session stay usable.
+        notes.append("interrupted: not every cell ran")
+    except PairError as e:
+        notes.append(f"running the cells failed: {e}")
+    finally:
+        client.close()
+    return False
 
 
 def _check_path(path: str) -> None:
@@ -281,8 +306,6 @@ def _open_on_console_server(ctx: MagicContext, url: str, path: str) -> tuple[Tar
     """
     import time
 
-    from ..launcher import START_TIMEOUT
-
     client = ctx.targeter.client_for(url)
     deadline = time.monotonic() + START_TIMEOUT
     while not client.health(timeout=1.0):
@@ -299,7 +322,6 @@ def _open_on_console_server(ctx: MagicContext, url: str, path: str) -> tuple[Tar
     if existing is None:  # the console could not open it: open it from here
         notebook, notes = launcher_of(ctx).attach(client.url, path)
         return Target(client, notebook), notes, False
-    from ..launcher import _run_all
     found: list[str] = []
-    warmed = _run_all(client.url, existing.notebook, found, warm=True)
+    warmed = run_all_cells(client.url, existing.notebook, found, warm=True)
     return existing, found, warmed
