@@ -31,6 +31,7 @@ from .errors import (
     SessionGone,
     UnsupportedServer,
 )
+from .plaintext import html_to_text
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 StreamCallback = Callable[[str, str], None]
@@ -501,9 +502,7 @@ def _plain_traceback(text: str) -> str:
     """marimo < 0.25 sends tracebacks as syntax-highlighted HTML; Jupyter wants the text."""
     if not text.startswith(_HIGHLIGHTED):
         return text
-    import html
-
-    return html.unescape(re.sub(r"<[^>]*>", "", text)).rstrip("\n") + "\n"
+    return html_to_text(text).rstrip("\n") + "\n"
 
 
 def _error_report(error: dict) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .plaintext import html_to_text
+
 if TYPE_CHECKING:
     from .client import Output
 
@@ -177,7 +179,7 @@ def value_bundle(payload_value: dict[str, Any] | None, output: Output | None) ->
         converted = _convert(output.mimetype, output.data, "")
         if converted is not None:
             bundle[output.mimetype] = converted
-        bundle.setdefault("text/plain", _plain_from_html(output.data))
+        bundle.setdefault("text/plain", html_to_text(output.data).strip())
     return bundle or None
 
 
@@ -263,10 +265,6 @@ def _convert(mime: str, data: str, text: str) -> Any:
 def _is_plain_repr(data: str, text: str) -> bool:
     m = re.fullmatch(r"<pre[^>]*>(.*)</pre>", data.strip(), re.S)
     return m is not None and (not text or html.unescape(m.group(1)) == text)
-
-
-def _plain_from_html(data: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", data)).strip()
 
 
 # -- tables ------------------------------------------------------------------------------
