@@ -46,8 +46,21 @@ _TLS_CONTEXTS: dict[tuple[str, str, str], ssl.SSLContext] = {}
 
 
 def parse_version(text: str | None) -> tuple[int, int, int] | None:
-    m = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", text or "")
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
+    """A marimo version's release numbers (major, minor, micro); None when `text` is not a version.
+
+    Only the release counts: a pre-release or dev build of 0.23.14 has 0.23.14's endpoints as
+    far as our checks go (they compare against the first release that had a feature).
+    """
+    # Imported here: packaging.version costs milliseconds at kernel start, and is needed only
+    # once a server's version is known.
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        release = Version((text or "").strip()).release
+    except InvalidVersion:
+        return None
+    major, minor, micro = (*release, 0, 0)[:3]
+    return major, minor, micro
 
 
 @dataclass(frozen=True)

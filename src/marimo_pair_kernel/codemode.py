@@ -942,20 +942,18 @@ def cell_words(ctx: MagicContext) -> list[str]:
 
 
 def unsupported(what: str, missing: Sequence[str], version: str | None) -> UnsupportedServer:
+    from packaging.version import Version
+
     running = f"this server runs marimo {version}" if version else "this server's marimo is older"
     if list(missing) == ["code mode"]:
         need, thing = CODE_MODE_SINCE, "marimo's code mode"
     else:
-        need = max((SINCE.get(m, "0.25.2") for m in missing), key=_version_key)
+        need = max((SINCE.get(m, "0.25.2") for m in missing), key=Version)
         thing = "code mode's " + ", ".join(f"ctx.{m}" for m in missing)
     return UnsupportedServer(
         f"{what} needs {thing}, which arrived in marimo {need}; {running}. "
         f"Upgrade marimo in the notebook's environment (pip install -U 'marimo>={need}') and restart the server."
     )
-
-
-def _version_key(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
 
 
 _SKIP_HINT = re.compile(r"\n*To skip validation.*$", re.S)
