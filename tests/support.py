@@ -207,7 +207,7 @@ class MarimoServer:
         return f
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
-        from marimo_pair_kernel.discovery import pid_owns_port
+        from marimo_pair_kernel.procinfo import pid_owns_port
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

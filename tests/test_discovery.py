@@ -68,7 +68,7 @@ def _served(tmp_path, *args: str):
     import subprocess
     import sys
 
-    from marimo_pair_kernel.discovery import served_path
+    from marimo_pair_kernel.procinfo import served_path
 
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "edit", *args],
                             cwd=tmp_path, start_new_session=True)

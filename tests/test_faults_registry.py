@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from faults_support import HungListener, LoggedKernel, Recorder, TrickleServer, dump, registry_entry
 
-from marimo_pair_kernel import discovery
+from marimo_pair_kernel import discovery, procinfo
 from marimo_pair_kernel.discovery import DISCOVERY_BOUND, discover, parse_entry, registry_dir
 
 TOKEN = "tok-IMPOSTOR-must-never-see-this-8841"
@@ -97,7 +97,7 @@ def test_impostor_receives_nothing(server, directory, sleeper, tmp_path):
             Recorder(notebook_path=str(tmp_path / "only-the-impostor-has-this.py")) as imp2:
         registry_entry(server.state_home, pid=sleeper.pid, port=imp.port)
         registry_entry(server.state_home, pid=sleeper.pid, port=imp2.port)
-        assert discovery.pid_owns_port(sleeper.pid, imp.port) is False
+        assert procinfo.pid_owns_port(sleeper.pid, imp.port) is False
 
         found = discover(directory)
         assert [s.url for s in found.servers] == [server.url]

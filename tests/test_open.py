@@ -17,8 +17,8 @@ import pytest
 from examples_support import committed
 from support import DEFAULT_NOTEBOOK, MarimoServer, execute, free_port, start_kernel, stop_kernel
 
-from marimo_pair_kernel.discovery import pid_alive
 from marimo_pair_kernel.launcher import WATCHDOG_BOUND
+from marimo_pair_kernel.procinfo import pid_alive
 
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 

@@ -43,9 +43,10 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .fastimport import import_httpx_lean
+from .procinfo import Sockets, listening_address, listening_sockets, pid_alive, pid_is_ours, served_path
 
 if TYPE_CHECKING:
     import httpx
@@ -282,154 +283,6 @@ def read_registry(directory: Path | None = None) -> tuple[list[RegistryEntry], l
     return entries, skipped
 
 
-def pid_alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except (psutil.Error, OSError):
-        return False
-
-
-def pid_is_ours(pid: int) -> bool | None:
-    """True when the process runs as this user; None where the platform has no uids."""
-    import psutil
-
-    if not hasattr(os, "getuid"):
-        return None
-    try:
-        return psutil.Process(pid).uids().real == os.getuid()
-    except (psutil.Error, OSError, AttributeError):
-        return False
-
-
-@dataclass(frozen=True)
-class _Sockets:
-    """One look at the machine's listening sockets and process tree, shared by all probes."""
-
-    listening: dict[int, list[tuple[str, int]]]  # pid → (ip, port) it listens on
-    children: dict[int, list[int]]  # pid → its child pids
-
-
-def _sockets() -> _Sockets | None:
-    """None when the OS will not show every process's sockets (macOS without root)."""
-    import psutil
-
-    try:
-        conns = psutil.net_connections(kind="inet")
-    except (psutil.Error, OSError):
-        return None
-    listening: dict[int, list[tuple[str, int]]] = {}
-    for c in conns:
-        if c.status == psutil.CONN_LISTEN and c.pid and c.laddr:
-            listening.setdefault(c.pid, []).append((c.laddr.ip, c.laddr.port))
-    children: dict[int, list[int]] = {}
-    for proc in psutil.process_iter(["ppid"]):
-        ppid = proc.info.get("ppid")
-        if ppid:
-            children.setdefault(ppid, []).append(proc.pid)
-    return _Sockets(listening, children)
-
-
-def _best(found: list[str], port: int) -> tuple[str, int] | Literal[False]:
-    if not found:
-        return False
-
-    # Prefer IPv4 loopback (what a wildcard or "localhost" bind includes), then IPv6 loopback.
-    def rank(ip: str) -> int:
-        return 0 if ip.startswith("127.") or ip == "0.0.0.0" else 1 if ip in ("::1", "::") else 2
-
-    return (min(found, key=rank), port)
-
-
-def listening_address(
-    pid: int, port: int, sockets: _Sockets | None = None
-) -> tuple[str, int] | Literal[False] | None:
-    """The (ip, port) that `pid` or a descendant listens on at `port`.
-
-    False when it does not listen there; None when the OS will not tell us.
-    """
-    if sockets is not None:
-        found, todo, seen = [], [pid], set()
-        while todo:
-            p = todo.pop()
-            if p in seen:
-                continue
-            seen.add(p)
-            found += [ip for ip, prt in sockets.listening.get(p, ()) if prt == port]
-            todo += sockets.children.get(p, ())
-        return _best(found, port)
-
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        found = []
-        for p in [proc, *proc.children(recursive=True)]:
-            try:
-                conns = p.net_connections(kind="inet")
-            except psutil.NoSuchProcess:
-                continue
-            for conn in conns:
-                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                    found.append(conn.laddr.ip)
-        return _best(found, port)
-    except psutil.AccessDenied:
-        return None
-    except (psutil.Error, OSError):
-        return False
-
-
-# `marimo edit` options that take a value (the value is not the notebook argument).
-_VALUE_OPTIONS = {
-    "-p", "--port", "--host", "--proxy", "--token-password", "--token-password-file", "--base-url",
-    "--allow-origins", "--sandbox", "--timeout", "--session-ttl",
-}
-_NOTEBOOK_SUFFIXES = (".py", ".md", ".qmd")
-
-
-def served_path(pid: int) -> tuple[str, bool] | None:
-    """(path, is_folder) that the marimo process `pid` was started to edit, from its command line.
-
-    `marimo edit NB.py` serves that file; `marimo edit DIR` (or no argument: its working
-    directory) serves every notebook under it. No network: only what the OS reports.
-    """
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        argv, cwd = proc.cmdline(), proc.cwd()
-    except (psutil.Error, OSError):
-        return None
-    if "edit" not in argv:
-        return None
-    args = argv[argv.index("edit") + 1:]
-    name = None
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "--":
-            break  # what follows goes to the notebook's own sys.argv
-        elif arg.startswith("-"):
-            skip = arg in _VALUE_OPTIONS
-        else:
-            name = arg
-            break
-    if name is not None and "://" in name:
-        return None  # a notebook fetched from a URL has no local path to match
-    path = os.path.normpath(os.path.join(cwd, os.path.expanduser(name or ".")))
-    if name is not None and name.endswith(_NOTEBOOK_SUFFIXES) and not os.path.isdir(path):
-        return path, False
-    return (path, True) if os.path.isdir(path) else None
-
-
-def pid_owns_port(pid: int, port: int) -> bool | None:
-    """True/False when we can tell whether `pid` (or a child) listens on `port`; None if we cannot."""
-    addr = listening_address(pid, port)
-    return addr if addr is None or addr is False else True
-
-
 def _socket_url(ip: str, port: int, base_url: str) -> str:
     if ip in _WILDCARDS:
         ip = "::1" if ip == "::" else "127.0.0.1"
@@ -483,7 +336,7 @@ def _get_json(http: httpx.Client, url: str, deadline: float) -> tuple[int, objec
             raise ValueError("answer nested too deeply") from None
 
 
-def _owner_url(entry: RegistryEntry, sockets: _Sockets | None) -> str | Skipped:
+def _owner_url(entry: RegistryEntry, sockets: Sockets | None) -> str | Skipped:
     """Where to reach the entry's server, if its registered process really holds the port.
 
     No network traffic: only the OS's view of processes and sockets.
@@ -574,7 +427,7 @@ def discover(directory: Path | None = None) -> Discovery:
     """
     entries, skipped = read_registry(directory)
     stale: list[Skipped] = list(skipped)
-    sockets = _sockets() if entries else None
+    sockets = listening_sockets() if entries else None
     owned: list[tuple[RegistryEntry, str]] = []
     for entry in entries:
         url = _owner_url(entry, sockets)

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 
 from . import discovery
 from .errors import LaunchError, PairError
+from .procinfo import pid_owns_port
 from .sandbox import find_uv, script_dependencies, uv_missing_message
 
 # The HTTP side (httpx, our client, code mode, sessions) is imported where it is used:
@@ -354,7 +355,7 @@ class Launcher:
             try:
                 if http_get(emb.url + "/health", timeout=1.0)[0] == 200:
                     # A marimo answering is not proof it is ours (port race): check the listener.
-                    return discovery.pid_owns_port(emb.proc.pid, emb.port) is not False
+                    return pid_owns_port(emb.proc.pid, emb.port) is not False
             except (OSError, http.client.HTTPException):
                 pass
             time.sleep(POLL)
