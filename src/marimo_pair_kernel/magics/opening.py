@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 from .. import discovery, scratchpad
 from ..client import MarimoClient, parse_version
-from ..codemode import RUN_ALL_CELLS
 from ..discovery import Notebook, resolve_path, same_path
 from ..errors import LaunchError, PairError, UnsupportedServer, UsageError
 from ..launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, SANDBOX_ENV, START_TIMEOUT, Embedded, Launcher
@@ -76,6 +75,8 @@ def run_all_cells(url: str, notebook: Notebook, notes: list[str], *, warm: bool 
     warm-up would send next): the console's first line waits for one round trip to marimo, not
     two. Returns whether the request succeeded (with `warm`: the runtime is in).
     """
+    from ..codemode import RUN_ALL_CELLS  # here: the kernel's start (open_from_env) needs no code mode
+
     client = MarimoClient(url)
     code = RUN_ALL_CELLS + scratchpad.warm_code() if warm else RUN_ALL_CELLS
     try:
