@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import MarimoServer, start_kernel, stop_kernel  # noqa: E402
+from support import MarimoServer, kernel_fixture  # noqa: E402
 
 # Never a person's running marimo servers, nor another worker's.
 _STATE_HOME = tempfile.mkdtemp(prefix="mpk-tests-state-")
@@ -98,14 +98,8 @@ def server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def kernel_pair(server):
-    """(KernelManager, client) of a marimo-pair kernel that auto-selects `server`'s notebook."""
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-    try:
-        yield km, kc
-    finally:
-        stop_kernel(km, kc)
+# (KernelManager, client) of a marimo-pair kernel that auto-selects `server`'s notebook.
+kernel_pair = kernel_fixture("server", manager=True)
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from jupyter_client import KernelManager
-from support import Outputs
+from support import Outputs, start_kernel, stop_kernel
 
 from marimo_pair_kernel.discovery import registry_dir
 
@@ -210,23 +209,15 @@ class LoggedKernel:
     """A marimo-pair kernel with its output in `log` and every message it sent kept in `seen`."""
 
     def __init__(self, env: dict[str, str], log: Path, extra_arguments: list[str] | None = None) -> None:
-        full = dict(os.environ)
-        for k in ("MARIMO_TOKEN", "MARIMO_PAIR_URL", "MARIMO_PAIR_FILE", "MARIMO_PAIR_ALLOW_REMOTE"):
-            full.pop(k, None)
-        full.update(env)
         self.log = log
         self._log_file = log.open("ab")
-        self.km = KernelManager(kernel_name="marimo-pair")
-        self.km.start_kernel(env=full, start_new_session=True, stdout=self._log_file, stderr=self._log_file,
-                             extra_arguments=extra_arguments or [])
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.seen: list[dict] = []  # every message received on any channel, raw
         try:
-            self.kc.wait_for_ready(timeout=60)
-        except Exception:
-            self.stop()
+            self.km, self.kc = start_kernel(env, stdout=self._log_file, stderr=self._log_file,
+                                            extra_arguments=extra_arguments)
+        except BaseException:
+            self._log_file.close()
             raise
+        self.seen: list[dict] = []  # every message received on any channel, raw
 
     @property
     def pid(self) -> int:
@@ -279,15 +270,9 @@ class LoggedKernel:
 
     def stop(self) -> None:
         try:
-            self.kc.stop_channels()
+            stop_kernel(self.km, self.kc)
         finally:
-            try:
-                if self.km.is_alive():
-                    self.km.shutdown_kernel(now=False)
-                if self.km.is_alive():
-                    self.km.shutdown_kernel(now=True)
-            finally:
-                self._log_file.close()
+            self._log_file.close()
 
     def __enter__(self) -> LoggedKernel:
         return self

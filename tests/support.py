@@ -16,12 +16,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from jupyter_client import KernelManager
+from jupyter_client import BlockingKernelClient, KernelManager
 
 from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 from marimo_pair_kernel.discovery import Notebook
@@ -307,35 +308,122 @@ class MarimoServer:
 # -- kernels --------------------------------------------------------------------------
 
 
-def start_kernel(env: dict[str, str], kernel_name: str = "marimo-pair", cwd: str | None = None, stderr: Any = None):
-    """A real kernel of our kernelspec, in its own process group, with `env` overlaid.
+def start_kernel(
+    env: dict[str, str] | None = None,
+    kernel_name: str = "marimo-pair",
+    cwd: str | None = None,
+    stderr: Any = None,
+    *,
+    stdout: Any = None,
+    extra_arguments: list[str] | None = None,
+    kernel_spec_manager: Any = None,
+    base_env: dict[str, str] | None = None,
+) -> tuple[KernelManager, BlockingKernelClient]:
+    """A real kernel (our kernelspec by default), ready, in its own process group, `env` overlaid.
 
-    Nothing of ours is inherited from the test's environment; `stderr` (a file) captures the
-    kernel's own stderr.
+    Nothing of ours is inherited from `base_env` (default: the test's environment): no
+    MARIMO_PAIR_* and no MARIMO_TOKEN. `stdout`/`stderr` (files) capture the kernel's own output.
+    The caller stops it with `stop_kernel`; `started_kernel` does that for you.
+    A kernel that dies before answering (jupyter_client picked a port another process took
+    first, on a busy machine) is started once more.
     """
-    full = {k: v for k, v in os.environ.items() if not k.startswith("MARIMO_PAIR_") and k != "MARIMO_TOKEN"}
-    full.update(env)
-    km = KernelManager(kernel_name=kernel_name)
-    km.start_kernel(env=full, cwd=cwd, start_new_session=True, stderr=stderr)
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
-    except Exception:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        raise
-    return km, kc
+    full = {
+        k: v for k, v in (os.environ if base_env is None else base_env).items()
+        if not k.startswith("MARIMO_PAIR_") and k != "MARIMO_TOKEN"
+    }
+    full.update(env or {})
+    for attempt in (1, 2):
+        km = (KernelManager(kernel_name=kernel_name) if kernel_spec_manager is None
+              else KernelManager(kernel_name=kernel_name, kernel_spec_manager=kernel_spec_manager))
+        km.start_kernel(env=full, cwd=cwd, start_new_session=True, stdout=stdout, stderr=stderr,
+                        extra_arguments=extra_arguments or [])
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+        except Exception as e:
+            stop_kernel(km, kc)
+            if attempt == 1 and isinstance(e, RuntimeError) and "Kernel died" in str(e):
+                continue
+            raise
+        return km, kc
+    raise AssertionError("unreachable")
 
 
-def stop_kernel(km, kc) -> None:
+def stop_kernel(km: KernelManager, kc: BlockingKernelClient | None) -> None:
+    """Stop a kernel `start_kernel` started: gracefully, then forced; then its process group.
+
+    The group goes last (SIGKILL to whatever is left in it), so nothing the kernel started
+    in its own group outlives the test, also when a shutdown request failed.
+    """
+    pid = getattr(km.provisioner, "pid", None) if km.provisioner is not None else None
     try:
-        kc.stop_channels()
+        if kc is not None:
+            kc.stop_channels()
     finally:
-        if km.is_alive():
-            km.shutdown_kernel(now=False)
-        if km.is_alive():
-            km.shutdown_kernel(now=True)
+        try:
+            if km.is_alive():
+                km.shutdown_kernel(now=False)
+            if km.is_alive():
+                km.shutdown_kernel(now=True)
+        finally:
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def started_kernel(
+    env: dict[str, str] | None = None,
+    *,
+    kernel_name: str = "marimo-pair",
+    cwd: str | Path | None = None,
+    stderr: Any = None,
+    stdout: Any = None,
+    extra_arguments: list[str] | None = None,
+    kernel_spec_manager: Any = None,
+    base_env: dict[str, str] | None = None,
+) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+    """`start_kernel` for a `with` block: yields (manager, client) and always stops the kernel."""
+    km, kc = start_kernel(
+        env, kernel_name, None if cwd is None else str(cwd), stderr, stdout=stdout,
+        extra_arguments=extra_arguments, kernel_spec_manager=kernel_spec_manager, base_env=base_env,
+    )
+    try:
+        yield km, kc
+    finally:
+        stop_kernel(km, kc)
+
+
+def kernel_fixture(
+    server: str | None = "server",
+    *,
+    url: bool = False,
+    kernel_name: str = "marimo-pair",
+    manager: bool = False,
+    scope: str = "module",
+) -> Any:
+    """A pytest fixture (assign it to the fixture's name): one kernel, stopped when its scope ends.
+
+    It points at the notebook of the fixture named `server` (a `MarimoServer`): that server's
+    registry, and with `url` its URL as MARIMO_PAIR_URL too. `server=None`: no server (a
+    reference `python3` kernel). It yields the client, or (manager, client) with `manager`.
+    """
+    import pytest
+
+    def fixture(request: Any) -> Iterator[Any]:
+        env: dict[str, str] = {}
+        if server is not None:
+            srv = request.getfixturevalue(server)
+            env["XDG_STATE_HOME"] = str(srv.state_home)
+            if url:
+                env["MARIMO_PAIR_URL"] = srv.url
+        with started_kernel(env, kernel_name=kernel_name) as (km, kc):
+            yield (km, kc) if manager else kc
+
+    where = "no server" if server is None else f"`{server}`'s notebook"
+    fixture.__doc__ = f"A {kernel_name} kernel on {where}, {scope}-scoped."
+    return pytest.fixture(scope=scope)(fixture)  # type: ignore[call-overload]
 
 
 # Terminal escapes (colors, cursor moves, OSC titles, charset and keypad modes) and carriage returns.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from support import MarimoServer, Run, execute, start_kernel, stop_kernel
+from support import MarimoServer, Run, execute, kernel_fixture
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -25,13 +25,7 @@ def server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def kernel(server):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-    try:
-        yield kc
-    finally:
-        stop_kernel(km, kc)
+kernel = kernel_fixture("server")
 
 
 def ok(run: Run) -> Run:

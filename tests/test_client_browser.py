@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import ARTIFACTS, CHROMIUM_ARGS, MarimoServer, chromium_or_skip, execute, start_kernel, stop_kernel
+from support import ARTIFACTS, CHROMIUM_ARGS, MarimoServer, chromium_or_skip, execute, started_kernel
 
 from marimo_pair_kernel.codemode import RUN_ALL_CELLS
 
@@ -105,11 +105,8 @@ def page(server):
 @pytest.fixture(scope="module")
 def kernel(server, page):
     """Started after the page: the browser's session is the only notebook open."""
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, kc):
         yield kc
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_the_kernel_targets_the_browsers_session(kernel, server):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, started_kernel
 
 from marimo_pair_kernel.discovery import discover, registry_dir
 
@@ -36,15 +36,12 @@ def test_finds_exactly_the_live_server(server):
         assert len(list(directory.glob("*.json"))) == 4
 
         # Through the kernel: %discover reports the same, and auto-select still works.
-        km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-        try:
+        with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, kc):
             run = execute(kc, "%discover")
             data = run.listing["application/vnd.marimo-pair+json"]
             assert [s["url"] for s in data["servers"]] == [server.url]
             assert len(data["stale"]) == 3
             assert execute(kc, "answer").result["text/plain"] == "42"
-        finally:
-            stop_kernel(km, kc)
     finally:
         for n in (1, 2, 3):
             (directory / f"127.0.0.1_{n}.json").unlink(missing_ok=True)
@@ -139,8 +136,7 @@ def test_several_notebooks_is_its_own_error_and_names_the_choice(server, tmp_pat
     # marimo gives one file one session, so the second notebook is on a second server.
     other = MarimoServer.start(tmp_path, state_home=server.state_home, run_cells=False)
     try:
-        km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-        try:
+        with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, kc):
             run = execute(kc, "answer")
             assert run.reply["ename"] == "SeveralNotebooksError", run.reply
             assert "2 notebooks are open" in run.reply["evalue"] and "%connect N" in run.reply["evalue"]
@@ -155,7 +151,5 @@ def test_several_notebooks_is_its_own_error_and_names_the_choice(server, tmp_pat
             run = execute(kc, f"%connect {number}")
             assert run.reply["status"] == "ok", run.reply
             assert f"Connected to {other.notebook}" in run.stdout
-        finally:
-            stop_kernel(km, kc)
     finally:
         other.stop()

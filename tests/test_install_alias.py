@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
-from support import start_kernel, stop_kernel
+from support import started_kernel
 
 from marimo_pair_kernel.cli import main
 
@@ -47,16 +47,13 @@ def test_a_kernel_started_as_python3_is_marimo_pair(tmp_path, monkeypatch):
     prefix = tmp_path / "alias"
     assert main(["install", "--name", "python3", "--prefix", str(prefix)]) == 0
     monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share/jupyter"))  # read where the kernel is started
-    km, kc = start_kernel({}, kernel_name="python3")
-    try:
+    with started_kernel({}, kernel_name="python3") as (km, kc):
         assert km.kernel_spec.resource_dir == str(prefix / "share/jupyter/kernels/python3")
         msg_id = kc.kernel_info()
         reply = kc.get_shell_msg(timeout=30)
         while reply["parent_header"]["msg_id"] != msg_id:  # late replies to wait_for_ready's own asks
             reply = kc.get_shell_msg(timeout=30)
         assert reply["content"]["implementation"] == "marimo-pair-kernel"
-    finally:
-        stop_kernel(km, kc)
 
 
 @pytest.mark.parametrize("where", [[], ["--user"], ["--sys-prefix"], ["--prefix", sys.prefix]])

@@ -19,9 +19,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
-from support import MarimoServer, execute, stop_kernel
+from support import MarimoServer, execute, start_kernel, stop_kernel
 from test_outputs_errors import SNIPPETS
 from venv_support import IPYTHON_8, IPYTHON_9, marimo_only_python, project_venv, venv_env, write_kernelspecs
 
@@ -43,9 +42,7 @@ class Side:
     def __init__(self, python: str, root: Path, *, notebook_python: str | None = None) -> None:
         self.python = python
         self.kernels = write_kernelspecs(python, root)
-        self.env = dict(os.environ, **venv_env(python))
-        for k in [k for k in self.env if k.startswith("MARIMO_PAIR_") or k == "MARIMO_TOKEN"]:
-            del self.env[k]
+        self.env = dict(os.environ, **venv_env(python))  # start_kernel drops MARIMO_PAIR_* and MARIMO_TOKEN
         self.started: list = []
         self.server = MarimoServer.start(root / "marimo", python=notebook_python or python)
         try:
@@ -56,12 +53,9 @@ class Side:
             raise
 
     def _start(self, name: str, extra: dict[str, str]):
-        km = KernelManager(kernel_name=name, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(self.kernels)]))
-        km.start_kernel(env={**self.env, **extra}, start_new_session=True)
-        kc = km.client()
-        kc.start_channels()
+        specs = KernelSpecManager(kernel_dirs=[str(self.kernels)])
+        km, kc = start_kernel(extra, kernel_name=name, kernel_spec_manager=specs, base_env=self.env)
         self.started.append((km, kc))
-        kc.wait_for_ready(timeout=60)
         return kc
 
     def stop(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from support import start_kernel, stop_kernel
+from support import started_kernel
 
 INITIALIZE = {
     "seq": 1,
@@ -41,11 +41,8 @@ def debug(kc, content: dict, timeout: float) -> tuple[dict, float]:
 def pair(request, tmp_path_factory):
     # No marimo server is needed: the request never reaches a notebook.
     state = tmp_path_factory.mktemp("state")
-    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, kernel_name=request.param)
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(state)}, kernel_name=request.param) as (_, kc):
         yield request.param, kc
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_kernel_info_says_whether_there_is_a_debugger(pair):

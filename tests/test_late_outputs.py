@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 from faults_support import LoggedKernel, assert_secret_kept
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, start_kernel, started_kernel
 
 from marimo_pair_kernel.late import LateOutputs, ViewerTarget
 from marimo_pair_kernel.viewer import Connected, Notification, ViewerStream
@@ -62,15 +62,12 @@ def settle(kc) -> None:
 @pytest.fixture(scope="module")
 def kernels(server):
     """Both kernels, the marimo-pair one on the module's notebook."""
-    started = {}
-    try:
-        started["marimo-pair"] = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-        started["python3"] = start_kernel({}, kernel_name="python3")
-        settle(started["marimo-pair"][1])
-        yield {name: kc for name, (km, kc) in started.items()}
-    finally:
-        for km, kc in started.values():
-            stop_kernel(km, kc)
+    with (
+        started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, ours),
+        started_kernel({}, kernel_name="python3") as (_, reference),
+    ):
+        settle(ours)
+        yield {"marimo-pair": ours, "python3": reference}
 
 
 def run_and_listen(kc, code: str, until, timeout: float = 20.0, **kw) -> tuple[str, list[dict]]:
@@ -202,13 +199,11 @@ def test_only_our_threads_late_output_reaches_the_client(server, kernels):
     )
     assert done["success"], events
     # A second kernel on the same notebook: its threads' output is its own.
-    km2, kc2 = start_kernel({"XDG_STATE_HOME": str(server.state_home), "MARIMO_PAIR_FILE": str(server.notebook)})
-    try:
+    second = {"XDG_STATE_HOME": str(server.state_home), "MARIMO_PAIR_FILE": str(server.notebook)}
+    with started_kernel(second) as (_, kc2):
         _, theirs = run_and_listen(kc2, PRINT_LATER.replace("printed later", "second kernel"),
                                    lambda ms: "second kernel\n" in _late_stdout(ms))
         assert _late_stdout(theirs) == "second kernel\n"
-    finally:
-        stop_kernel(km2, kc2)
     time.sleep(0.5)
     seen = []
     while True:

@@ -14,7 +14,7 @@ import sys
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from support import KERNELSPEC, MarimoServer, Run, execute, start_kernel, stop_kernel
+from support import KERNELSPEC, MarimoServer, Run, execute, started_kernel
 
 from marimo_pair_kernel.mermaid import unescape
 
@@ -195,11 +195,8 @@ if __name__ == "__main__":
 def broken(tmp_path_factory):
     srv = MarimoServer.start(tmp_path_factory.mktemp("broken"), code=BROKEN)
     try:
-        km, kc = start_kernel({"XDG_STATE_HOME": str(srv.state_home)})
-        try:
+        with started_kernel({"XDG_STATE_HOME": str(srv.state_home)}) as (_, kc):
             yield kc
-        finally:
-            stop_kernel(km, kc)
     finally:
         srv.stop()
 
@@ -240,11 +237,8 @@ def _big() -> str:
 def large(tmp_path_factory):
     srv = MarimoServer.start(tmp_path_factory.mktemp("large"), code=_big())
     try:
-        km, kc = start_kernel({"XDG_STATE_HOME": str(srv.state_home)})
-        try:
+        with started_kernel({"XDG_STATE_HOME": str(srv.state_home)}) as (_, kc):
             yield kc
-        finally:
-            stop_kernel(km, kc)
     finally:
         srv.stop()
 

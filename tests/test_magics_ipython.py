@@ -16,7 +16,7 @@ import nbformat
 import papermill
 import pytest
 from nbclient import NotebookClient
-from support import execute, start_kernel, stop_kernel
+from support import execute, started_kernel
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,11 +27,8 @@ TIMEIT = r"\S+ \S+ ± \S+ \S+ per loop \(mean ± std\. dev\. of {runs} runs?, {l
 @pytest.fixture(scope="module")
 def py3(tmp_path_factory):
     """ipykernel's own kernel, the reference."""
-    km, kc = start_kernel({}, kernel_name="python3", cwd=str(tmp_path_factory.mktemp("py3")))
-    try:
+    with started_kernel({}, kernel_name="python3", cwd=str(tmp_path_factory.mktemp("py3"))) as (_, kc):
         yield kc
-    finally:
-        stop_kernel(km, kc)
 
 
 def both(kernel, py3, code: str, **kw):

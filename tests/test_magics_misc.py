@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support import MarimoServer, execute, free_port, start_kernel, stop_kernel
+from support import MarimoServer, execute, free_port, kernel_fixture, started_kernel
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -53,13 +53,7 @@ def ui_server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def ui_kernel(ui_server):
-    km, kc = start_kernel({"MARIMO_PAIR_URL": ui_server.url, "XDG_STATE_HOME": str(ui_server.state_home)})
-    try:
-        yield kc
-    finally:
-        stop_kernel(km, kc)
+ui_kernel = kernel_fixture("ui_server", url=True)
 
 
 def test_ui_set_sets_the_value_and_reruns_dependents(ui_kernel):
@@ -154,8 +148,8 @@ def run_with_input(kc, code: str, answer: str, timeout: float = 60):
 
 
 def test_token_is_asked_hidden_and_never_shown(token_server):
-    km, kc = start_kernel({"MARIMO_PAIR_URL": token_server.url, "XDG_STATE_HOME": str(token_server.state_home)})
-    try:
+    env = {"MARIMO_PAIR_URL": token_server.url, "XDG_STATE_HOME": str(token_server.state_home)}
+    with started_kernel(env) as (_, kc):
         before = execute(kc, "answer")
         assert before.reply["status"] == "error" and "%token" in before.reply["evalue"]
 
@@ -173,17 +167,12 @@ def test_token_is_asked_hidden_and_never_shown(token_server):
         prompt, reply, messages = run_with_input(kc, "%token", "wrong-token-value")
         assert reply["status"] == "error"
         assert "wrong-token-value" not in repr(reply) and "wrong-token-value" not in repr(messages)
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_token_without_stdin_says_what_to_do(token_server):
-    km, kc = start_kernel({"MARIMO_PAIR_URL": token_server.url})
-    try:
+    with started_kernel({"MARIMO_PAIR_URL": token_server.url}) as (_, kc):
         run = execute(kc, "%token", allow_stdin=False)
         assert run.reply["status"] == "error" and "MARIMO_TOKEN" in run.reply["evalue"]
-    finally:
-        stop_kernel(km, kc)
 
 
 # -- %packages / %pip -----------------------------------------------------------------------------
@@ -232,13 +221,7 @@ def pkg_server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def pkg_kernel(pkg_server):
-    km, kc = start_kernel({"MARIMO_PAIR_URL": pkg_server.url, "XDG_STATE_HOME": str(pkg_server.state_home)})
-    try:
-        yield kc
-    finally:
-        stop_kernel(km, kc)
+pkg_kernel = kernel_fixture("pkg_server", url=True)
 
 
 def test_packages_add_and_remove(pkg_server, pkg_kernel, tmp_path):

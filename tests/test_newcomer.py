@@ -13,7 +13,7 @@ import psutil
 import pytest
 from examples_support import ROOT, committed
 from install_support import Console, kernels_of, person_env, started_by
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, started_kernel
 
 from marimo_pair_kernel.discovery import Discovery, Server
 from marimo_pair_kernel.target import _tabless_lead
@@ -103,8 +103,7 @@ def test_a_served_notebook_without_a_tab_leads_with_open(tmp_path):
     state = tmp_path / "state"
     srv = MarimoServer.start(tmp_path / "theirs", state_home=state, open_session=False)
     try:
-        km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(tmp_path))
-        try:
+        with started_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(tmp_path)) as (_, kc):
             run = execute(kc, "1+1", timeout=120)
             assert run.reply["status"] == "error" and run.reply["ename"] == "NoNotebookError", run.reply
             text = run.reply["evalue"]
@@ -115,8 +114,6 @@ def test_a_served_notebook_without_a_tab_leads_with_open(tmp_path):
             run = execute(kc, f"%open {srv.notebook}", timeout=120)
             assert run.reply["status"] == "ok", run.reply
             assert execute(kc, "answer").result["text/plain"] == "42"
-        finally:
-            stop_kernel(km, kc)
     finally:
         srv.stop()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from examples_support import committed
-from support import DEFAULT_NOTEBOOK, MarimoServer, execute, free_port, start_kernel, stop_kernel
+from support import DEFAULT_NOTEBOOK, MarimoServer, execute, free_port, started_kernel
 
 from marimo_pair_kernel.launcher import WATCHDOG_BOUND
 from marimo_pair_kernel.procinfo import pid_alive
@@ -74,11 +74,8 @@ def state(root) -> Path:
 
 @pytest.fixture(scope="module")
 def kernel_pair(state, root):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root)) as (km, kc):
         yield km, kc
-    finally:
-        stop_kernel(km, kc)
 
 
 @pytest.fixture(scope="module")
@@ -180,15 +177,12 @@ def test_console_start_on_a_notebook_in_a_served_folder_starts_no_server(folder_
     """The console's path (MARIMO_PAIR_OPEN) on a folder server: that server, which outlives the kernel."""
     nb = folder_server.root / "a.py"
     before = registry(state)
-    km, kc = start_kernel({"XDG_STATE_HOME": str(state), "MARIMO_PAIR_OPEN": str(nb)}, cwd=str(root))
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(state), "MARIMO_PAIR_OPEN": str(nb)}, cwd=str(root)) as (_, kc):
         run = execute(kc, "answer", timeout=120)
         assert run.reply["status"] == "ok", (run.reply, run.stdout, run.stderr)
         assert run.result["text/plain"] == "42"
         assert "no tab open" in run.stdout and f"Connected to {nb} on {folder_server.url}" in run.stdout
         assert registry(state) == before
-    finally:
-        stop_kernel(km, kc)
     assert folder_server.proc.poll() is None and registry(state) == before
     assert folder_server.execute("answer")[1]["success"] is True
 
@@ -216,13 +210,10 @@ def test_bad_arguments_are_explained(kernel, root):
 
 
 def test_shutdown_stops_the_owned_server_only(state, root, foreign):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root)) as (_, kc):
         port = open_ok(kc, root / "shutdown.py")
         open_ok(kc, foreign.notebook)  # targeted, not owned
         pid = registry(state)[port]["pid"]
-    finally:
-        stop_kernel(km, kc)
     assert not port_open(port)
     assert port not in registry(state)
     assert not pid_alive(pid)
@@ -231,20 +222,16 @@ def test_shutdown_stops_the_owned_server_only(state, root, foreign):
 
 
 def test_restart_stops_the_owned_server(state, root):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root)) as (km, kc):
         port = open_ok(kc, root / "restart.py")
         km.restart_kernel(now=False)
         kc.wait_for_ready(timeout=60)
         assert not port_open(port)
         assert port not in registry(state)
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_sigterm_to_the_kernel_stops_the_owned_server(state, root):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root)) as (km, kc):
         port = open_ok(kc, root / "sigterm.py")
         status = Path(f"/proc/{kernel_pid(km)}/status")
         if status.exists():  # Linux: the kernel catches SIGTERM now (bit 15 of SigCgt)
@@ -254,13 +241,10 @@ def test_sigterm_to_the_kernel_stops_the_owned_server(state, root):
         # Stopped by the kernel's own handler (not the watchdog): the entry is removed cleanly.
         assert wait_until(lambda: not port_open(port) and port not in registry(state), 10) is not None
         assert wait_until(lambda: not km.is_alive(), 10) is not None
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_sigkill_of_the_kernel_ends_the_server_within_the_watchdog_bound(state, root):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root))
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(state)}, cwd=str(root)) as (km, kc):
         port = open_ok(kc, root / "sigkill.py", "--python", sys.executable)
         pid = registry(state)[port]["pid"]
         os.kill(kernel_pid(km), signal.SIGKILL)
@@ -269,8 +253,6 @@ def test_sigkill_of_the_kernel_ends_the_server_within_the_watchdog_bound(state, 
         print(f"orphaned server gone {elapsed:.2f}s after SIGKILL of the kernel (bound {WATCHDOG_BOUND}s)")
         assert elapsed < WATCHDOG_BOUND
         assert port not in registry(state)
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_the_example_notebook_opens_with_its_cells_run_and_saves_unchanged(kernel, root):

@@ -13,7 +13,7 @@ import os
 import re
 
 import pytest
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, kernel_fixture
 from venv_support import ipython_target, marimo_only_python
 
 from marimo_pair_kernel.scratchpad import RUNTIME_MODULE
@@ -44,13 +44,7 @@ def server(tmp_path_factory, extra_path):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def kernel(server):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-    try:
-        yield kc
-    finally:
-        stop_kernel(km, kc)
+kernel = kernel_fixture("server")
 
 
 def _error_text(run) -> str:

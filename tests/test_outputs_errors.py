@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from support import execute, start_kernel, stop_kernel
+from support import execute, kernel_fixture
 
 from marimo_pair_kernel import scratchpad, tracebacks
 from marimo_pair_kernel.outputs import error_from_exception, parse_error, starts_error_report
@@ -43,13 +43,7 @@ SNIPPETS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def python3():
-    km, kc = start_kernel({}, kernel_name="python3")
-    try:
-        yield kc
-    finally:
-        stop_kernel(km, kc)
+python3 = kernel_fixture(None, kernel_name="python3")
 
 
 def test_tracebacks_are_the_ones_ipykernel_sends(kernel, python3):

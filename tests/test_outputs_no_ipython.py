@@ -15,7 +15,7 @@ import re
 
 import pytest
 from parity_corpus import SNIPPETS, run_corpus
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, started_kernel
 from test_outputs_parity import write_report
 from venv_support import importable_in, no_ipython_python
 
@@ -35,14 +35,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(server):
-    try:
-        km, kc = start_kernel({}, kernel_name="python3", cwd=str(server.root))
-    except RuntimeError:  # "Kernel died": a port jupyter_client picked was taken first (busy machine)
-        km, kc = start_kernel({}, kernel_name="python3", cwd=str(server.root))
-    try:
+    # started_kernel starts it once more if it died at start (a port race on a busy machine).
+    with started_kernel({}, kernel_name="python3", cwd=server.root) as (_, kc):
         yield kc
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_the_notebook_really_has_no_ipython(kernel):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from parity_corpus import SNIPPETS, Out, Report, Snippet, compare, run_corpus
-from support import start_kernel, stop_kernel
+from support import started_kernel
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -32,11 +32,8 @@ def write_report(report: Report, name: str = "parity_report.txt") -> str:
 @pytest.fixture(scope="module")
 def reference(server):
     """ipykernel, in the notebook's directory (where marimo runs the notebook's code)."""
-    km, kc = start_kernel({}, kernel_name="python3", cwd=str(server.root))
-    try:
+    with started_kernel({}, kernel_name="python3", cwd=str(server.root)) as (_, kc):
         yield kc
-    finally:
-        stop_kernel(km, kc)
 
 
 @pytest.fixture(scope="module")

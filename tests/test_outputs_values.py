@@ -9,7 +9,7 @@ import base64
 import struct
 
 import pytest
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, kernel_fixture
 
 NOTEBOOK = """
 import marimo
@@ -53,13 +53,7 @@ def nb_server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def kc(nb_server):
-    km, client = start_kernel({"XDG_STATE_HOME": str(nb_server.state_home)})
-    try:
-        yield client
-    finally:
-        stop_kernel(km, client)
+kc = kernel_fixture("nb_server")
 
 
 def kinds(run) -> list[str]:

@@ -10,6 +10,7 @@ fails (a dependency no index has).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 import pexpect
 import psutil
 import pytest
-from support import execute, start_kernel, stop_kernel
+from support import execute, started_kernel
 from test_console import CLI, ESC, console, prompt, registry
 
 from marimo_pair_kernel.launcher import SANDBOX_TIMEOUT
@@ -70,16 +71,12 @@ def notebook(tmp: Path, dep: str = GOOD, name: str = "script_nb.py") -> Path:
 @pytest.fixture
 def kernel_in(tmp_path):
     """A kernel with its own registry; `extra` env (e.g. a PATH without uv)."""
-    started = []
+    with contextlib.ExitStack() as started:
 
-    def start(**extra: str):
-        km, kc = start_kernel({"XDG_STATE_HOME": str(tmp_path / "state"), **extra})
-        started.append((km, kc))
-        return kc
+        def start(**extra: str):
+            return started.enter_context(started_kernel({"XDG_STATE_HOME": str(tmp_path / "state"), **extra}))[1]
 
-    yield start
-    for km, kc in started:
-        stop_kernel(km, kc)
+        yield start
 
 
 def test_header_detection(tmp_path):

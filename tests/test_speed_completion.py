@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import execute, start_kernel, stop_kernel
+from support import execute, started_kernel
 from test_client_console import VENV_BIN, Console
 
 from marimo_pair_kernel.kernel import QUICK_DEADLINE
@@ -57,8 +57,7 @@ def _is_complete(kc, code: str, timeout: float = 10) -> tuple[dict, float]:
 
 
 def test_first_completion_right_after_ready_and_later_ones_quick(server):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})  # returns once the kernel is ready
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, kc):  # returns once the kernel is ready
         ready = time.monotonic()
         first, first_s = _complete(kc, "se")
         answered = first
@@ -68,8 +67,6 @@ def test_first_completion_right_after_ready_and_later_ones_quick(server):
         first_answer_s = time.monotonic() - ready
         later = [_complete(kc, "se")[1] for _ in range(20)]
         inspected = kc.inspect("answer", 6, reply=True, timeout=10)["content"]
-    finally:
-        stop_kernel(km, kc)
     # Never later than the deadline; with matches unless the machine is too loaded for that
     # (the issue: 0.3 s after ready; bench/ reports it), and then the next Tab has them.
     assert first_s <= QUICK_DEADLINE + 0.4, first_s
@@ -115,8 +112,7 @@ def test_a_slow_completion_is_cut_at_the_deadline_without_interrupting_marimo(ke
 def test_magic_argument_completion_never_waits_behind_a_running_cell(server):
     """`%cell show <Tab>` asks marimo for cell names: while someone's code runs there, the
     reply still comes within the deadline (without them) and is_complete right after it."""
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})  # its cell-name cache is empty
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, kc):  # its cell-name cache is empty
         busy = threading.Thread(target=lambda: server.execute("import time\ntime.sleep(4)"))
         busy.start()
         time.sleep(0.5)
@@ -132,8 +128,6 @@ def test_magic_argument_completion_never_waits_behind_a_running_cell(server):
             idle = set(_complete(kc, "%cell show ")[0]["matches"])  # a second Tab, as a person would
             time.sleep(0.2)
         assert idle - while_busy, (while_busy, idle)  # the notebook's cell ids and names, once idle
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_console_first_tab_is_answered_and_is_complete_keeps_working(server, tmp_path):

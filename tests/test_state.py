@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from support import execute, start_kernel, stop_kernel
+from support import execute, started_kernel
 
 from marimo_pair_kernel import scratchpad
 
@@ -211,44 +211,33 @@ def test_cell_defining_a_held_name_makes_the_notebooks_win(kernel, server):
 
 
 def test_two_kernels_on_one_notebook_do_not_see_each_others_names(kernel, server):
-    km2, kc2 = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, kc2):
         ok(execute(kernel, "mine = 'first'"))
         ok(execute(kc2, "mine = 'second'\ntheirs = 2"))
         assert value(kernel, "mine") == "'first'" and value(kc2, "mine") == "'second'"
         assert execute(kernel, "theirs").reply["ename"] == "NameError"
         assert value(kc2, "seed") == "41"
-    finally:
-        stop_kernel(km2, kc2)
     # Its shutdown dropped its names in the marimo kernel.
     owners = raw(server, "pairs_info()")
     assert all("theirs" not in v["names"] for v in owners.values()), owners
 
 
 def test_restart_clears_the_namespace(server):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (km, kc):
         ok(execute(kc, "before_restart = 1"))
         assert any("before_restart" in v["names"] for v in raw(server, "pairs_info()").values())
         km.restart_kernel(now=False)
         kc.wait_for_ready(timeout=60)
         assert execute(kc, "before_restart").reply["ename"] == "NameError"
         assert not any("before_restart" in v["names"] for v in raw(server, "pairs_info()").values())
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_a_killed_kernels_names_go_at_the_next_execute_here(kernel, server):
-    km, kc = start_kernel({"XDG_STATE_HOME": str(server.state_home)})
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (km, kc):
         ok(execute(kc, "killed_holds = 1"))
         pid = km.provisioner.process.pid
         os.kill(pid, signal.SIGKILL)
         km.provisioner.process.wait(timeout=10)
-    finally:
-        kc.stop_channels()
-        if km.is_alive():
-            km.shutdown_kernel(now=True)
     assert any("killed_holds" in v["names"] for v in raw(server, "pairs_info()").values())
     ok(execute(kernel, "1"))  # any pair kernel's execute sweeps the gone kernel's namespace
     assert not any("killed_holds" in v["names"] for v in raw(server, "pairs_info()").values())
@@ -259,8 +248,7 @@ def test_the_way_back_to_marimos_semantics(server, how):
     env = {"XDG_STATE_HOME": str(server.state_home)}
     if how == "env":
         env["MARIMO_PAIR_NO_STATE"] = "1"
-    km, kc = start_kernel(env)
-    try:
+    with started_kernel(env) as (_, kc):
         if how == "magic":
             ok(execute(kc, "%pairns off"))
         assert "off" in ok(execute(kc, "%pairns")).stdout
@@ -271,8 +259,6 @@ def test_the_way_back_to_marimos_semantics(server, how):
         ok(execute(kc, "%pairns on"))
         ok(execute(kc, "stays = 1"))
         assert value(kc, "stays") == "1"
-    finally:
-        stop_kernel(km, kc)
 
 
 def test_interrupt_still_stops_a_run_and_names_bound_before_it_persist(kernel_pair):

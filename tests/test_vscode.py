@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, started_kernel
 
 NOTEBOOK = '''
 import marimo
@@ -85,14 +85,11 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=["marimo-pair", "python3"])
 def kc(request, server):
-    km, client = start_kernel({"XDG_STATE_HOME": str(server.state_home)}, kernel_name=request.param)
-    try:
+    with started_kernel({"XDG_STATE_HOME": str(server.state_home)}, kernel_name=request.param) as (_, client):
         if request.param == "python3":
             assert execute(client, NOTEBOOK_VALUES, **HIDDEN).reply["status"] == "ok"
         client.kernel_name = request.param
         yield client
-    finally:
-        stop_kernel(km, client)
 
 
 def test_startup_cell_is_ok_silent_and_uncounted(kc, server):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, kernel_fixture, started_kernel
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -125,13 +125,7 @@ def srv(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def kc(srv):
-    km, client = start_kernel({"MARIMO_PAIR_URL": srv.url, "XDG_STATE_HOME": str(srv.state_home)})
-    try:
-        yield client
-    finally:
-        stop_kernel(km, client)
+kc = kernel_fixture("srv", url=True)
 
 
 def opened(run: Any) -> dict[str, dict]:
@@ -402,23 +396,21 @@ def test_out_of_range_snaps_back(kc):
 
 def test_marimo_gone_disables_the_widgets(tmp_path):
     server = MarimoServer.start(tmp_path / "gone", code=NOTEBOOK)
-    km = client = None
     try:
-        km, client = start_kernel({"MARIMO_PAIR_URL": server.url, "XDG_STATE_HOME": str(server.state_home)})
-        model_id, _, _, _ = widget(client, "s")
-        server.stop()
-        drain(client)
-        update(client, model_id, {"value": 4})
-        seen = wait_iopub(client, lambda m: is_comm(model_id, "update")(m)
-                          and m["content"]["data"]["state"].get("disabled") is True)
-        tooltip = seen[-1]["content"]["data"]["state"]["tooltip"]
-        assert "marimo is gone" in tooltip and "kernel is still running" in tooltip
-        run = execute(client, "1 + 1")  # the kernel lives, and says what is wrong
-        assert run.reply["status"] == "error"
-        assert km.is_alive()
+        env = {"MARIMO_PAIR_URL": server.url, "XDG_STATE_HOME": str(server.state_home)}
+        with started_kernel(env) as (km, client):
+            model_id, _, _, _ = widget(client, "s")
+            server.stop()
+            drain(client)
+            update(client, model_id, {"value": 4})
+            seen = wait_iopub(client, lambda m: is_comm(model_id, "update")(m)
+                              and m["content"]["data"]["state"].get("disabled") is True)
+            tooltip = seen[-1]["content"]["data"]["state"]["tooltip"]
+            assert "marimo is gone" in tooltip and "kernel is still running" in tooltip
+            run = execute(client, "1 + 1")  # the kernel lives, and says what is wrong
+            assert run.reply["status"] == "error"
+            assert km.is_alive()
     finally:
-        if km is not None:
-            stop_kernel(km, client)
         server.stop()
 
 

@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from support import MarimoServer, execute, start_kernel, stop_kernel
+from support import MarimoServer, execute, started_kernel
 from test_widgets import drain, update, wait_iopub, widget
 
 pytestmark = pytest.mark.timeout(300)
@@ -79,15 +79,8 @@ def srv(tmp_path_factory):
 @pytest.fixture(scope="module")
 def kcs(srv):
     env = {"MARIMO_PAIR_URL": srv.url, "XDG_STATE_HOME": str(srv.state_home)}
-    km, kc = start_kernel(env)
-    km2 = kc2 = None
-    try:
-        km2, kc2 = start_kernel(env)
+    with started_kernel(env) as (_, kc), started_kernel(env) as (_, kc2):
         yield kc, kc2
-    finally:
-        stop_kernel(km, kc)
-        if km2 is not None:
-            stop_kernel(km2, kc2)
 
 
 def page_set(srv: MarimoServer, element_id: str, value: object) -> None:
@@ -174,17 +167,14 @@ def test_deleting_the_cell_disables_the_widget(kcs):
 
 def test_the_kernel_lives_when_marimo_dies(tmp_path):
     server = MarimoServer.start(tmp_path / "dies", code=NOTEBOOK)
-    km = kc = None
     try:
-        km, kc = start_kernel({"MARIMO_PAIR_URL": server.url, "XDG_STATE_HOME": str(server.state_home)})
-        widget(kc, "s")
-        server.stop()
-        time.sleep(1.5)  # the stream notices and retries; the kernel must not care
-        assert execute(kc, "1 + 1").reply["status"] == "error"  # says marimo is gone
-        assert km.is_alive()
+        with started_kernel({"MARIMO_PAIR_URL": server.url, "XDG_STATE_HOME": str(server.state_home)}) as (km, kc):
+            widget(kc, "s")
+            server.stop()
+            time.sleep(1.5)  # the stream notices and retries; the kernel must not care
+            assert execute(kc, "1 + 1").reply["status"] == "error"  # says marimo is gone
+            assert km.is_alive()
     finally:
-        if km is not None:
-            stop_kernel(km, kc)
         server.stop()
 
 
@@ -211,32 +201,30 @@ def test_old_marimo_widgets_go_one_way_and_say_so_once(tmp_path):
     from marimo_pair_kernel.discovery import Notebook
 
     srv = MarimoServer.start(tmp_path / "old", code=NOTEBOOK, python=old_marimo_python(), open_session=False)
-    tab = km = kc = None
+    tab = None
     try:
         tab = WsSession(srv.url, str(srv.notebook)).start()
         srv.execute(RUN_ALL_CELLS, Notebook(key=tab.key, session_id=None, path=str(srv.notebook), filename=None))
-        km, kc = start_kernel({"MARIMO_PAIR_URL": srv.url, "XDG_STATE_HOME": str(srv.state_home)})
-        model_id, _, _, first = widget(kc, "s")
+        with started_kernel({"MARIMO_PAIR_URL": srv.url, "XDG_STATE_HOME": str(srv.state_home)}) as (km, kc):
+            model_id, _, _, first = widget(kc, "s")
 
-        def note(m: dict) -> bool:
-            return m["msg_type"] == "stream" and "do not reach the widgets" in m["content"]["text"]
+            def note(m: dict) -> bool:
+                return m["msg_type"] == "stream" and "do not reach the widgets" in m["content"]["text"]
 
-        # Under the execute that showed the widget (the stream finds out after it ended).
-        said = [m for m in first.messages if note(m)] or [wait_iopub(kc, note, timeout=30)[-1]]
-        assert said[0]["parent_header"]["msg_id"] == first.messages[0]["parent_header"]["msg_id"]
-        text = said[0]["content"]["text"]
-        assert OLD_MARIMO_VERSION in text and "older than 0.23.14" in text, text
-        _, _, _, second = widget(kc, "s")
-        update(kc, model_id, {"value": 6})  # Jupyter -> marimo still works
-        seen = second.messages + wait_iopub(kc, lambda m: m["msg_type"] == "display_data"
-                                            and "vnd.marimo-pair+json" in str(m["content"]["data"]))
-        assert execute(kc, "s.value").result["text/plain"] == "6"
-        seen += wait_iopub_all(kc)
-        assert not [m for m in seen if note(m)], "said twice"
-        assert km.is_alive()
+            # Under the execute that showed the widget (the stream finds out after it ended).
+            said = [m for m in first.messages if note(m)] or [wait_iopub(kc, note, timeout=30)[-1]]
+            assert said[0]["parent_header"]["msg_id"] == first.messages[0]["parent_header"]["msg_id"]
+            text = said[0]["content"]["text"]
+            assert OLD_MARIMO_VERSION in text and "older than 0.23.14" in text, text
+            _, _, _, second = widget(kc, "s")
+            update(kc, model_id, {"value": 6})  # Jupyter -> marimo still works
+            seen = second.messages + wait_iopub(kc, lambda m: m["msg_type"] == "display_data"
+                                                and "vnd.marimo-pair+json" in str(m["content"]["data"]))
+            assert execute(kc, "s.value").result["text/plain"] == "6"
+            seen += wait_iopub_all(kc)
+            assert not [m for m in seen if note(m)], "said twice"
+            assert km.is_alive()
     finally:
-        if km is not None:
-            stop_kernel(km, kc)
         if tab is not None:
             tab.close()
         srv.stop()
