@@ -44,10 +44,11 @@ from sections import (  # noqa: E402
     trivial_execute,
 )
 from support import MarimoServer, start_kernel, stop_kernel  # noqa: E402
+from wire import bytes_per_request  # noqa: E402
 
 SECTION_KEYS = (
     "trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory", "output_conversion",
-    "editing_help", "lifecycle", "console_start", "pair_namespace",
+    "editing_help", "lifecycle", "console_start", "pair_namespace", "request_bytes",
 )
 
 
@@ -100,6 +101,7 @@ def run(cfg: Config, work: Path) -> list[Section]:
             _guarded("lifecycle", "9. lifecycle", lambda: lifecycle(b)),
             _guarded("console_start", "10. console start", lambda: console_start(b)),
             _guarded("pair_namespace", "11. pair namespace", lambda: pair_namespace(b)),
+            _guarded("request_bytes", "12. bytes per request", lambda: bytes_per_request(b)),
             # Last: it waits out what is left of marimo pair's cap.
             _guarded("discovery", "3. discovery", lambda: discovery(b, crowded, dead_only, pair, hung)),
         ]

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = {
     "trivial_execute", "bulk_output", "discovery", "kernel_start", "agent_per_call", "memory", "output_conversion",
-    "editing_help", "lifecycle", "console_start", "pair_namespace",
+    "editing_help", "lifecycle", "console_start", "pair_namespace", "request_bytes",
 }
 
 
@@ -70,5 +70,11 @@ def test_bench_quick_produces_every_section(tmp_path):
     assert sections["console_start"]["figures"]["console_first_answer"]["n"] >= 1
     pair = sections["pair_namespace"]["figures"]
     assert pair["run_empty_us_in_marimo"] > 0 and pair["run_100_held_us_in_marimo"] > 0
+
+    wire = sections["request_bytes"]["figures"]
+    for kind in ("trivial", "cells", "cell_edit"):  # every execute went through the relay, and was counted
+        assert wire[kind]["sent_bytes_median"] > wire[kind]["code_chars_in_execute_posts_median"] > 0, wire[kind]
+        assert wire[kind]["received_bytes_median"] > 0 and wire[kind]["latency"]["n"] >= 3, wire[kind]
+    assert wire["cell_edit"]["code_chars_in_execute_posts_median"] > len(wire["cell_edit"]["code"].split("\n")[1])
 
     assert "section / measure" in proc.stdout
