@@ -33,7 +33,7 @@ from .errors import PairError, UnsupportedServer
 from .outputs import ErrorInfo, with_cells
 
 if TYPE_CHECKING:
-    from .magics import MagicContext
+    from .context import MagicContext
 
 # The first marimo release with each code-mode attribute we use (read from the released wheels).
 CODE_MODE_SINCE = "0.21.1"

@@ -16,33 +16,30 @@ import sys
 import threading
 import time
 import traceback as tb_module
-from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures import wait as wait_futures
 from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
 from . import __version__, scratchpad, transform
-from .errors import ConnectionFailed, PairError, ServerGone, SessionGone, UsageError
+from .context import RunOutcome
+from .errors import PairError, UsageError
 from .fastimport import import_httpx_lean
-from .magics import Magic, RunOutcome, load_all
-from .outputs import DisplayStream, ErrorInfo, error_from_exception, parse_error, starts_error_report, value_bundle
+from .magics import Magic, load_all
+from .outputs import ErrorInfo, error_from_exception, value_bundle
+from .session import QUICK_DEADLINE, NotebookContext, QuietContext, Session
 
 if TYPE_CHECKING:
-    from .client import ExecuteResult
     from .late import LateOutputs
-    from .target import Target, Targeter
+    from .target import Targeter
+
+__all__ = ["QUICK_DEADLINE", "MarimoPairKernel"]
 
 log = logging.getLogger("marimo_pair_kernel")
 
 _EXIT = {"exit", "quit", "exit()", "quit()"}
 _SHOWN = ("execute_result", "display_data", "update_display_data")
-# Completion and inspection hold the shell channel at most this long: JupyterLab drops a completion
-# reply after 1 s and jupyter console gives up on the is_complete queued behind it after 1 s, so
-# an empty reply in time beats a late one. The request itself finishes on a worker thread.
-QUICK_DEADLINE = 0.45
 _PAGER = re.compile(r"^\s*(\?{1,2})?\s*([A-Za-z_%][\w.]*)\s*(\?{1,2})?\s*$")
 
 
@@ -69,25 +66,13 @@ class MarimoPairKernel(Kernel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._targeter: Targeter | None = None
-        self._installed: set[tuple[str, str]] = set()  # notebook sessions that have our helpers
-        self.launcher = None
-        self.cell_id: str | None = None
-        self._state: dict[str, Any] = {}
-        # This kernel's own namespace in the marimo kernel (runtime_state.py): a new id per process,
-        # so a restarted kernel starts empty. MARIMO_PAIR_NO_STATE=1 (or %pairns off): nothing persists.
-        self._state[scratchpad.PAIR_ID_KEY] = scratchpad.new_pair_id()
-        self._state[scratchpad.PAIR_ON_KEY] = scratchpad.state_wanted()
-        self._scratch_names: set[str] = set()
+        self.pair_session = Session()  # the notebook: target, runtime install, the ways to run code
+        self.context = NotebookContext(self.pair_session, _Client(self))  # what magics see
         self._history: list[tuple[int, int, str]] = []  # (session, line, source), as IPython keeps it
         # Per-request flags, set by do_execute; completion may come before any execute.
         self._silent = False
         self._hidden = False
         self._allow_stdin = False
-        self._targeter_lock = threading.Lock()
-        self._quick_lock = threading.Lock()
-        self._quick_job: Future | None = None  # the editing-help request in flight, if any
-        self._late: tuple[str, Future] | None = None  # (code, job) of a request that missed its deadline
         self._open_first = None
         self._late_out: LateOutputs | None = None  # output of this kernel's threads after their execute
         from .widgets import Widgets
@@ -97,23 +82,21 @@ class MarimoPairKernel(Kernel):
             # `marimo-pair-kernel console NB.py`: start the server now, finish %open on first execute.
             from .magics.opening import open_from_env
 
-            self._open_first = open_from_env(self)
+            self._open_first = open_from_env(self.context)
         # Now rather than at start(): finding the notebook overlaps the rest of the kernel's start-up.
         threading.Thread(target=self._warm_up, name="marimo-pair-warm-up", daemon=True).start()
 
-    # httpx, discovery and the magic families load on first use, not at start-up: a kernel
-    # that starts as fast as ipykernel's own is what makes the console feel instant.
+    # The magic families load on first use, not at start-up (so do httpx and discovery, see
+    # session.py): a kernel that starts as fast as ipykernel's own is what makes the console feel instant.
 
     @property
     def targeter(self) -> Targeter:
-        if self._targeter is None:
-            with self._targeter_lock:  # the warm-up thread may get here first
-                if self._targeter is None:
-                    import_httpx_lean()  # target's HTTP client imports httpx; without its extras
-                    from .target import Targeter
+        return self.pair_session.targeter
 
-                    self._targeter = Targeter()
-        return self._targeter
+    @property
+    def _targeter(self) -> Targeter | None:
+        # widgets.py reads the target without resolving one (getattr(kernel, "_targeter")).
+        return self.pair_session._targeter
 
     def _warm_up(self) -> None:
         """Before the first Tab: find the notebook, install our runtime there, warm jedi.
@@ -133,17 +116,14 @@ class MarimoPairKernel(Kernel):
                 # The console's notebook: once it is open, do now what the first `1 + 1` would
                 # (install our runtime), and warm IPython and jedi in marimo, before it is typed.
                 target, _, _ = ready.result()
-                if not self._note_warmed(ready):  # install our runtime (the tail only uses it), warm it
-                    self._quick_submit(scratchpad.warm_code(), target)
+                if not self._note_warmed(ready):  # install our runtime, warm it
+                    self.pair_session.warm(target)
                 return
             t0 = time.perf_counter()
             import_httpx_lean()
             self.targeter.current()
             log.debug("warm-up: notebook found in %.0f ms", (time.perf_counter() - t0) * 1000)
-            with self._quick_lock:
-                asked = self._quick_job is not None
-            if not asked:  # a Tab that came first installs the runtime itself, and warms jedi
-                self._quick_submit(scratchpad.warm_code())
+            self.pair_session.warm(unless_asked=True)  # a Tab that came first installs the runtime, and warms jedi
         except Exception:  # noqa: BLE001 - warming is an optimisation; the real request reports problems
             log.debug("warm-up failed", exc_info=True)
 
@@ -153,7 +133,7 @@ class MarimoPairKernel(Kernel):
             return False
         target, _, warmed = ready.result()
         if warmed:  # the request that ran the notebook's cells installed and warmed it
-            self._installed.add((target.client.url, target.notebook.session_id or target.notebook.key))
+            self.pair_session.mark_installed(target)
         return bool(warmed)
 
     @property
@@ -202,47 +182,6 @@ class MarimoPairKernel(Kernel):
             self.widgets.adopt(content.get("data"))
         return super().send_response(stream, msg_or_type, content, *args, **kwargs)
 
-    # -- MagicContext ------------------------------------------------------------------
-
-    def stream(self, name: str, text: str) -> None:
-        self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
-
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
-        self.send_response(
-            self.iopub_socket, "display_data", {"data": bundle, "metadata": metadata or {}, "transient": {}}
-        )
-
-    def result(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
-        if self._silent:  # as ipykernel: a silent execute publishes no result
-            return
-        content = {"execution_count": self._count, "data": bundle, "metadata": metadata or {}}
-        self.send_response(self.iopub_socket, "execute_result", content)
-
-    def ask(self, prompt: str) -> str | None:
-        """A line typed in answer to `prompt` (stdin), or None when the client cannot answer."""
-        if not self._allow_stdin:
-            return None
-        return self.raw_input(prompt)
-
-    def ask_password(self, prompt: str) -> str:
-        if not self._allow_stdin:
-            raise PairError(
-                "This client cannot answer input requests (stdin is not allowed), so %token cannot "
-                "ask for the token. Set MARIMO_TOKEN in the kernel's environment instead."
-            )
-        return self.getpass(prompt)
-
-    def state(self, key: str, default: Any = None) -> Any:
-        return self._state.get(key, default)
-
-    def set_state(self, key: str, value: Any) -> None:
-        self._state[key] = value
-
-    def run(self, code: str) -> RunOutcome:
-        """Run helper code for a magic: streams go to the client, the error is returned."""
-        result, error = self._scratch(code)
-        return RunOutcome(result.success, scratchpad.read_payload(result.output), error)
-
     # -- execute ---------------------------------------------------------------------------
 
     async def do_execute(  # type: ignore[override]
@@ -256,7 +195,7 @@ class MarimoPairKernel(Kernel):
         cell_meta: dict | None = None,
         cell_id: str | None = None,
     ) -> dict[str, Any]:
-        self.cell_id = cell_id or (cell_meta or {}).get("cellId")
+        self.context.cell_id = cell_id or (cell_meta or {}).get("cellId")
         store_history = store_history and not silent  # the message spec: silent forces it off
         if store_history:
             self._history.append((1, self._count, code))
@@ -302,10 +241,12 @@ class MarimoPairKernel(Kernel):
     def execution_count(self, value: int) -> None:
         pass
 
+    def _stream(self, name: str, text: str) -> None:
+        self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
+
     def _flush_warnings(self) -> None:
-        for w in self.targeter.warnings:
-            self.stream("stderr", w + "\n")
-        self.targeter.warnings.clear()
+        for w in self.pair_session.take_warnings():
+            self._stream("stderr", w + "\n")
 
     def _execute(self, code: str, reply: dict[str, Any]) -> ErrorInfo | None:
         stripped = code.strip()
@@ -328,7 +269,7 @@ class MarimoPairKernel(Kernel):
             self._note_warmed(getattr(finish, "ready", None))  # before the warm-up thread may get to it
         rewritten = transform.rewrite(code, hidden=self._hidden)  # IPython's %magics and !cmd (transform.py)
         if rewritten.note and not self._silent:
-            self.stream("stderr", rewritten.note)
+            self._stream("stderr", rewritten.note)
         code, stripped = rewritten.code, rewritten.code.strip()
         if stripped.startswith("%%"):
             first, _, body = code.lstrip().partition("\n")
@@ -349,7 +290,7 @@ class MarimoPairKernel(Kernel):
             else:
                 self._page(self._inspect_text(name, len(marks) - 1), reply)
             return None
-        prepared = scratchpad.prepare(code, self._page_url(), self.pair_owner(), self._count)
+        prepared = scratchpad.prepare(code, self.pair_session.page_url(), self.pair_session.pair_owner(), self._count)
         if prepared.asks_input:
             raise PairError(
                 f"{prepared.asks_input}() cannot be answered here: marimo's scratchpad would wait for "
@@ -358,25 +299,15 @@ class MarimoPairKernel(Kernel):
             )
         return self._run_user_code(prepared)
 
-    def pair_owner(self) -> scratchpad.Owner:
-        """Whose namespace user code runs in (None as the id: nothing persists, see %pairns)."""
-        state = self._state
-        return scratchpad.owner_of(state.get(scratchpad.PAIR_ID_KEY), bool(state.get(scratchpad.PAIR_ON_KEY)))
-
     def _run_user_code(self, prepared: scratchpad.Prepared) -> ErrorInfo | None:
-        result, error = self._scratch(prepared.code)
-        if error is not None and scratchpad.runtime_missing(error.ename, error.evalue):
-            # The marimo kernel restarted and lost our runtime (and the names with it): nothing
-            # of the user's ran; install it and send the code again.
-            self._installed.clear()
-            result, error = self._scratch(prepared.code)
-        if error is not None:
-            return self._hint(error)
-        if prepared.code and self.pair_owner().kernel_id is None:
-            self._scratch_names |= prepared.bound_names
+        ran = self.pair_session.run_streamed(prepared.code, self.context.sink)
+        if ran.error is not None:
+            return self.pair_session.explain(ran.error, self.context)
+        if prepared.code and self.pair_session.pair_owner().kernel_id is None:
+            self.pair_session.note_bound(prepared.bound_names)
         if self._silent:
             return None
-        payload = scratchpad.read_payload(result.output)
+        payload = ran.payload
         if payload is not None:
             # As ipykernel: the value first, then the figures still open at the end.
             value = payload.get("value") or {}
@@ -389,25 +320,18 @@ class MarimoPairKernel(Kernel):
                 )
             for shown in payload.get("after") or []:
                 self._publish({"k": "display", **shown})
-        elif result.output is not None and result.output.data:
+        elif ran.output is not None and ran.output.data:
             # Our tail answers with a payload or nothing; marimo's own output means the runtime
             # is gone (the marimo kernel restarted): show marimo's form, reinstall for next time.
             if scratchpad.RUNTIME_MODULE in prepared.code:
-                self._installed.clear()
-            bundle = value_bundle(None, result.output)
+                self.pair_session.forget_installs()
+            bundle = value_bundle(None, ran.output)
             if bundle and prepared.has_value:
                 content = {"execution_count": self._count, "data": bundle, "metadata": {}}
                 self.send_response(self.iopub_socket, "execute_result", content)
             elif bundle:
-                self.display(bundle)
+                self.context.display(bundle)
         return None
-
-    def _page_url(self) -> str:
-        """The marimo page, named on snapshots of mo.ui elements ("" before a target is known)."""
-        try:
-            return self.targeter.current().url
-        except Exception:  # noqa: BLE001 - the execute itself reports a missing target
-            return ""
 
     def _publish(self, msg: dict[str, Any]) -> None:
         """One display message from the runtime (see outputs.DisplayStream) as ipykernel sends it."""
@@ -440,205 +364,15 @@ class MarimoPairKernel(Kernel):
                     )
 
             self._late_out = late.LateOutputs(publish)
-        target = self._targeter.target if self._targeter is not None else None
+        target = self.pair_session.resolved
         self._late_out.register(tag, self.get_parent("shell"), target.viewer_target() if target is not None else None)
-
-    def _hint(self, error: ErrorInfo) -> ErrorInfo:
-        if (usage := transform.usage_error(error)) is not None:  # a magic's, from the runtime
-            return usage
-        if error.ename == "NameError":
-            m = re.search(r"name '(\w+)' is not defined", error.evalue)
-            if m and m.group(1) in self._scratch_names and self.pair_owner().kernel_id is None:
-                hint = (
-                    f"Note: '{m.group(1)}' was bound by an earlier execution here, but with %pairns off "
-                    "names vanish after each call. Use %pairns on to keep them, or %%cell to define it "
-                    "in a notebook cell."
-                )
-                return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", hint])
-            if m:
-                # A notebook nobody has run yet (or a cell edited without running) leaves its names undefined.
-                from . import codemode
-
-                try:
-                    note = codemode.unrun_note(self, m.group(1), self._page_url())
-                except Exception:  # noqa: BLE001 - the note is a courtesy; the NameError stands without it
-                    note = None
-                if note:
-                    return ErrorInfo(error.ename, error.evalue, [*error.traceback, "", note], error.raw)
-        if error.context != "ipython" and "__marimo__cell_" in error.raw.replace("__marimo__cell___scratch__", ""):
-            # Frames in notebook cells (a function a cell defines): show those cells' lines too.
-            from . import codemode
-
-            with contextlib.suppress(Exception):  # the error as it is beats none
-                error = codemode.with_cell_lines(self, error)[1]
-        return error
-
-    def _send(self, code: str, on_stream: Callable[[str, str], None], timeout: float | None = None) -> ExecuteResult:
-        """Run code on the current target; retry once where the session moved (nothing ran)."""
-        target = self.targeter.current()
-        try:
-            return self._execute_on(target, code, on_stream, timeout)
-        except SessionGone:
-            target = self.targeter.refind(target)
-            return self._execute_on(target, code, on_stream, timeout)
-        except (ServerGone, ConnectionFailed):
-            if not target.client.health(timeout=0.5):
-                # Next execute re-resolves (same file, maybe another port) instead of reusing a dead target.
-                self.targeter.forget()
-            raise
-
-    def _execute_on(
-        self, target: Target, code: str, on_stream: Callable[[str, str], None], timeout: float | None
-    ) -> ExecuteResult:
-        # Once per notebook session: install our helpers, so that even the first code that
-        # reaches an input() (say, inside a notebook function) fails at once instead of hanging.
-        session = (target.client.url, target.notebook.session_id or target.notebook.key)
-        if session not in self._installed:
-            target.client.execute(scratchpad.install_code(), target.notebook, lambda name, text: None, timeout=timeout)
-            self._installed.add(session)
-        return target.client.execute(code, target.notebook, on_stream, timeout=timeout)
-
-    def _scratch(self, code: str) -> tuple[ExecuteResult, ErrorInfo | None]:
-        """Send code to the scratchpad, streaming its output to the client."""
-        held: list[str] = []
-        displays = DisplayStream()
-
-        def on_stream(name: str, text: str) -> None:
-            # marimo sends a traceback as one stderr chunk; hold it so it is shown once, as the
-            # `error`, not also as stderr. Other stderr (even if it arrives later) passes through.
-            if name == "stderr" and starts_error_report(text):
-                held.append(text)
-            elif name == "stdout":
-                self._stdout_items(displays.feed(text))
-            elif not self._silent:
-                # A warning quotes its source line: the user's, not our rewrite of it.
-                self.stream(name, scratchpad.restore_traceback(text) if name == "stderr" else text)
-
-        self.targeter.current()
-        self._flush_warnings()  # e.g. "not on this machine": before the code goes there, not one execute later
-        try:
-            result = self._send(code, on_stream)
-        finally:
-            self._stdout_items(displays.close())
-        if result.success:
-            if held and not self._silent:
-                self.stream("stderr", "".join(held))
-            return result, None
-        if held:
-            if len(held) > 1 and not self._silent:
-                self.stream("stderr", "".join(held[:-1]))
-            # The frames show the user's lines around the failing one, named Cell In[N] as IPython does:
-            # IPython's own formatter where marimo's Python has IPython, else marimo's text laid out so.
-            text = scratchpad.restore_traceback(held[-1])
-            return result, self._ipython_error(text) or parse_error(
-                text, count=self._count, source=scratchpad.user_source(code), mode=self.state("xmode", "Context")
-            )
-        return result, ErrorInfo(
-            "Error", "marimo reported a failure without a traceback", ["marimo reported a failure without a traceback"]
-        )
-
-    def _ipython_error(self, text: str) -> ErrorInfo | None:
-        """The failed run's exception as IPython's ultratb lays it out in marimo (runtime_tracebacks.py).
-
-        One more request, made only after a failure; None when marimo's Python has no IPython or
-        the exception was not the run's own (then marimo's text is laid out here instead).
-        """
-        if "Traceback (most recent call last)" not in text:
-            return None  # a SyntaxError marimo caught before running anything: no exception object
-        try:
-            ask = scratchpad.format_error_code(self._count, self.state("xmode", "Context"))
-            result = self._send(ask, lambda name, text: None)
-        except PairError:
-            return None
-        payload = scratchpad.read_payload(result.output) if result.success else None
-        if not payload or not isinstance(payload.get("traceback"), list):
-            return None
-        stb = [str(x) for x in payload["traceback"]]
-        return ErrorInfo(str(payload.get("ename", "")), str(payload.get("evalue", "")), stb, text, "ipython")
-
-    # -- editing help: completion and inspection, within QUICK_DEADLINE ---------------------------
-
-    def _quick(self, code: str) -> dict | None:
-        """Our helper code's answer within QUICK_DEADLINE, or None (late, busy, no notebook).
-
-        The request runs on a worker thread and is never cut short: closing its stream would
-        make marimo interrupt its kernel, possibly in a person's cell that started meanwhile. A
-        late answer is kept, so asking the same again (a second Tab) gets it at once.
-        """
-        deadline = time.monotonic() + QUICK_DEADLINE
-        late = self._late
-        with self._quick_lock:
-            previous = self._quick_job
-        if previous is not None and not previous.done():
-            # One at a time: a request still in flight (or the warm-up) goes first.
-            wait_futures([previous], timeout=max(0.0, deadline - time.monotonic()))
-            if not previous.done():
-                return None
-        if late is not None and late[0] == code and late[1].done():
-            self._late = None
-            return late[1].result() if late[1].exception() is None else None
-        job = self._quick_submit(code)
-        try:
-            return job.result(timeout=max(0.0, deadline - time.monotonic()))
-        except FutureTimeout:
-            self._late = (code, job)
-            return None
-        except Exception:  # noqa: BLE001 - no notebook, server gone, ...: no suggestions
-            return None
-
-    def _quick_submit(self, code: str, target: Target | None = None) -> Future:
-        job: Future = Future()
-
-        def work() -> None:
-            try:
-                job.set_result(self._quick_run(code, target))
-            except BaseException as e:  # noqa: BLE001 - handed to whoever waits
-                job.set_exception(e)
-
-        with self._quick_lock:
-            self._quick_job = job
-        threading.Thread(target=work, name="marimo-pair-quick", daemon=True).start()
-        return job
-
-    def _quick_run(self, code: str, target: Target | None = None) -> dict | None:
-        target = target or self.targeter.current()
-        if target.client.busy(target.notebook):
-            return None  # it would wait behind a running cell
-        result = target.client.execute(code, target.notebook, lambda name, text: None, timeout=None)
-        # Our helper code installs the runtime (and the input() guard) where it is missing.
-        self._installed.add((target.client.url, target.notebook.session_id or target.notebook.key))
-        return scratchpad.read_payload(result.output) if result.success else None
-
-    def _stdout_items(self, items: list[tuple[str, Any]]) -> None:
-        for kind, item in items:
-            if kind == "display":
-                self._publish(item)
-            elif not self._silent:
-                self.stream("stdout" if kind == "text" else "stderr", item)
-
-    def _internal(self, code: str, quick: bool = False) -> dict | None:
-        """Run our own helper code silently; None when it fails.
-
-        `quick` is for editing help (completion, inspection): it must neither wait behind a
-        running cell nor cut one short. A timed-out stream would interrupt marimo's kernel,
-        possibly the person's own cell, so a busy kernel is skipped, and the timeout is only a
-        last resort.
-        """
-        timeout = None
-        if quick:
-            target = self.targeter.current()
-            if target.client.busy(target.notebook):
-                return None
-            timeout = 10.0
-        result = self._send(code, lambda name, text: None, timeout)
-        return scratchpad.read_payload(result.output) if result.success else None
 
     def _user_expressions(self, expressions: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, expr in expressions.items():
-            prepared = scratchpad.prepare(expr, owner=self.pair_owner())
+            prepared = scratchpad.prepare(expr, owner=self.pair_session.pair_owner())
             try:
-                payload = self._internal(prepared.code) if prepared.has_value else None
+                payload = self.pair_session.run_silent(prepared.code) if prepared.has_value else None
             except PairError as e:
                 payload = None
                 err = error_from_exception(e)
@@ -670,7 +404,7 @@ class MarimoPairKernel(Kernel):
             )
         args = m.parse(argline)
         try:
-            outcome = m.handler(self, args, body)
+            outcome = m.handler(self.context, args, body)
         except UsageError as e:
             # Every bad magic line's error carries the usage, also when the handler found the problem.
             if "usage:" in str(e).lower():
@@ -690,7 +424,8 @@ class MarimoPairKernel(Kernel):
         return m.help()
 
     def _inspect_text(self, name: str, detail: int) -> str:
-        payload = self._internal(scratchpad.inspect_code(name, detail, self.pair_owner().kernel_id))
+        kernel_id = self.pair_session.pair_owner().kernel_id
+        payload = self.pair_session.run_silent(scratchpad.inspect_code(name, detail, kernel_id))
         if not payload or not payload.get("found"):
             raise PairError(f"Object `{name}` not found in the notebook's kernel.")
         return str(payload.get("text", ""))
@@ -730,7 +465,8 @@ class MarimoPairKernel(Kernel):
                 reply["matches"] = self._magic_words(name, word)
                 reply["cursor_start"] = cursor_pos - len(word)
                 return reply
-            payload = self._quick(scratchpad.completion_code(code, cursor_pos, self.pair_owner().kernel_id))
+            kernel_id = self.pair_session.pair_owner().kernel_id
+            payload = self.pair_session.run_quick(scratchpad.completion_code(code, cursor_pos, kernel_id))
             if payload:
                 matches = [str(x) for x in payload.get("matches", [])]
                 back = int(payload.get("start_back", 0))
@@ -755,7 +491,7 @@ class MarimoPairKernel(Kernel):
             # shell channel (is_complete, the next execute) behind a Tab. What comes late is
             # cached by the completer for the next Tab.
             job: Future = Future()
-            quiet = _QuietContext(self)
+            quiet = QuietContext(self.pair_session)
 
             def work() -> None:
                 found: list[str] = []
@@ -773,11 +509,15 @@ class MarimoPairKernel(Kernel):
         self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()
     ) -> dict[str, Any]:
         reply: dict[str, Any] = {"status": "ok", "found": False, "data": {}, "metadata": {}}
-        name = scratchpad.name_at(code, cursor_pos)
+        from IPython.utils.tokenutil import token_at_cursor
+
+        # IPython's own rule (ipykernel's): the name under the cursor, or the callee of the call it is in.
+        name = token_at_cursor(code, cursor_pos)
         if not name:
             return reply
         try:
-            payload = self._quick(scratchpad.inspect_code(name, detail_level, self.pair_owner().kernel_id))
+            kernel_id = self.pair_session.pair_owner().kernel_id
+            payload = self.pair_session.run_quick(scratchpad.inspect_code(name, detail_level, kernel_id))
         except KeyboardInterrupt:
             return reply
         if payload and payload.get("found"):
@@ -863,47 +603,49 @@ class MarimoPairKernel(Kernel):
             self.widgets.live.close()
             from .magics.namespace import forget_quietly
 
-            forget_quietly(self)  # the marimo kernel drops this kernel's names (restart or shutdown)
-            if self.launcher is not None:
-                self.launcher.stop_all()
+            forget_quietly(self.pair_session)  # the marimo kernel drops this kernel's names (restart or shutdown)
+            if self.pair_session.launcher is not None:
+                self.pair_session.launcher.stop_all()
         finally:
-            if self._targeter is not None:
-                self._targeter.close()
+            self.pair_session.close()
 
 
-class _QuietContext:
-    """The kernel as a magic's completer sees it on a worker thread: scratchpad runs are silent
-    and skip a busy notebook (as code completion's are), and nothing reaches the client, whose
-    current request may by then be another one."""
-
-    cell_id: str | None = None
+class _Client:
+    """The client's request in progress, as the session layer and magics write to it (context.Sink)."""
 
     def __init__(self, kernel: MarimoPairKernel) -> None:
         self._kernel = kernel
-        self.launcher = kernel.launcher
 
     @property
-    def targeter(self) -> Targeter:
-        return self._kernel.targeter
+    def silent(self) -> bool:
+        return self._kernel._silent
+
+    @property
+    def count(self) -> int:
+        return self._kernel._count
 
     def stream(self, name: str, text: str) -> None:
-        pass
+        self._kernel._stream(name, text)
+
+    def publish(self, msg: dict[str, Any]) -> None:
+        self._kernel._publish(msg)
 
     def display(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
-        pass
+        k = self._kernel
+        k.send_response(k.iopub_socket, "display_data", {"data": bundle, "metadata": metadata or {}, "transient": {}})
 
     def result(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
-        pass
-
-    def run(self, code: str) -> RunOutcome:
-        payload = self._kernel._quick_run(code)  # None: the notebook is busy, or no answer
-        return RunOutcome(payload is not None, payload, None)
+        k = self._kernel
+        if k._silent:  # as ipykernel: a silent execute publishes no result
+            return
+        content = {"execution_count": k._count, "data": bundle, "metadata": metadata or {}}
+        k.send_response(k.iopub_socket, "execute_result", content)
 
     def ask_password(self, prompt: str) -> str:
-        raise UsageError("a completion cannot ask for input")
-
-    def state(self, key: str, default: Any = None) -> Any:
-        return self._kernel.state(key, default)
-
-    def set_state(self, key: str, value: Any) -> None:
-        self._kernel.set_state(key, value)
+        k = self._kernel
+        if not k._allow_stdin:
+            raise PairError(
+                "This client cannot answer input requests (stdin is not allowed), so %token cannot "
+                "ask for the token. Set MARIMO_TOKEN in the kernel's environment instead."
+            )
+        return k.getpass(prompt)

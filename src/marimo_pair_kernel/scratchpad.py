@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,7 +158,7 @@ def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: in
     globals and returns IPython's display of the last expression with the figures still open.
     The name `_mpk_value` in the cell marks the run as the kernel's (`_in_our_run`). One short
     statement keeps marimo's per-execute parse and analysis small. The runtime must be installed
-    (`_execute_on` does it once per session); if the marimo kernel restarted and lost it, the cell
+    (the session layer does it once per session); if the marimo kernel restarted and lost it, the cell
     fails with a KeyError naming the module and the kernel reinstalls and sends it again
     (nothing of the user's ran). `page_url` (the marimo page) is named on snapshots of mo.ui elements.
     """
@@ -315,22 +314,3 @@ def inspect_code(name: str, detail: int, kernel_id: str | None = None) -> str:
 def state_code(expression: str) -> str:
     """Scratchpad lines that evaluate `expression` in the runtime (the pair namespaces' functions)."""
     return _call(expression)
-
-
-_NAME_AT = re.compile(r"[A-Za-z_][\w.]*$")
-_NAME_AFTER = re.compile(r"^\w*")
-
-
-def name_at(code: str, cursor_pos: int) -> str | None:
-    """The dotted name under (or just before) the cursor, for inspect requests."""
-    before = code[:cursor_pos]
-    after = code[cursor_pos:]
-    m = _NAME_AT.search(before)
-    head = m.group(0) if m else ""
-    tail = _NAME_AFTER.match(after).group(0)  # type: ignore[union-attr]
-    name = (head + tail).strip(".")
-    if not name:
-        # Cursor just after `f(`: inspect the callee, as IPython does.
-        m = re.search(r"([A-Za-z_][\w.]*)\s*\($", before)
-        name = m.group(1) if m else ""
-    return name if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name) else None

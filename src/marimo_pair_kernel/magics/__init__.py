@@ -11,53 +11,13 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from ..context import MagicContext
 from ..errors import UsageError
 
 if TYPE_CHECKING:
     from ..outputs import ErrorInfo
-    from ..target import Targeter
-
-
-class MagicContext(Protocol):
-    """What a magic may do; the kernel implements it."""
-
-    # A property: the kernel creates its Targeter lazily and magics never replace it.
-    @property
-    def targeter(self) -> Targeter: ...
-
-    cell_id: str | None  # the client's cell id (JupyterLab's `cellId`), if sent
-    launcher: Any  # the embedded-server launcher (see launcher.py), or None
-
-    def stream(self, name: str, text: str) -> None: ...
-
-    def display(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None: ...
-
-    # What a listing magic returns: one execute_result (Out[n]), as IPython shows a line magic's
-    # return value, so clients that read only results and streams (some MCP servers) see it too.
-    def result(self, bundle: dict[str, Any], metadata: dict[str, Any] | None = None) -> None: ...
-
-    def run(self, code: str) -> RunOutcome: ...
-
-    def ask_password(self, prompt: str) -> str: ...
-
-    def state(self, key: str, default: Any = None) -> Any: ...
-
-    def set_state(self, key: str, value: Any) -> None: ...
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """A scratchpad run done for a magic: output was already streamed to the client.
-
-    `payload` is what our helper code returned (see scratchpad.read_payload);
-    `error` is set when marimo reported a failure (it has not been shown yet).
-    """
-
-    success: bool
-    payload: dict | None
-    error: Any  # outputs.ErrorInfo | None
 
 
 class MagicParser(argparse.ArgumentParser):

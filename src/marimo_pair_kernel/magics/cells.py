@@ -11,9 +11,10 @@ import argparse
 from typing import Any
 
 from .. import codemode, mermaid
+from ..context import MagicContext
 from ..errors import UsageError
 from ..outputs import ErrorInfo, table_bundle
-from . import MagicContext, MagicParser, magic, namespace
+from . import MagicParser, magic, namespace
 
 BINDINGS_KEY = "cells.bindings"  # ctx.state: Jupyter cell id → marimo cell id made by unnamed %%cell
 SUBCOMMANDS = ("show", "run", "delete", "move", "edit")

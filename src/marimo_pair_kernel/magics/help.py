@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..context import MagicContext
 from ..outputs import PAIR_JSON, table_bundle
-from . import REGISTRY, MagicContext, MagicParser, magic
+from . import REGISTRY, MagicParser, magic
 
 
 def _forms(name: str) -> str:

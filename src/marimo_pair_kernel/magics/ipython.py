@@ -13,8 +13,9 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any
 
+from ..context import MagicContext
 from ..errors import UsageError
-from . import MagicContext, MagicParser, magic
+from . import MagicParser, magic
 
 FORWARDED: set[str] = set()  # magics that run in the notebook's process (see transform.py)
 

@@ -18,8 +18,9 @@ import contextlib
 from typing import Any
 
 from .. import scratchpad
+from ..context import MagicContext
 from ..errors import PairError, UsageError
-from . import MagicContext, MagicParser, magic
+from . import MagicParser, magic
 
 ID_KEY = scratchpad.PAIR_ID_KEY
 ON_KEY = scratchpad.PAIR_ON_KEY

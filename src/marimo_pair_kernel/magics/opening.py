@@ -16,11 +16,12 @@ from collections.abc import Callable
 
 from .. import discovery, scratchpad
 from ..client import MarimoClient, parse_version
+from ..context import MagicContext
 from ..discovery import Notebook, resolve_path, same_path
 from ..errors import LaunchError, PairError, UnsupportedServer, UsageError
 from ..launcher import CONSOLE_URL_ENV, OPEN_ENV, PYTHON_ENV, SANDBOX_ENV, START_TIMEOUT, Embedded, Launcher
 from ..target import Target
-from . import MagicContext, MagicParser, magic
+from . import MagicParser, magic
 
 
 def _setup(p: MagicParser) -> None:

@@ -6,9 +6,10 @@ import argparse
 from typing import Any
 
 from .. import codemode
+from ..context import MagicContext
 from ..errors import NoTargetError, UsageError
 from ..outputs import ErrorInfo, table_bundle
-from . import MagicContext, MagicParser, magic
+from . import MagicParser, magic
 
 UI_NAMES_KEY = "packages.ui_names"
 

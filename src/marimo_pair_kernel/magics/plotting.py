@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import MagicContext, MagicParser, magic
+from ..context import MagicContext
+from . import MagicParser, magic
 
 
 def _setup(p: MagicParser) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from .. import discovery
+from ..context import MagicContext
 from ..discovery import resolve_path
 from ..errors import UsageError
 from ..outputs import table_bundle
 from ..target import Target
-from . import MagicContext, MagicParser, magic
+from . import MagicParser, magic
 
 
 def discovery_bundle(found: discovery.Discovery, *, shell: bool = False) -> dict:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..context import MagicContext
 from ..errors import UsageError
-from . import MagicContext, MagicParser, magic
+from . import MagicParser, magic
 
 # IPython's order: %xmode with no argument moves to the next one.
 MODES = ("Plain", "Context", "Verbose", "Minimal")
