@@ -8,7 +8,6 @@ kernel never dies of them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -17,16 +16,14 @@ import threading
 import time
 import traceback as tb_module
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
 from . import __version__, scratchpad, transform
-from .context import RunOutcome
-from .errors import PairError, UsageError
+from .errors import PairError
 from .fastimport import import_httpx_lean
-from .magics import Magic, load_all
+from .magics import Magic, argument_words, help_text, load_all, run_magic
 from .outputs import ErrorInfo, error_from_exception, value_bundle
 from .session import QUICK_DEADLINE, NotebookContext, QuietContext, Session
 
@@ -274,19 +271,19 @@ class MarimoPairKernel(Kernel):
         if stripped.startswith("%%"):
             first, _, body = code.lstrip().partition("\n")
             name, _, argline = first[2:].partition(" ")
-            return self._magic(name, argline, body.rstrip("\n") + "\n" if body.strip() else "", cell=True, reply=reply)
+            return self._magic(name, argline, body.rstrip("\n") + "\n" if body.strip() else "", cell=True)
         if stripped.startswith("%") and "\n" not in stripped:
             name, _, argline = stripped[1:].partition(" ")
             if name.endswith("?"):
-                self._page(self._magic_help_text(name.rstrip("?")), reply)
+                self._page(help_text(name.rstrip("?")), reply)
                 return None
-            return self._magic(name, argline, None, cell=False, reply=reply)
+            return self._magic(name, argline, None, cell=False)
         m = _PAGER.match(stripped) if "?" in stripped else None
         if m and (m.group(1) or m.group(3)):
             marks = m.group(1) or m.group(3)
             name = m.group(2)
             if name.startswith("%"):
-                self._page(self._magic_help_text(name.lstrip("%")), reply)
+                self._page(help_text(name.lstrip("%")), reply)
             else:
                 self._page(self._inspect_text(name, len(marks) - 1), reply)
             return None
@@ -392,36 +389,11 @@ class MarimoPairKernel(Kernel):
 
     # -- magics and pager --------------------------------------------------------------------
 
-    def _magic(self, name: str, argline: str, body: str | None, *, cell: bool, reply: dict) -> ErrorInfo | None:
-        m = self.magics.get(name)
-        if m is None:
-            raise UsageError(f"There is no magic {'%%' if cell else '%'}{name}. Run %help to list the magics.")
-        if cell and not m.cell:
-            raise UsageError(f"%{name} is a line magic; write it as %{name} on one line.\n\n{m.usage}")
-        if not cell and not m.line:
-            raise UsageError(
-                f"%%{name} is a cell magic: put %%{name} on the first line and the code below.\n\n{m.usage}"
-            )
-        args = m.parse(argline)
-        try:
-            outcome = m.handler(self.context, args, body)
-        except UsageError as e:
-            # Every bad magic line's error carries the usage, also when the handler found the problem.
-            if "usage:" in str(e).lower():
-                raise
-            raise UsageError(f"{e}\n\n{m.usage}\n(see %{name}? for help)") from None
-        if isinstance(outcome, ErrorInfo):
-            return outcome
-        if isinstance(outcome, RunOutcome) and outcome.error is not None:
-            return outcome.error
-        self._flush_warnings()
-        return None
-
-    def _magic_help_text(self, name: str) -> str:
-        m = self.magics.get(name.lstrip("%"))
-        if m is None:
-            raise UsageError(f"There is no magic %{name.lstrip('%')}. Run %help to list them.")
-        return m.help()
+    def _magic(self, name: str, argline: str, body: str | None, *, cell: bool) -> ErrorInfo | None:
+        error = run_magic(self.context, name, argline, body, cell=cell)
+        if error is None:
+            self._flush_warnings()
+        return error
 
     def _inspect_text(self, name: str, detail: int) -> str:
         kernel_id = self.pair_session.pair_owner().kernel_id
@@ -462,7 +434,9 @@ class MarimoPairKernel(Kernel):
             if line.lstrip().startswith("%") or (before.count("\n") == 0 and first_line.startswith("%")):
                 word = re.search(r"[^\s]*$", line).group(0)  # type: ignore[union-attr]
                 name = line.lstrip("%").split(" ", 1)[0]
-                reply["matches"] = self._magic_words(name, word)
+                mg = self.magics.get(name)
+                quiet = QuietContext(self.pair_session)  # nothing reaches the client; a busy notebook is skipped
+                reply["matches"] = argument_words(mg, quiet, word, QUICK_DEADLINE) if mg is not None else []
                 reply["cursor_start"] = cursor_pos - len(word)
                 return reply
             kernel_id = self.pair_session.pair_owner().kernel_id
@@ -479,31 +453,6 @@ class MarimoPairKernel(Kernel):
         except Exception:  # noqa: BLE001 - completion must never raise
             log.debug("completion failed", exc_info=True)
         return reply
-
-    def _magic_words(self, name: str, word: str) -> list[str]:
-        m = self.magics.get(name)
-        if m is None:
-            return []
-        words = list(m.options())
-        if m.completers:
-            # Some ask marimo (cell names, UI elements): on a worker, within the editing-help
-            # deadline and silently, as code completion does, so a running cell never holds the
-            # shell channel (is_complete, the next execute) behind a Tab. What comes late is
-            # cached by the completer for the next Tab.
-            job: Future = Future()
-            quiet = QuietContext(self.pair_session)
-
-            def work() -> None:
-                found: list[str] = []
-                for fn in m.completers.values():
-                    with contextlib.suppress(Exception):  # a completion is a courtesy; never fail the request
-                        found += fn(quiet)
-                job.set_result(found)
-
-            threading.Thread(target=work, name="marimo-pair-magic-words", daemon=True).start()
-            with contextlib.suppress(FutureTimeout):
-                words += job.result(timeout=QUICK_DEADLINE)
-        return sorted({w for w in words if w.startswith(word)})
 
     async def do_inspect(  # type: ignore[override]
         self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()

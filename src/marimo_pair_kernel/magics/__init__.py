@@ -7,17 +7,19 @@ same declaration. Families live in their own modules and register on import.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shlex
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..context import MagicContext
+from ..context import MagicContext, RunOutcome
 from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from ..outputs import ErrorInfo
+from ..outputs import ErrorInfo
 
 
 class MagicParser(argparse.ArgumentParser):
@@ -127,3 +129,63 @@ def load_all() -> dict[str, Magic]:
     from . import cells, help, ipython, namespace, opening, packages, plotting, targeting, xmode  # noqa: F401
 
     return REGISTRY
+
+
+def run_magic(ctx: MagicContext, name: str, argline: str, body: str | None, *, cell: bool) -> ErrorInfo | None:
+    """Run `%name argline` (or `%%name argline` over `body`): the error to show, or None.
+
+    A bad magic line raises UsageError, and its message carries the magic's usage.
+    """
+    m = load_all().get(name)
+    if m is None:
+        raise UsageError(f"There is no magic {'%%' if cell else '%'}{name}. Run %help to list the magics.")
+    if cell and not m.cell:
+        raise UsageError(f"%{name} is a line magic; write it as %{name} on one line.\n\n{m.usage}")
+    if not cell and not m.line:
+        raise UsageError(f"%%{name} is a cell magic: put %%{name} on the first line and the code below.\n\n{m.usage}")
+    args = m.parse(argline)
+    try:
+        outcome = m.handler(ctx, args, body)
+    except UsageError as e:
+        # Every bad magic line's error carries the usage, also when the handler found the problem.
+        if "usage:" in str(e).lower():
+            raise
+        raise UsageError(f"{e}\n\n{m.usage}\n(see %{name}? for help)") from None
+    if isinstance(outcome, ErrorInfo):
+        return outcome
+    if isinstance(outcome, RunOutcome) and outcome.error is not None:
+        return outcome.error
+    return None
+
+
+def help_text(name: str) -> str:
+    """`%name?`: the magic's help."""
+    m = load_all().get(name.lstrip("%"))
+    if m is None:
+        raise UsageError(f"There is no magic %{name.lstrip('%')}. Run %help to list them.")
+    return m.help()
+
+
+def argument_words(m: Magic, ctx: MagicContext, word: str, deadline: float) -> list[str]:
+    """Completions for a magic's arguments that start with `word`: its options, and its completers'
+    values as far as they come within `deadline` seconds.
+
+    Some completers ask marimo (cell names, UI elements): on a worker, silently (`ctx` is a quiet
+    one), so a running cell never holds the shell channel (is_complete, the next execute) behind a
+    Tab. What comes late is cached by the completer for the next Tab.
+    """
+    words = list(m.options())
+    if m.completers:
+        job: Future = Future()
+
+        def work() -> None:
+            found: list[str] = []
+            for fn in m.completers.values():
+                with contextlib.suppress(Exception):  # a completion is a courtesy; never fail the request
+                    found += fn(ctx)
+            job.set_result(found)
+
+        threading.Thread(target=work, name="marimo-pair-magic-words", daemon=True).start()
+        with contextlib.suppress(FutureTimeout):
+            words += job.result(timeout=deadline)
+    return sorted({w for w in words if w.startswith(word)})
