@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import traceback as tb_module
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
@@ -113,7 +112,7 @@ class MarimoPairKernel(Kernel):
                 # The console's notebook: once it is open, do now what the first `1 + 1` would
                 # (install our runtime), and warm IPython and jedi in marimo, before it is typed.
                 target, _, _ = ready.result()
-                if not self._note_warmed(ready):  # install our runtime, warm it
+                if not self.pair_session.note_warmed(ready):  # install our runtime, warm it
                     self.pair_session.warm(target)
                 return
             t0 = time.perf_counter()
@@ -123,15 +122,6 @@ class MarimoPairKernel(Kernel):
             self.pair_session.warm(unless_asked=True)  # a Tab that came first installs the runtime, and warms jedi
         except Exception:  # noqa: BLE001 - warming is an optimisation; the real request reports problems
             log.debug("warm-up failed", exc_info=True)
-
-    def _note_warmed(self, ready: Future | None) -> bool:
-        """Whether the console's open (`ready`) installed our runtime; if so, remember it."""
-        if ready is None or not ready.done() or ready.exception() is not None:
-            return False
-        target, _, warmed = ready.result()
-        if warmed:  # the request that ran the notebook's cells installed and warmed it
-            self.pair_session.mark_installed(target)
-        return bool(warmed)
 
     @property
     def magics(self) -> dict[str, Magic]:
@@ -263,7 +253,7 @@ class MarimoPairKernel(Kernel):
                 self._open_first = None  # reported once; %open is the way to try again
                 raise
             self._open_first = None
-            self._note_warmed(getattr(finish, "ready", None))  # before the warm-up thread may get to it
+            self.pair_session.note_warmed(getattr(finish, "ready", None))  # before the warm-up thread may get to it
         rewritten = transform.rewrite(code, hidden=self._hidden)  # IPython's %magics and !cmd (transform.py)
         if rewritten.note and not self._silent:
             self._stream("stderr", rewritten.note)
@@ -589,6 +579,14 @@ class _Client:
             return
         content = {"execution_count": k._count, "data": bundle, "metadata": metadata or {}}
         k.send_response(k.iopub_socket, "execute_result", content)
+
+    def ask(self, prompt: str) -> str | None:
+        """A line typed in answer to `prompt` (stdin), or None when the client cannot answer."""
+        k = self._kernel
+        return k.raw_input(prompt) if k._allow_stdin else None
+
+    def history(self) -> list[tuple[int, int, str]]:
+        return list(self._kernel._history)
 
     def ask_password(self, prompt: str) -> str:
         k = self._kernel

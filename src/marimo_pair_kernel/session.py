@@ -134,9 +134,14 @@ class Session:
     def _key(target: Target) -> tuple[str, str]:
         return (target.client.url, target.notebook.session_id or target.notebook.key)
 
-    def mark_installed(self, target: Target) -> None:
-        """Something else installed our runtime there (the console's first run of the notebook)."""
-        self._installed.add(self._key(target))
+    def note_warmed(self, ready: Future | None) -> bool:
+        """Whether the console's open (`ready`, see magics.opening) installed our runtime; if so, remember it."""
+        if ready is None or not ready.done() or ready.exception() is not None:
+            return False
+        target, _, warmed = ready.result()
+        if warmed:  # the request that ran the notebook's cells installed and warmed it
+            self._installed.add(self._key(target))
+        return bool(warmed)
 
     def forget_installs(self) -> None:
         """The runtime may be gone (the marimo kernel restarted): install it again before the next send."""
@@ -408,8 +413,14 @@ class NotebookContext:
         """Run helper code for a magic: streams go to the client, the error is returned."""
         return self.session.run_streamed(code, self.sink)
 
+    def ask(self, prompt: str) -> str | None:
+        return self.sink.ask(prompt)
+
     def ask_password(self, prompt: str) -> str:
         return self.sink.ask_password(prompt)
+
+    def history(self) -> list[tuple[int, int, str]]:
+        return self.sink.history()
 
     def state(self, key: str, default: Any = None) -> Any:
         return self.session.state(key, default)
@@ -453,8 +464,14 @@ class QuietContext:
         payload = self.session.run_silent(code, if_idle=True)  # None: the notebook is busy, or no answer
         return RunOutcome(payload is not None, payload, None)
 
+    def ask(self, prompt: str) -> str | None:
+        return None
+
     def ask_password(self, prompt: str) -> str:
         raise UsageError("a completion cannot ask for input")
+
+    def history(self) -> list[tuple[int, int, str]]:
+        return []
 
     def state(self, key: str, default: Any = None) -> Any:
         return self.session.state(key, default)

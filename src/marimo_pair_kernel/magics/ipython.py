@@ -108,7 +108,7 @@ def _setup_history(p: MagicParser) -> None:
 
 @magic("history", "This kernel's input history: %history [-n] [-l N] [-g PATTERN] [4-6].", setup=_setup_history)
 def history_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
-    entries: list[tuple[int, int, str]] = list(getattr(ctx, "_history", []))
+    entries = ctx.history()
     numbers = args.n
     if args.g is not None:
         pattern = args.g if any(c in args.g for c in "*?[") else f"*{args.g}*"

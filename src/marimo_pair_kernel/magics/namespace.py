@@ -98,8 +98,7 @@ def reset_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
     if _off_note(ctx):
         return
     if not args.force:
-        ask = getattr(ctx, "ask", None)
-        answer = ask(RESET_QUESTION) if ask is not None else None
+        answer = ctx.ask(RESET_QUESTION)
         if answer is None:
             raise UsageError(
                 "%reset asks for confirmation, and this client cannot answer questions (no stdin). "
