@@ -1,8 +1,8 @@
 """The Jupyter kernel: protocol glue between a Jupyter client and a live marimo notebook.
 
-Everything the user runs goes to marimo over HTTP (see client.py); this module
-only routes requests (code, magics, `obj?`, completion) and turns results into
-Jupyter messages. Our own failures become one-paragraph `error` replies; the
+Everything the user runs goes to marimo through the session layer (session.py: the target,
+the runtime's install, the ways to run code); this module only routes requests (code, magics,
+`obj?`, completion) and turns results into Jupyter messages. Our own failures become one-paragraph `error` replies; the
 kernel never dies of them.
 """
 
