@@ -7,10 +7,10 @@ source to our runtime (see `prepare`): it runs the code in this Jupyter kernel's
 laid over the notebook's globals (runtime_state.py), and returns a dict that marimo renders as
 `application/json`; the marker key tells it apart from a user's value.
 
-The helper functions live in one small module that the first request installs in
-the marimo kernel's `sys.modules` (`RUNTIME_SOURCES`); later requests send only the short
-line that calls it, so marimo parses and analyses one statement, not the helpers,
-on every execute. Names in the line start with `_`, so marimo keeps them private to the scratch cell.
+The helper functions live in a package (inmarimo/) that the kernel installs once per marimo
+kernel (`install_code`); every other request sends only a short line that calls it, so marimo
+parses and analyses one statement, not the helpers, on every execute. Names in the line start
+with `_`, so marimo keeps them private to the scratch cell.
 
 Code mode (creating and editing cells) is elsewhere: see `codemode.py`.
 """
@@ -26,58 +26,56 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .client import Output
+    from .client import ExecuteResult, MarimoClient, Notebook, Output
 
 MARKER = "marimo_pair_kernel"
 
-# Helpers that run inside the marimo kernel: runtime.py, then every runtime_*.py beside it (one
-# concern a file), as text (this process never imports them, since they use marimo). They are
-# executed in that order into one module's namespace, installed there once (see `_call`), so a
-# later file calls an earlier one's functions by name. The module's name carries a hash of the
-# texts, so a marimo kernel that has an older runtime gets this one.
-_HERE = Path(__file__).parent
-RUNTIME_FILES = (_HERE / "runtime.py", *sorted(_HERE.glob("runtime_*.py")))
-RUNTIME_SOURCES = tuple(f.read_text(encoding="utf-8") for f in RUNTIME_FILES)
+# The code that runs inside the marimo kernel: the package inmarimo/, read as text (this process
+# never imports it, since it uses marimo). install_code() sends the texts once per marimo kernel;
+# there inmarimo/loader.py makes a package of them, named with a hash of the texts, so a marimo
+# kernel that holds an older version gets this one beside it.
+_PACKAGE_DIR = Path(__file__).parent / "inmarimo"
+RUNTIME_SOURCES: tuple[tuple[str, str], ...] = tuple(
+    (f.stem, f.read_text(encoding="utf-8")) for f in sorted(_PACKAGE_DIR.glob("*.py"))
+)
 # Frames of the runtime carry this file name: tracebacks drop the ones between marimo and user code.
 RUNTIME_FILENAME = "<marimo-pair-kernel>"
-RUNTIME_MODULE = "_marimo_pair_kernel_rt_" + hashlib.sha1("\0".join(RUNTIME_SOURCES).encode()).hexdigest()[:12]
-
-
-def exec_runtime(ns: dict) -> dict:
-    """Run the runtime's files into `ns`, as the marimo kernel gets them (unit tests use this)."""
-    for source in RUNTIME_SOURCES:
-        exec(compile(source, RUNTIME_FILENAME, "exec"), ns)
-    return ns
+RUNTIME_MODULE = "_mpk_" + hashlib.sha1(
+    "\0".join(f"{stem}\0{text}" for stem, text in RUNTIME_SOURCES).encode()
+).hexdigest()[:12]
+_LOADER = dict(RUNTIME_SOURCES)["loader"]
 
 
 def _call(expression: str) -> str:
-    """Scratchpad lines that make sure the runtime module exists, then evaluate `_mpk_rt.<expression>`."""
-    return (
-        f"_mpk_rt = __import__('sys').modules.get({RUNTIME_MODULE!r})\n"
-        "if _mpk_rt is None:\n"
-        f"    _mpk_rt = __import__('types').ModuleType({RUNTIME_MODULE!r})\n"
-        f"    for _mpk_src in {RUNTIME_SOURCES!r}:\n"
-        f"        exec(compile(_mpk_src, {RUNTIME_FILENAME!r}, 'exec'), _mpk_rt.__dict__)\n"
-        f"    __import__('sys').modules[{RUNTIME_MODULE!r}] = _mpk_rt\n"
-        "    _mpk_rt.guard_input(__import__('sys').modules['__main__'].__dict__)\n"
-        "    _mpk_rt.install_hooks(__import__('sys').modules['__main__'].__dict__)\n"
-        f"_mpk_rt.{expression}\n"
-    )
+    """One scratchpad line that evaluates `<package>.<expression>` in the installed runtime.
+
+    If the marimo kernel lost the package (it restarted), the line fails with a KeyError naming
+    it (`runtime_missing`), having run nothing else.
+    """
+    return f"__import__('sys').modules[{RUNTIME_MODULE!r}].{expression}\n"
 
 
 def install_code() -> str:
-    """Install the runtime (and the input() guard) before the first user code runs."""
-    return _call("installed()")
+    """Install the runtime (and the input() guard, the display hooks): the only code that carries its text."""
+    return _install("setup()")
+
+
+def _install(then: str) -> str:
+    return (
+        "_mpk_boot = {'__name__': '_mpk_loader'}\n"
+        f"exec(compile({_LOADER!r}, {RUNTIME_FILENAME!r}, 'exec'), _mpk_boot)\n"
+        f"_mpk_boot['install']({RUNTIME_MODULE!r}, {RUNTIME_SOURCES!r}, {RUNTIME_FILENAME!r}).{then}\n"
+    )
 
 
 def format_error_code(count: int, mode: str) -> str:
-    """Ask the runtime for the last failed run's exception, laid out by IPython (runtime_tracebacks.py)."""
+    """Ask the runtime for the last failed run's exception, laid out by IPython (inmarimo/tracebacks.py)."""
     return _call(f"format_error({count!r}, {mode!r})")
 
 
 def warm_code() -> str:
-    """Install the runtime and warm jedi in the background (the kernel sends it at start)."""
-    return _call("warm()")
+    """Install the runtime and warm jedi in the background (the kernel sends it once, at start)."""
+    return install_code() + _call("warm()")
 
 
 @dataclass(frozen=True)
@@ -172,7 +170,7 @@ def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: in
     except (SyntaxError, ValueError):
         tree = None  # the notebook's Python reports it (it may accept syntax ours does not)
     if tree is not None:
-        bound = frozenset(_top_level_bindings(tree))
+        bound = frozenset(defined_names(tree))
         asks = _input_call(tree)
         has_value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code)
         is_async = _top_level_await(tree)
@@ -205,6 +203,27 @@ def _top_level_await(tree: ast.Module) -> bool:
 def runtime_missing(error_name: str, error_value: str) -> bool:
     """The scratch cell failed because the marimo kernel lost our runtime (it restarted)."""
     return error_name == "KeyError" and RUNTIME_MODULE in error_value
+
+
+def execute_installed(
+    client: MarimoClient, notebook: Notebook, code: str, timeout: float | None = None
+) -> ExecuteResult:
+    """Send a short line outside the kernel's session layer (widget threads), silently.
+
+    When the line finds no runtime (a marimo kernel that restarted, or one this client never
+    installed into), install it and send the line once more (nothing of the line ran).
+    """
+    errors: list[str] = []
+
+    def keep(name: str, text: str) -> None:
+        if name == "stderr":
+            errors.append(text)
+
+    result = client.execute(code, notebook, keep, timeout=timeout)
+    if not result.success and f"KeyError: {RUNTIME_MODULE!r}" in "".join(errors):
+        client.execute(install_code(), notebook, lambda name, text: None, timeout=timeout)
+        result = client.execute(code, notebook, lambda name, text: None, timeout=timeout)
+    return result
 
 
 _PREFIX = "_mpk_value = ("
@@ -259,21 +278,31 @@ def _ends_with_semicolon(code: str) -> bool:
     return stripped.endswith(";")
 
 
-def _top_level_bindings(tree: ast.Module) -> set[str]:
+_SCOPES = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
+def defined_names(tree: ast.Module) -> set[str]:
+    """The names code's top level binds: what stays in the pair namespace, and what a cell defines.
+
+    The kernel process's one copy; inmarimo/cells.py's `top_level_names` is the marimo side's
+    (used there only when marimo's own compiler is missing), since this process never imports that.
+    """
     names: set[str] = set()
     for stmt in tree.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(stmt.name)
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for alias in stmt.names:
-                if alias.name != "*":
-                    names.add((alias.asname or alias.name).split(".")[0])
+            names |= {(a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*"}
         else:
-            for node in ast.walk(stmt):
+            todo: list[ast.AST] = [stmt]
+            while todo:
+                node = todo.pop()
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     names.add(node.id)
-                if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Lambda)):
-                    break
+                todo.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _SCOPES))
     return names
 
 
@@ -305,15 +334,20 @@ def completion_code(code: str, cursor_pos: int, kernel_id: str | None = None) ->
     before = code[:cursor_pos]
     line = before.count("\n") + 1
     column = len(before.rsplit("\n", 1)[-1])
-    return _call(f"complete({code!r}, {line}, {column}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
+    return _with_runtime(f"complete({code!r}, {line}, {column}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
 
 
 def inspect_code(name: str, detail: int, kernel_id: str | None = None) -> str:
-    return _call(f"inspect_name({name!r}, {bool(detail)}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
+    return _with_runtime(f"inspect_name({name!r}, {bool(detail)}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
+
+
+def _with_runtime(expression: str) -> str:
+    """`_call`, for an expression that names the package again (as `_mpk_rt`)."""
+    return f"_mpk_rt = __import__('sys').modules[{RUNTIME_MODULE!r}]\n_mpk_rt.{expression}\n"
 
 
 def state_code(expression: str) -> str:
-    """Scratchpad lines that evaluate `expression` in the runtime (the pair namespaces' functions)."""
+    """The scratchpad line that evaluates `expression` in the runtime (inmarimo/__init__.py's names)."""
     return _call(expression)
 
 

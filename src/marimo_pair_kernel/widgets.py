@@ -311,7 +311,7 @@ class Widgets:
         code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks, nonce)
         client = self._client(shown.target)
         try:
-            result = client.execute(code, shown.target.notebook, lambda name, text: None)
+            result = scratchpad.execute_installed(client, shown.target.notebook, code)
             payload = scratchpad.read_payload(result.output) if result.success else None
             if payload is None:  # a cell the set reran raised: marimo dropped the answer, not the set
                 kept = client.execute(codemode.widget_answer_code(nonce), shown.target.notebook,
