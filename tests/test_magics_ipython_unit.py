@@ -103,7 +103,7 @@ def test_package_options_only_the_tool_knows_say_what_to_do() -> None:
 
 def test_usage_errors_from_the_runtime_lose_our_frames() -> None:
     raw = ('Traceback (most recent call last):\n  File "x", line 1, in <module>\n  File "<string>", line 9, in f\n'
-           "_marimo_pair_kernel_rt_0123456789ab.UsageError: do this instead\n")
+           "_mpk_0123456789ab.shell.UsageError: do this instead\n")
     e = transform.usage_error(ErrorInfo("UsageError", "do this instead", ["..."], raw))
     assert e is not None and e.traceback == ["\x1b[0;31mUsageError\x1b[0m: do this instead"]
     assert transform.usage_error(ErrorInfo("UsageError", "click's", ["..."], "click.UsageError: click's")) is None

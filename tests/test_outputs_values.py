@@ -190,7 +190,7 @@ def test_a_lost_runtime_is_reinstalled(nb_server, kc):
     # As after a restart of marimo's kernel: our module is gone, the kernel does not know yet.
     nb_server.execute(
         "import sys\n"
-        "for _k in [k for k in sys.modules if k.startswith('_marimo_pair_kernel_rt')]:\n"
+        "for _k in [k for k in sys.modules if k.startswith('_mpk_')]:\n"
         "    del sys.modules[_k]"
     )
     run = execute(kc, "6 * 7")

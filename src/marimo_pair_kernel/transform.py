@@ -134,7 +134,7 @@ def package_magic(command: str) -> Rewrite | None:
 
 def usage_error(error: ErrorInfo) -> ErrorInfo | None:
     """A magic's UsageError from the runtime as IPython shows one: the message, no frames of ours."""
-    if error.ename != "UsageError" or not re.search(r"_marimo_pair_kernel_rt_\w+\.UsageError:", error.raw or ""):
+    if error.ename != "UsageError" or not re.search(r"_mpk_[0-9a-f]+\.shell\.UsageError:", error.raw or ""):
         return None
     from .tracebacks import NORMAL, RED
 
