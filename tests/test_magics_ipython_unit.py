@@ -109,7 +109,7 @@ def test_usage_errors_from_the_runtime_lose_our_frames() -> None:
     assert transform.usage_error(ErrorInfo("UsageError", "click's", ["..."], "click.UsageError: click's")) is None
 
 
-# -- runtime_ipython.py ---------------------------------------------------------------------------------
+# -- inmarimo/shell.py ---------------------------------------------------------------------------------
 
 
 def test_options_as_ipython_parses_them(rt: None) -> None:
@@ -207,7 +207,7 @@ def test_figure_formats_not_drawn_here_are_a_note(rt: None, capsys) -> None:
 
 
 def test_figure_format_and_precision_without_ipython_say_so(rt, no_ipython, capsys):
-    # The runtime's own formatter (runtime_display.py) stands in for IPython's: no figure formats or
+    # The runtime's own formatter (inmarimo/formatter.py) stands in for IPython's: no figure formats or
     # float precision to set there, so both magics say why instead of failing.
     for fmt in ("retina", "svg"):
         magics.set_figure_format(fmt)

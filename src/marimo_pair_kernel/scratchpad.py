@@ -4,7 +4,7 @@ marimo's scratchpad throws away what a run binds, and its `done` event carries o
 of the last value (a tuple arrives as a JSON list), so IPython's `text/plain` has to be computed
 inside the marimo kernel. The scratch cell we send is therefore one line that hands the user's
 source to our runtime (see `prepare`): it runs the code in this Jupyter kernel's own namespace,
-laid over the notebook's globals (runtime_state.py), and returns a dict that marimo renders as
+laid over the notebook's globals (inmarimo/state.py), and returns a dict that marimo renders as
 `application/json`; the marker key tells it apart from a user's value.
 
 The helper functions live in a package (inmarimo/) that the kernel installs once per marimo
@@ -91,7 +91,7 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Owner:
-    """Which Jupyter kernel a run is for: its namespace in the marimo kernel (see runtime_state.py)."""
+    """Which Jupyter kernel a run is for: its namespace in the marimo kernel (see inmarimo/state.py)."""
 
     kernel_id: str | None  # None: nothing persists (marimo's own scratchpad semantics)
     host: str = ""
@@ -152,7 +152,7 @@ def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: in
     """The scratch cell that runs `code` in the kernel's own namespace and shows its last value.
 
     The scratch cell is one statement: it hands the user's source, as a string, to the runtime's
-    `run` (runtime_state.py), which compiles it under a file name of its own (tracebacks show the
+    `run` (inmarimo/state.py), which compiles it under a file name of its own (tracebacks show the
     user's lines and numbers as `Cell In[N]`), executes it with this kernel's pair namespace as
     globals and returns IPython's display of the last expression with the figures still open.
     The name `_mpk_value` in the cell marks the run as the kernel's (`_in_our_run`). One short
