@@ -134,6 +134,12 @@ def call(ctx: MagicContext, op: str, args: dict[str, Any], *, what: str, keep: b
             raise PairError(
                 f"{what}: marimo finished without an answer from code mode; check the notebook with %cells."
             )
+        if scratchpad.runtime_missing(outcome.error.ename, outcome.error.evalue):
+            # The kernel reinstalls the runtime and sends the line again; if it still finds none, say so.
+            raise PairError(
+                f"{what}: marimo's kernel lost this kernel's helpers (it restarted) and they could not be "
+                "installed again; run the line once more, or restart this Jupyter kernel."
+            )
         recovered, error = with_cell_lines(ctx, outcome.error, nonce)
         if recovered:
             remember_index(ctx, recovered)
