@@ -233,3 +233,27 @@ def test_effects_lines_say_what_reran_failed_and_went_stale():
     ]
     only = effects_lines("Moving 'n'", {"failed": [{"id": "c", "name": "p", "status": "exception"}]})
     assert only == ["Moving 'n': now failing: p (c) [exception]. See %cell show c."]
+
+
+def test_cell_targets_resolve_in_one_place():
+    # inmarimo/cells.py's resolve is the one resolution (%cell, %graph, the ops): id, name, index,
+    # then the one cell defining a variable, also among cells marimo has not compiled.
+    from types import SimpleNamespace as NS
+
+    compiled = NS(defs={"seed"}, refs=set())
+    cells_ = [
+        NS(id="Hbol", name="_", code="seed = 41"),
+        NS(id="MJUe", name="total", code="answer = seed + 1"),
+        NS(id="vblA", name="twin", code="a = 1"),
+        NS(id="bkHC", name="twin", code="b = 1"),
+    ]
+    ctx = NS(cells=cells_, graph=NS(cells={"Hbol": compiled}))
+    assert cells.resolve(ctx, "MJUe") == "MJUe"
+    assert cells.resolve(ctx, "total") == "MJUe"
+    assert cells.resolve(ctx, "-1") == "bkHC"
+    assert cells.resolve(ctx, "seed") == "Hbol"  # from marimo's graph
+    assert cells.resolve(ctx, "answer") == "MJUe"  # from the code of a cell nobody ran
+    with pytest.raises(LookupError, match=r"2 cells are named 'twin' \(vblA, bkHC\); use an id\."):
+        cells.resolve(ctx, "twin")
+    with pytest.raises(LookupError, match=r"No cell 'nope': give a cell id, a cell name, an index 0\.\.3"):
+        cells.resolve(ctx, "nope")

@@ -28,7 +28,7 @@ def resolve(ctx, target):
         return target
     named = [cid(c) for c in ctx.cells if c.name == target and not unnamed(c.name)]
     if len(named) > 1:
-        raise LookupError("%d cells are named %r (%s); use an id" % (len(named), target, ", ".join(named)))
+        raise LookupError("%d cells are named %r (%s); use an id." % (len(named), target, ", ".join(named)))
     if named:
         return named[0]
     try:
@@ -37,12 +37,10 @@ def resolve(ctx, target):
         i = None
     if i is not None and -len(known) <= i < len(known):
         return known[i]
-    # Last: the one cell that defines a variable of that name (`%graph answer`).
-    try:
-        defining = sorted(ctx.graph.get_defining_cells(target))
-    except Exception:
-        defining = []
-    if len(defining) == 1 and defining[0] in known:
+    # Last: the one cell that defines a variable of that name (`%graph answer`), also among
+    # cells marimo has not compiled yet.
+    defining = [cid(c) for c in ctx.cells if target in defined_by(ctx, c)]
+    if len(defining) == 1:
         return defining[0]
     raise LookupError(
         "No cell %r: give a cell id, a cell name, an index 0..%d, or a variable one cell defines. "
@@ -95,6 +93,15 @@ def parse_names(code):
             read = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
     defined = {d for d in defined if not d.startswith("_")}
     return defined, {r for r in read - defined if not r.startswith("_") and not hasattr(builtins, r)}
+
+
+def defined_by(ctx, c):
+    """The names cell `c` defines: from marimo's graph, else from its code (a cell nobody ran)."""
+    try:
+        impl = ctx.graph.cells.get(cid(c))
+    except Exception:
+        impl = None
+    return set(impl.defs) if impl is not None else parse_names(c.code)[0]
 
 
 def status(c):

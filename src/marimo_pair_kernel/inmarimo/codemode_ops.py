@@ -23,9 +23,13 @@ from . import capture, cells, ui
 
 
 async def op_cells(ctx, a):
+    """Every cell (with its place in the graph when `detail`); with `target`, which one it names."""
     listed = list(ctx.cells)
     order = {cells.cid(c): k for k, c in enumerate(listed)} if a["detail"] else None
-    return {"cells": [cells.cell_info(ctx, i, c, order) for i, c in enumerate(listed)]}
+    out = {"cells": [cells.cell_info(ctx, i, c, order) for i, c in enumerate(listed)]}
+    if a.get("target") is not None:
+        out["target"] = cells.resolve(ctx, a["target"])
+    return out
 
 
 async def op_index(ctx, a):
