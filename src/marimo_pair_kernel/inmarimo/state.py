@@ -31,7 +31,7 @@ For other parts of the kernel:
   line_magic_reset(line)     `-f` clears the pair's names; without it, says to use -f (no prompt here).
 """
 
-from . import completion, hooks, shell
+from . import cells, completion, hooks, shell
 
 PAIR_TTL = 24 * 3600  # seconds after its last execute that a kernel on another machine is forgotten
 _PAIRS: dict = {}  # kernel id -> _Pair
@@ -346,37 +346,12 @@ def _note_line(text):
         pass
 
 
-def _code_names(code):
-    """(defs, refs) of code as marimo would see it in a cell."""
-    try:
-        from marimo._ast.compiler import compile_cell
-        c = compile_cell(code, cell_id="__mpk_check__")
-        return set(c.defs), set(c.refs)
-    except Exception:
-        pass
-    import ast
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set(), set()
-    defs, loads = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (defs if isinstance(node.ctx, ast.Store) else loads).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defs.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for a in node.names:
-                defs.add((a.asname or a.name).split(".")[0])
-    return defs, loads - defs
-
-
 def cell_check(kid, code):
     """Before a %%cell: the names its code reads that only the pair has (the notebook cannot see
     them), and the names it defines that the pair also holds."""
     import json
     p = _PAIRS.get(kid) if kid else None
-    defs, refs = _code_names(code)
+    defs, refs = cells.parse_names(code)  # as marimo sees the cell's code
     own = set(p.ns) - _HIDDEN if p is not None else set()
     nb = _notebook_defs()
     main = _main_globals()
