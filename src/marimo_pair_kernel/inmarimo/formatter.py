@@ -1,4 +1,13 @@
-"""IPython's DisplayFormatter, small, and text/plain for what marimo shows (see pretty.py)."""
+"""The display protocol where the notebook's Python has no IPython, and text for what marimo shows.
+
+`MiniFormatter` does what IPython's DisplayFormatter does for ipykernel: `_ipython_display_`,
+then `_repr_mimebundle_` (include/exclude), then the `_repr_*_` methods in IPython's order with
+its rules (None skips a form, a `(data, metadata)` tuple carries metadata, a wrong type is a
+FormatterWarning, a raising method prints its traceback and is skipped), and `text/plain` from
+pretty.py. Also here: the `text/plain` of what marimo shows (mo.md → its Markdown source, other
+marimo HTML → its text, a figure → its size and titles), for terminals and agents, which read
+only that.
+"""
 
 from . import hooks, pretty, sanitize, values
 

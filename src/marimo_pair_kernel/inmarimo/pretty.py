@@ -1,16 +1,10 @@
-"""The display protocol where the notebook's Python has no IPython, and text for what marimo shows.
+"""IPython's pretty printer, ported: `text/plain` where the notebook's Python has no IPython.
 
 Runs inside the marimo kernel (see __init__.py). marimo does not depend on IPython: a sandboxed
-or `uvx` notebook has none. There values.py's `_formatter()` hands out `MiniFormatter`, which does what
-IPython's DisplayFormatter does for ipykernel: `_ipython_display_`, then `_repr_mimebundle_`
-(include/exclude), then the `_repr_*_` methods in IPython's order with its rules (None skips a
-form, a `(data, metadata)` tuple carries metadata, a wrong type is a FormatterWarning, a raising
-method prints its traceback and is skipped), and `text/plain` from a port of IPython's pretty
-printer (IPython.lib.pretty, BSD-licensed), so lists, dicts, functions and default reprs read
-as in ipykernel. tests/test_outputs_display_unit.py compares it with IPython's formatter.
-
-Also here: the `text/plain` of what marimo shows (mo.md → its Markdown source, other marimo
-HTML → its text, a figure → its size and titles), for terminals and agents, which read only that.
+or `uvx` notebook has none. There values.py's `_formatter()` hands out formatter.py's
+`MiniFormatter`, whose `text/plain` comes from this port of IPython's pretty printer
+(IPython.lib.pretty, BSD-licensed), so lists, dicts, functions and default reprs read as in
+ipykernel. tests/test_outputs_display_unit.py compares it with IPython's formatter.
 """
 
 from . import values
