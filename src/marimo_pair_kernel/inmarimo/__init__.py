@@ -68,4 +68,3 @@ def setup():
     main = sys.modules["__main__"].__dict__
     guard_input(main)
     install_hooks(main)
-    return installed()
