@@ -44,7 +44,7 @@ def test_the_runtime_installs_from_text_without_ipython_or_marimo(monkeypatch):
                 if isinstance(value, type(sys)) and value.__name__.startswith("_mpk"):
                     assert value is sys.modules[value.__name__] and value.__name__.startswith(name + ".")
         assert pkg.values.bundle([1, 2])["data"]["text/plain"] == "[1, 2]"  # MiniFormatter: no IPython
-        assert pkg.format_error.__code__.co_filename == tracebacks.RUNTIME_FILE
+        assert pkg.format_error.__code__.co_filename == traceback_text.RUNTIME_FILE
         assert loader.install(name, (), "") is pkg  # once per marimo kernel
     finally:
         for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
