@@ -15,7 +15,6 @@ from . import formatter, values
 
 STASH = "_marimo_pair_kernel_stash"
 MAX_MEDIA, MAX_MEDIA_CHARS = 20, 20_000_000  # what one run may hold here; the page shows them all
-HOOK_VERSION = 3
 
 
 def stash():
@@ -34,7 +33,6 @@ def stash():
         # An older version's run_hook calls the stash's keep_output by name: this one from now on.
         state["keep_output"] = keep_output
         state["on_media"] = on_media
-        state["hook_version"] = HOOK_VERSION
         state.setdefault("run_hook", run_hook)
     return mod
 
