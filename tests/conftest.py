@@ -51,7 +51,7 @@ FILE_SECONDS = {
     "test_recipes_agents.py": 90, "test_install_alias.py": 5, "test_vscode.py": 12,
     # With their venvs cached; a first run builds the two IPython venvs (about a minute each).
     "test_sandbox.py": 44, "test_ipython_versions.py": 70, "test_tracebacks_unit.py": 2, "test_layers_unit.py": 3,
-    "test_session.py": 22,
+    "test_session.py": 22, "test_inmarimo_unit.py": 3,
 }
 DEFAULT_SECONDS = 20.0
 CACHE_KEY = "marimo-pair-kernel/file-seconds"

@@ -9,6 +9,7 @@ import pytest
 
 from marimo_pair_kernel import codemode
 from marimo_pair_kernel.errors import UnsupportedServer, UsageError
+from marimo_pair_kernel.inmarimo import cells, codemode_ops
 from marimo_pair_kernel.magics import load_all
 
 MULTI = (
@@ -122,14 +123,16 @@ def test_unsupported_names_the_version_needed():
     assert "0.24.0" in str(e)
 
 
-@pytest.mark.parametrize("op", sorted(codemode._OPS))
+@pytest.mark.parametrize("op", sorted(codemode.OPS))
 def test_every_op_builds_valid_python_ending_in_the_answer(op):
     args = {"code": "x = '''quotes\" and \\\\ back'''", "target": "a'b", "nonce": "n"}
     code = codemode.build(op, args, nonce="abc")
     tree = ast.parse(code)  # top-level await parses; marimo compiles it as a cell
     last = tree.body[-1]
-    assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Dict)
+    assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Await)
     assert json.dumps(args) in code or repr(json.dumps(args)) in code
+    # The op the line names is one the runtime has, with the code-mode attributes it needs.
+    assert op in codemode_ops.OPS and op in codemode_ops.NEEDS
 
 
 # -- the %cell parser (one parser for the line and cell forms) ----------------------------------
@@ -172,12 +175,6 @@ def test_run_all_parses(cell):
 # -- a notebook nobody has run ----------------------------------------------------------------------
 
 
-def _wrapper_namespace() -> dict:
-    ns: dict = {}
-    exec(codemode._WRAPPER, ns)  # the text marimo runs; its helpers are plain Python
-    return ns
-
-
 @pytest.mark.parametrize(
     "code, defs, refs",
     [
@@ -194,7 +191,7 @@ def _wrapper_namespace() -> dict:
     ],
 )
 def test_unrun_cells_names_are_read_from_their_code(code, defs, refs):
-    assert _wrapper_namespace()["_mpk_parse_names"](code) == (defs, refs)
+    assert cells.parse_names(code) == (defs, refs)
 
 
 def test_stale_note_only_when_cells_have_not_run():
@@ -206,11 +203,18 @@ def test_stale_note_only_when_cells_have_not_run():
     assert "%cell run --all" in (codemode.stale_note([stale]) or "")
 
 
-def test_ops_that_show_output_carry_the_runtime():
+def test_ops_are_one_short_line_into_the_installed_runtime():
     from marimo_pair_kernel import scratchpad
 
-    assert scratchpad.install_code() in codemode.build("put", {"code": "x = 1"})
-    assert scratchpad.install_code() not in codemode.build("cells", {"detail": False})
+    for op in codemode.OPS:
+        code = codemode.build(op, {"code": "x = 1"})
+        assert code.count("\n") == 1 and scratchpad.RUNTIME_MODULE in code and len(code) < 200, code
+    assert set(codemode.OPS) == set(codemode_ops.OPS)
+    line = codemode.widget_set_code("el", 3, 0, "n1")
+    assert line.count("\n") == 1 and len(line) < 200
+    assert len(codemode.widget_answer_code("n1")) < 200
+    with pytest.raises(ValueError):
+        codemode.build("no_such_op", {})
 
 
 def test_effects_lines_say_what_reran_failed_and_went_stale():
@@ -229,3 +233,27 @@ def test_effects_lines_say_what_reran_failed_and_went_stale():
     ]
     only = effects_lines("Moving 'n'", {"failed": [{"id": "c", "name": "p", "status": "exception"}]})
     assert only == ["Moving 'n': now failing: p (c) [exception]. See %cell show c."]
+
+
+def test_cell_targets_resolve_in_one_place():
+    # inmarimo/cells.py's resolve is the one resolution (%cell, %graph, the ops): id, name, index,
+    # then the one cell defining a variable, also among cells marimo has not compiled.
+    from types import SimpleNamespace as NS
+
+    compiled = NS(defs={"seed"}, refs=set())
+    cells_ = [
+        NS(id="Hbol", name="_", code="seed = 41"),
+        NS(id="MJUe", name="total", code="answer = seed + 1"),
+        NS(id="vblA", name="twin", code="a = 1"),
+        NS(id="bkHC", name="twin", code="b = 1"),
+    ]
+    ctx = NS(cells=cells_, graph=NS(cells={"Hbol": compiled}))
+    assert cells.resolve(ctx, "MJUe") == "MJUe"
+    assert cells.resolve(ctx, "total") == "MJUe"
+    assert cells.resolve(ctx, "-1") == "bkHC"
+    assert cells.resolve(ctx, "seed") == "Hbol"  # from marimo's graph
+    assert cells.resolve(ctx, "answer") == "MJUe"  # from the code of a cell nobody ran
+    with pytest.raises(LookupError, match=r"2 cells are named 'twin' \(vblA, bkHC\); use an id\."):
+        cells.resolve(ctx, "twin")
+    with pytest.raises(LookupError, match=r"No cell 'nope': give a cell id, a cell name, an index 0\.\.3"):
+        cells.resolve(ctx, "nope")

@@ -7,7 +7,7 @@ that venv, our kernel and that venv's `python3` kernel run the same code, and th
 messages must be equal:
 
 - where the notebook's Python has IPython, IPython's own formatter lays the exception out in
-  marimo (runtime_tracebacks.py), in every `%xmode`;
+  marimo (inmarimo/tracebacks.py), in every `%xmode`;
 - where it has none (marimo from a venv of its own with marimo alone, as in a sandbox or under
   `uvx marimo`), this process lays out marimo's text as its own IPython does.
 """

@@ -1,5 +1,5 @@
 """Unit tests of the IPython-magic pieces that need no marimo: the cell rewrite (transform.py),
-and runtime_ipython.py's parsing and formatting, also as they run without IPython."""
+and inmarimo/shell.py's and magics.py's parsing and formatting, also as they run without IPython."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import sys
 
 import pytest
 
-from marimo_pair_kernel import scratchpad, transform
+from marimo_pair_kernel import transform
 from marimo_pair_kernel.errors import UsageError
+from marimo_pair_kernel.inmarimo import magics, shell, values
 from marimo_pair_kernel.outputs import ErrorInfo
 
 
 @pytest.fixture
-def rt() -> dict:
-    return scratchpad.exec_runtime({"__name__": "_marimo_pair_kernel_rt_test"})
+def rt(monkeypatch) -> None:
+    """The runtime's modules as a fresh marimo kernel has them: no shell state, no formatter yet."""
+    monkeypatch.setattr(shell, "_IP", {})
+    monkeypatch.setattr(values, "_S", {})
 
 
 @pytest.fixture
@@ -100,17 +103,17 @@ def test_package_options_only_the_tool_knows_say_what_to_do() -> None:
 
 def test_usage_errors_from_the_runtime_lose_our_frames() -> None:
     raw = ('Traceback (most recent call last):\n  File "x", line 1, in <module>\n  File "<string>", line 9, in f\n'
-           "_marimo_pair_kernel_rt_0123456789ab.UsageError: do this instead\n")
+           "_mpk_0123456789ab.shell.UsageError: do this instead\n")
     e = transform.usage_error(ErrorInfo("UsageError", "do this instead", ["..."], raw))
     assert e is not None and e.traceback == ["\x1b[0;31mUsageError\x1b[0m: do this instead"]
     assert transform.usage_error(ErrorInfo("UsageError", "click's", ["..."], "click.UsageError: click's")) is None
 
 
-# -- runtime_ipython.py ---------------------------------------------------------------------------------
+# -- inmarimo/shell.py ---------------------------------------------------------------------------------
 
 
-def test_options_as_ipython_parses_them(rt: dict) -> None:
-    opts = rt["_options"]
+def test_options_as_ipython_parses_them(rt: None) -> None:
+    opts = magics._options
     assert opts("-n 10 -r3 -q sum(range(10))", "n:r:tcp:qo") == ({"n": ["10"], "r": ["3"], "q": [True]},
                                                                    "sum(range(10))")
     assert opts("-1 + 2", "n:r:tcp:qo") == ({}, "-1 + 2")
@@ -119,57 +122,57 @@ def test_options_as_ipython_parses_them(rt: dict) -> None:
         opts("-n", "n:")
 
 
-def test_expansion_without_ipython(rt: dict) -> None:
+def test_expansion_without_ipython(rt: None) -> None:
     ns = {"n": 41, "name": "x y"}
-    assert rt["_expand"]("echo {n + 1} $n $$HOME {{lit}}", ns) == "echo 42 41 $HOME {lit}"
-    assert rt["_expand"]("echo {n:>4}", ns) == "echo   41"
-    assert rt["var_expand"]("echo {undefined_name}", ns) == "echo {undefined_name}"  # as IPython: unchanged
+    assert shell._expand("echo {n + 1} $n $$HOME {{lit}}", ns) == "echo 42 41 $HOME {lit}"
+    assert shell._expand("echo {n:>4}", ns) == "echo   41"
+    assert shell.var_expand("echo {undefined_name}", ns) == "echo {undefined_name}"  # as IPython: unchanged
 
 
-def test_expansion_matches_ipythons(rt: dict) -> None:
+def test_expansion_matches_ipythons(rt: None) -> None:
     from IPython.utils.text import DollarFormatter
 
     ns = {"n": 41, "xs": [1, 2]}
     for cmd in ("echo {n + 1} $n", "echo {xs[0]} ${n}", "ls $$HOME"):
-        assert rt["_expand"](cmd, ns) == DollarFormatter().vformat(cmd, args=[], kwargs=ns), cmd
+        assert shell._expand(cmd, ns) == DollarFormatter().vformat(cmd, args=[], kwargs=ns), cmd
 
 
-def test_time_formats_without_ipython_match_ipythons(rt: dict, monkeypatch) -> None:
+def test_time_formats_without_ipython_match_ipythons(rt: None, monkeypatch) -> None:
     from IPython.core.magics.execution import TimeitResult, _format_time
 
     samples = [0.0, 3e-9, 5.96e-6, 0.0123, 1.5, 75.0, 3725.2]
     expected = [_format_time(t) for t in samples]
     result = str(TimeitResult(10, 3, 1e-6, 2e-6, [1.2e-5, 1.1e-5, 1.4e-5], 0.0, 3))
     monkeypatch.setitem(sys.modules, "IPython.core.magics.execution", None)  # the import fails
-    assert [rt["_format_time"](t) for t in samples] == expected
-    assert str(rt["_timeit_result"](10, 3, 1e-6, 2e-6, [1.2e-5, 1.1e-5, 1.4e-5], 0.0, 3)) == result
-    assert repr(rt["_timeit_result"](1, 1, 1.0, 1.0, [1.0], 0.0, 3)).startswith("<TimeitResult : 1 s ± 0 ns per loop")
+    assert [magics._format_time(t) for t in samples] == expected
+    assert str(magics._timeit_result(10, 3, 1e-6, 2e-6, [1.2e-5, 1.1e-5, 1.4e-5], 0.0, 3)) == result
+    assert repr(magics._timeit_result(1, 1, 1.0, 1.0, [1.0], 0.0, 3)).startswith("<TimeitResult : 1 s ± 0 ns per loop")
 
 
-def test_getoutput_without_ipython_is_a_list(rt: dict, no_ipython) -> None:
-    lines = rt["getoutput"]("printf 'a\\nb\\n'")
+def test_getoutput_without_ipython_is_a_list(rt: None, no_ipython) -> None:
+    lines = shell.getoutput("printf 'a\\nb\\n'")
     assert lines == ["a", "b"] and type(lines) is list
 
 
-def test_shell_output_streams_and_sets_the_exit_code(rt: dict) -> None:
+def test_shell_output_streams_and_sets_the_exit_code(rt: None) -> None:
     seen: list[str] = []
-    assert rt["_run_shell"]("echo one; exit 3", seen.append) == 3
+    assert shell._run_shell("echo one; exit 3", seen.append) == 3
     assert "".join(seen) == "one\n"
 
 
-def test_mid_cell_package_commands_are_refused(rt: dict) -> None:
+def test_mid_cell_package_commands_are_refused(rt: None) -> None:
     with pytest.raises(Exception, match="line of its own"):
-        rt["system"]("pip install pandas", {})
+        shell.system("pip install pandas", {})
 
 
-def test_env_hides_secrets(rt: dict, monkeypatch) -> None:
+def test_env_hides_secrets(rt: None, monkeypatch) -> None:
     monkeypatch.setenv("SOME_API_TOKEN", "sekrit")
     monkeypatch.setenv("PLAIN_VALUE", "shown")
-    env = rt["line_magic_env"]("")
+    env = magics.line_magic_env("")
     assert env["SOME_API_TOKEN"] == "<hidden>" and env["PLAIN_VALUE"] == "shown"
 
 
-def test_figure_formats(rt: dict) -> None:
+def test_figure_formats(rt: None) -> None:
     import matplotlib
 
     matplotlib.use("agg")
@@ -178,37 +181,37 @@ def test_figure_formats(rt: dict) -> None:
     fig = plt.figure()
     plt.plot([1, 2])
     try:
-        rt["set_figure_format"]("retina")
-        b = rt["bundle"](fig)
+        magics.set_figure_format("retina")
+        b = values.bundle(fig)
         from IPython.core.pylabtools import retina_figure
 
         assert "image/png" in b["data"] and b["metadata"]["image/png"] == retina_figure(fig)[1]  # IPython's
-        rt["set_figure_format"]("svg")
-        b = rt["bundle"](fig)
+        magics.set_figure_format("svg")
+        b = values.bundle(fig)
         assert "image/svg+xml" in b["data"] and "image/png" not in b["data"]
-        rt["set_figure_format"]("png")
-        b = rt["bundle"](fig)
+        magics.set_figure_format("png")
+        b = values.bundle(fig)
         assert "image/png" in b["data"] and not b["metadata"]
     finally:
         plt.close(fig)
 
 
-def test_figure_formats_not_drawn_here_are_a_note(rt: dict, capsys) -> None:
-    rt["line_magic_config"]("InlineBackend.figure_formats = ['pdf', 'svg']")
-    assert rt["_IP"]["figure_format"] == "svg"
+def test_figure_formats_not_drawn_here_are_a_note(rt: None, capsys) -> None:
+    magics.line_magic_config("InlineBackend.figure_formats = ['pdf', 'svg']")
+    assert shell._IP["figure_format"] == "svg"
     assert "'pdf'" in capsys.readouterr().err
-    rt["line_magic_config"]("InlineBackend.figure_format = 'jpeg'")
-    assert rt["_IP"]["figure_format"] == "svg" and "figures stay 'svg'" in capsys.readouterr().err
-    rt["line_magic_config"]("InlineBackend.figure_format = 'png'")
+    magics.line_magic_config("InlineBackend.figure_format = 'jpeg'")
+    assert shell._IP["figure_format"] == "svg" and "figures stay 'svg'" in capsys.readouterr().err
+    magics.line_magic_config("InlineBackend.figure_format = 'png'")
     assert capsys.readouterr().err == ""
 
 
 def test_figure_format_and_precision_without_ipython_say_so(rt, no_ipython, capsys):
-    # The runtime's own formatter (runtime_display.py) stands in for IPython's: no figure formats or
+    # The runtime's own formatter (inmarimo/formatter.py) stands in for IPython's: no figure formats or
     # float precision to set there, so both magics say why instead of failing.
     for fmt in ("retina", "svg"):
-        rt["set_figure_format"](fmt)
-    assert rt["line_magic_precision"]("3") is None
+        magics.set_figure_format(fmt)
+    assert magics.line_magic_precision("3") is None
     said = capsys.readouterr()
     text = said.out + said.err
     assert text.count("cannot apply") == 2 and "%precision needs IPython" in text, text

@@ -1,4 +1,4 @@
-"""The runtime's own display protocol (runtime_display.py), measured against IPython's formatter.
+"""The runtime's own display protocol (inmarimo/pretty.py, formatter.py), measured against IPython's formatter.
 
 Where the notebook's Python has no IPython, the runtime formats values itself. IPython is
 installed here, so its DisplayFormatter is the yardstick: the same objects through both must
@@ -23,16 +23,16 @@ from typing import Any
 import matplotlib
 import pytest
 
-from marimo_pair_kernel import outputs, scratchpad
+from marimo_pair_kernel import outputs
+from marimo_pair_kernel.inmarimo import formatter, values
 
 matplotlib.use("agg")
 
 
-@pytest.fixture(scope="module")
-def rt() -> dict:
-    ns: dict = {"__name__": "rt_display_unit"}
-    scratchpad.exec_runtime(ns)
-    return ns
+@pytest.fixture
+def rt(monkeypatch) -> None:
+    """The runtime's modules as a fresh marimo kernel has them: no display formatter chosen yet."""
+    monkeypatch.setattr(values, "_S", {})
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +190,9 @@ def _normal(text: Any) -> Any:
     return re.sub(r"0x[0-9a-f]+", "0x…", text) if isinstance(text, str) else text
 
 
-def _both(rt: dict, ipf: Any, obj: Any, **kw: Any) -> tuple[tuple, tuple, str, str]:
+def _both(rt: None, ipf: Any, obj: Any, **kw: Any) -> tuple[tuple, tuple, str, str]:
     out = []
-    for fmt in (ipf, rt["MiniFormatter"]()):
+    for fmt in (ipf, formatter.MiniFormatter()):
         err = io.StringIO()
         with contextlib.redirect_stderr(err), warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -250,12 +250,12 @@ def test_figures_are_png_as_the_inline_backend_makes_them(rt):
 
     fig = Figure()
     fig.add_subplot().plot([1, 2])
-    ours = rt["MiniFormatter"]().format(fig)[0]
+    ours = formatter.MiniFormatter().format(fig)[0]
     ref = print_figure(fig, "png", base64=True, bbox_inches="tight")
     size = [struct.unpack(">II", base64.b64decode(x)[16:24]) for x in (ours["image/png"], ref)]
     assert size[0] == size[1]
     assert ours["text/plain"] == "<Figure size 640x480 with 1 Axes>"  # ipykernel's, when there are no titles
-    assert rt["_print_figure"](Figure()) is None  # an empty figure shows nothing, as in IPython
+    assert formatter._print_figure(Figure()) is None  # an empty figure shows nothing, as in IPython
 
 
 def test_figure_text_names_size_titles_and_labels(rt):
@@ -268,7 +268,7 @@ def test_figure_text_names_size_titles_and_labels(rt):
     a.set_xlabel("month")
     a.set_ylabel("EUR")
     b.plot([1])
-    text = rt["plain_text"](fig, {})
+    text = formatter.plain_text(fig, {})
     assert text.splitlines() == [
         "<Figure size 800x300 with 2 Axes>",
         "  suptitle 'Quarter'",
@@ -280,7 +280,7 @@ def test_marimo_objects_text_says_what_they_show(rt):
     import marimo as mo
 
     md = mo.md("# Title\n\nsome *text*")
-    assert rt["bundle"](md)["data"]["text/plain"] == "# Title\n\nsome *text*"
+    assert values.bundle(md)["data"]["text/plain"] == "# Title\n\nsome *text*"
     cases = [
         (mo.hstack([mo.md("left"), mo.md("right")]), ["left", "right"]),
         (mo.callout(mo.md("careful"), kind="warn"), ["careful"]),
@@ -291,14 +291,14 @@ def test_marimo_objects_text_says_what_they_show(rt):
         (mo.Html("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>"), ["a | b", "1 | 2"]),
     ]
     for obj, shown in cases:
-        text = rt["bundle"](obj)["data"]["text/plain"]
+        text = values.bundle(obj)["data"]["text/plain"]
         assert "Html()" not in text and "<" not in text.replace("<-", ""), text
         for s in shown:
             assert s in text, (type(obj).__name__, text)
 
 
 def test_html_text(rt):
-    html_text = rt["html_text"]
+    html_text = formatter.html_text
     page = "<div><p>one  two</p><ul><li>a</li><li>b</li></ul><style>x{}</style></div>"
     assert html_text(page) == "one two\n- a\n- b"
     assert html_text("<pre>  keep\n    this</pre>") == "  keep\n    this"
@@ -321,21 +321,21 @@ def test_no_cached_failure_of_the_ipython_import(rt, monkeypatch, tmp_path):
     def find_spec(name: str, *a: Any) -> Any:
         return None if missing["on"] and name == "IPython" else real(name, *a)
 
-    rt["_S"].pop("fmt", None)
+    values._S.pop("fmt", None)
     saved = {k: v for k, v in sys.modules.items() if k == "IPython" or k.startswith("IPython.")}
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     sys.meta_path.insert(0, Block())
     try:
         for k in saved:
             del sys.modules[k]
-        assert type(rt["_formatter"]()).__name__ == "MiniFormatter"
-        assert rt["ipython_formatter_failed"]()
+        assert type(values._formatter()).__name__ == "MiniFormatter"
+        assert formatter.ipython_formatter_failed()
         missing["on"] = False
         # Nothing changed where imports look (sys.path and its folders): no second look, no cost.
-        assert type(rt["_formatter"]()).__name__ == "MiniFormatter"
+        assert type(values._formatter()).__name__ == "MiniFormatter"
         (tmp_path / "installed.txt").write_text("")  # an install writes into a sys.path folder
         monkeypatch.syspath_prepend(str(tmp_path))
-        assert type(rt["_formatter"]()).__name__ == "DisplayFormatter"
+        assert type(values._formatter()).__name__ == "DisplayFormatter"
     finally:
         sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "Block"]
         sys.modules.update(saved)

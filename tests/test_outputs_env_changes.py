@@ -77,7 +77,7 @@ def test_a_cell_importing_a_missing_module_names_the_package(kernel):
 
 
 def test_ipython_installed_mid_session_is_used_by_the_next_execute(kernel, extra_path):
-    fmt = f"import sys\ntype(sys.modules[{RUNTIME_MODULE!r}]._formatter()).__name__"
+    fmt = f"import sys\ntype(sys.modules[{RUNTIME_MODULE!r}].values._formatter()).__name__"
     assert execute(kernel, fmt).result == {"text/plain": "'MiniFormatter'"}
     run = execute(kernel, "class H:\n    def _repr_html_(self):\n        return '<i>h</i>'\nH()")
     assert run.result["text/html"] == "<i>h</i>"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 
 import pytest
 from support import MarimoServer, execute, kernel_fixture
@@ -190,12 +191,39 @@ def test_a_lost_runtime_is_reinstalled(nb_server, kc):
     # As after a restart of marimo's kernel: our module is gone, the kernel does not know yet.
     nb_server.execute(
         "import sys\n"
-        "for _k in [k for k in sys.modules if k.startswith('_marimo_pair_kernel_rt')]:\n"
+        "for _k in [k for k in sys.modules if k.startswith('_mpk_')]:\n"
         "    del sys.modules[_k]"
     )
     run = execute(kc, "6 * 7")
     assert run.error is None and run.result == {"text/plain": "42"}  # marimo's own form
     assert execute(kc, "(1, None)").result == {"text/plain": "(1, None)"}  # IPython's repr again
+
+
+LOSE_RUNTIME = "import sys\nfor _k in [k for k in sys.modules if k.startswith('_mpk_')]:\n    del sys.modules[_k]"
+
+
+def test_every_kind_of_request_survives_a_lost_runtime(nb_server, kc):
+    # Every line but the install is one short call into the runtime: each kind of request, finding
+    # it gone (a restarted marimo kernel), has the kernel install it again and answers.
+    nb_server.execute(LOSE_RUNTIME)
+    cells = execute(kc, "%cells")
+    assert cells.error is None and "cells" in cells.result["text/plain"].splitlines()[0]
+    nb_server.execute(LOSE_RUNTIME)
+    who = execute(kc, "%who")
+    assert who.error is None and who.stdout
+    nb_server.execute(LOSE_RUNTIME)
+    matches: list[str] = []
+    for _ in range(20):  # completion answers within a deadline; a late answer comes with the next ask
+        msg_id = kc.complete("import o", len("import o"))
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        matches = reply["content"]["matches"]
+        if matches:
+            break
+        time.sleep(0.5)
+    assert "os" in matches
+    nb_server.execute(LOSE_RUNTIME)
+    assert execute(kc, "%%cell --name after_loss\nafter_loss_v = 6 * 7\nafter_loss_v").error is None
 
 
 def test_a_control_made_by_scratch_code_says_where_to_make_it_live(nb_server, kc):

@@ -7,15 +7,14 @@ import json
 import pytest
 
 from marimo_pair_kernel import outputs, scratchpad
+from marimo_pair_kernel.inmarimo import sanitize, values
 from marimo_pair_kernel.outputs import DISPLAY_MARK, DisplayStream
 
 
-@pytest.fixture(scope="module")
-def rt() -> dict:
-    """The runtime module's namespace, as the marimo kernel gets it (marimo is importable here)."""
-    ns: dict = {"__name__": "rt_unit"}
-    scratchpad.exec_runtime(ns)
-    return ns
+@pytest.fixture
+def rt(monkeypatch) -> None:
+    """The runtime's modules as a fresh marimo kernel has them (marimo is importable here)."""
+    monkeypatch.setattr(values, "_S", {})
 
 
 def line(msg: dict) -> str:
@@ -23,7 +22,7 @@ def line(msg: dict) -> str:
 
 
 def test_runtime_and_kernel_agree_on_the_display_mark(rt):
-    assert rt["MARK"] == DISPLAY_MARK
+    assert values.MARK == DISPLAY_MARK
 
 
 def test_display_lines_are_taken_out_of_stdout_in_order():
@@ -68,25 +67,25 @@ def test_value_bundle_passes_runtime_data_and_drops_marimo_html():
 
 
 def test_sanitize_html(rt):
-    sanitize = rt["sanitize_html"]
-    assert sanitize("<b>plain</b>") == "<b>plain</b>"
+    clean = sanitize.sanitize_html
+    assert clean("<b>plain</b>") == "<b>plain</b>"
     callout = (
         "<marimo-callout-output data-html='\"&lt;b&gt;hi&lt;/b&gt;\"' data-kind='\"warn\"'></marimo-callout-output>"
     )
-    assert sanitize(callout) == "<b>hi</b>"
-    assert sanitize("<marimo-lazy></marimo-lazy>") is None  # nothing visible: drop the HTML
+    assert clean(callout) == "<b>hi</b>"
+    assert clean("<marimo-lazy></marimo-lazy>") is None  # nothing visible: drop the HTML
     ui = (
         "<div>a<marimo-ui-element object-id='nope' random-id='r'>"
         "<marimo-slider></marimo-slider></marimo-ui-element></div>"
     )
-    out = sanitize(ui)
+    out = clean(ui)
     assert "<marimo-" not in out and "a marimo control" in out
 
 
 def test_bundles(rt):
     import marimo as mo
 
-    b = rt["bundle"]
+    b = values.bundle
     assert b(None) is None
     assert b(42) == {"data": {"text/plain": "42"}, "metadata": {}}
     slider = b(mo.ui.slider(0, 10, value=3, label="n"))["data"]
@@ -117,13 +116,11 @@ def test_prepare_hands_the_users_code_to_the_runtime():
     assert ".run_async(" not in scratchpad.prepare("async def f():\n    await g()").code
 
 
-def test_without_ipython_repr_and_marimo_form():
+def test_without_ipython_repr_and_marimo_form(monkeypatch):
     import marimo as mo
 
-    ns: dict = {"__name__": "rt_no_ipython"}
-    scratchpad.exec_runtime(ns)
-    ns["_S"]["fmt"] = False  # as when IPython is not importable in marimo's environment
-    b = ns["bundle"]
+    monkeypatch.setattr(values, "_S", {"fmt": False})  # IPython not importable there
+    b = values.bundle
     assert b([1, 2]) == {"data": {"text/plain": "[1, 2]"}, "metadata": {}}
     md = b(mo.md("**x**"))["data"]
     # text/plain is the Markdown source (issue 18 item 7), not marimo's repr `_md()`.
@@ -134,7 +131,7 @@ def test_marimo_elements_with_their_content_in_attributes(rt):
     import marimo as mo
 
     html = {
-        name: rt["bundle"](obj)["data"]["text/html"]
+        name: values.bundle(obj)["data"]["text/html"]
         for name, obj in {
             "json": mo.json({"a": 1}),
             "stat": mo.stat(value="12", label="Count"),

@@ -1,5 +1,5 @@
-"""runtime_state.py's namespace semantics, in process (the marimo-side code, run as the marimo kernel
-gets it; the notebook's globals are a stand-in `__main__`). The real-marimo proofs are test_state.py."""
+"""inmarimo/state.py's namespace semantics, in process (the marimo-side module, imported here; the
+notebook's globals are a stand-in `__main__`). The real-marimo proofs are test_state.py."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import types
 import pytest
 
 from marimo_pair_kernel import scratchpad
+from marimo_pair_kernel.inmarimo import state
 
 
 @pytest.fixture
@@ -18,15 +19,14 @@ def rt(monkeypatch):
     main.seed = 41
     main.max = lambda *a: "the notebook's max"  # a notebook global named like a builtin wins over it
     monkeypatch.setitem(sys.modules, "__main__", main)
-    ns = scratchpad.exec_runtime({"__name__": "rt_state_unit"})
-    ns["_notebook_defs"] = lambda: {"seed", "max"}
-    yield ns, main
-    ns["_PAIRS"].clear()
+    monkeypatch.setattr(state, "_notebook_defs", lambda: {"seed", "max"})
+    state._PAIRS.clear()
+    yield state, main
+    state._PAIRS.clear()
 
 
 def run(rt, code, kid="k1"):
-    ns, _ = rt
-    out = ns["run"](kid, code, 1, "", True, None)
+    out = state.run(kid, code, 1, "", True, None)
     if out is None:
         return None
     return json.loads(out["marimo_pair_kernel"])["value"]["data"]["text/plain"]
@@ -40,7 +40,7 @@ def test_bindings_persist_and_notebook_names_are_read_live(rt):
     assert got == "(2, 41, 1, 3, 1, \"the notebook's max\", 2)"
     main.seed = 99  # a cell reran
     assert run(rt, "f()") == "99"
-    assert "seed" not in rt[0]["_PAIRS"]["k1"].ns
+    assert "seed" not in state._PAIRS["k1"].ns
 
 
 def test_names_before_an_exception_persist_del_removes_and_kernels_are_apart(rt):
@@ -68,44 +68,41 @@ def test_shadowing_note_once_and_the_notebook_keeps_its_value(rt, capsys):
 
 def test_who_whos_who_ls_reset_and_current_user_ns(rt, capsys):
     run(rt, "import os\nsmall = 5")
-    ns = rt[0]
-    ns["line_magic_who"]("", "k1")
+    state.line_magic_who("", "k1")
     assert capsys.readouterr().out == "os\t small\t \n"
-    ns["line_magic_whos"]("int", "k1")
+    state.line_magic_whos("int", "k1")
     assert "small" in capsys.readouterr().out
-    assert ns["line_magic_who_ls"]("", "k1") == ["max", "os", "seed", "small"]
-    assert ns["current_user_ns"]() is None
-    ns["_main_globals"]()["probe"] = ns["current_user_ns"]
+    assert state.line_magic_who_ls("", "k1") == ["max", "os", "seed", "small"]
+    assert state.current_user_ns() is None
+    state._main_globals()["probe"] = state.current_user_ns
     assert run(rt, "probe() is globals()") == "True"
-    ns["line_magic_reset"]("-f", "k1")
-    assert ns["_own"](ns["_PAIRS"]["k1"].ns) == []
+    state.line_magic_reset("-f", "k1")
+    assert state._own(state._PAIRS["k1"].ns) == []
 
 
 def test_cell_check_and_adopt(rt):
     run(rt, "helper = 1\nshared = 2")
-    ns = rt[0]
-    found = json.loads(ns["cell_check"]("k1", "y = helper + seed\nshared = 3")["marimo_pair_kernel"])
+    found = json.loads(state.cell_check("k1", "y = helper + seed\nshared = 3")["marimo_pair_kernel"])
     assert found == {"only_pair": ["helper"], "held": ["shared"]}
-    ns["adopt"]("k1", ["shared"])
-    assert "shared" not in ns["_PAIRS"]["k1"].ns
+    state.adopt("k1", ["shared"])
+    assert "shared" not in state._PAIRS["k1"].ns
 
 
 def test_the_kernel_and_the_runtime_agree_on_the_machine(rt):
-    assert rt[0]["_machine"]() == scratchpad.machine()
+    assert state._machine() == scratchpad.machine()
     assert scratchpad.owner_of("k", True).kernel_id == "k" and scratchpad.owner_of("k", False).kernel_id is None
     assert not scratchpad.state_wanted({"MARIMO_PAIR_NO_STATE": "1"}) and scratchpad.state_wanted({})
 
 
 def test_a_gone_local_kernel_is_swept_a_remote_one_after_the_ttl(rt):
-    ns = rt[0]
     import subprocess
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    ns["run"]("gone", "a = 1", 1, "", False, (ns["_machine"](), dead.pid))
-    ns["run"]("remote", "a = 1", 1, "", False, ("elsewhere", 1))
-    ns["run"]("k1", "1", 1, "", True, None)
-    assert "gone" not in ns["_PAIRS"] and "remote" in ns["_PAIRS"]
-    ns["_PAIRS"]["remote"].last -= ns["PAIR_TTL"] + 1
-    ns["run"]("k1", "1", 1, "", True, None)
-    assert "remote" not in ns["_PAIRS"]
+    state.run("gone", "a = 1", 1, "", False, (state._machine(), dead.pid))
+    state.run("remote", "a = 1", 1, "", False, ("elsewhere", 1))
+    state.run("k1", "1", 1, "", True, None)
+    assert "gone" not in state._PAIRS and "remote" in state._PAIRS
+    state._PAIRS["remote"].last -= state.PAIR_TTL + 1
+    state.run("k1", "1", 1, "", True, None)
+    assert "remote" not in state._PAIRS

@@ -1,10 +1,9 @@
 """The pieces of the traceback layout that need no marimo: our rewrite taken out of IPython's
 layout, frames rebuilt from text against IPython's layout of the real exception, and the
-runtime files sharing one namespace without replacing each other's names."""
+runtime package installed from its text as marimo gets it."""
 
 from __future__ import annotations
 
-import ast
 import linecache
 import re
 import traceback
@@ -16,26 +15,40 @@ from marimo_pair_kernel import rebuilt, scratchpad, traceback_text, tracebacks
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def test_no_runtime_file_replaces_another_files_name():
-    # The runtime files run into one namespace: a name defined twice silently replaces the earlier
-    # file's (runtime_widgets' `_plain` once replaced runtime_display's text/plain formatter).
-    def top_level(source: str) -> set[str]:
-        names = set()
-        for node in ast.parse(source).body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, ast.Assign):
-                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        return names
+def test_the_runtime_installs_from_text_without_ipython_or_marimo(monkeypatch):
+    # The runtime's modules call each other through relative imports (no shared namespace whose
+    # names could replace each other's): installed from their text, as the marimo kernel gets them,
+    # in a Python where neither IPython nor marimo can be imported, every one resolves, and every
+    # frame of theirs carries the file name the traceback code drops.
+    import builtins
+    import sys
 
-    seen: dict[str, str] = {}
-    clashes = []
-    for path, src in zip(scratchpad.RUNTIME_FILES, scratchpad.RUNTIME_SOURCES, strict=True):
-        for name in top_level(src):
-            if seen.get(name, path.name) != path.name:
-                clashes.append(f"{name}: {seen[name]} and {path.name}")
-            seen.setdefault(name, path.name)
-    assert clashes == []
+    from marimo_pair_kernel.inmarimo import loader
+
+    real = builtins.__import__
+
+    def refuse(name, *args, **kw):
+        if name.split(".")[0] in ("IPython", "marimo"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)
+    name = "_mpk_tracebacks_unit"
+    try:
+        pkg = loader.install(name, scratchpad.RUNTIME_SOURCES, scratchpad.RUNTIME_FILENAME)
+        stems = {stem for stem, _ in scratchpad.RUNTIME_SOURCES if stem != "__init__"}
+        assert {m for m in sys.modules if m.startswith(name + ".")} == {f"{name}.{s}" for s in stems}
+        for stem in stems:
+            module = sys.modules[f"{name}.{stem}"]
+            for value in vars(module).values():  # each `from . import x` is the installed x
+                if isinstance(value, type(sys)) and value.__name__.startswith("_mpk"):
+                    assert value is sys.modules[value.__name__] and value.__name__.startswith(name + ".")
+        assert pkg.values.bundle([1, 2])["data"]["text/plain"] == "[1, 2]"  # MiniFormatter: no IPython
+        assert pkg.format_error.__code__.co_filename == traceback_text.RUNTIME_FILE
+        assert loader.install(name, (), "") is pkg  # once per marimo kernel
+    finally:
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]
 
 
 def _real_and_text(source: str, filename: str) -> tuple[BaseException, str]:

@@ -1,6 +1,6 @@
 """Late outputs, the kernel's side: what threads of an execute send after the execute ended.
 
-The runtime (runtime_late.py) announces each run that starts threads with an origin tag on
+The runtime (inmarimo/late.py) announces each run that starts threads with an origin tag on
 the run's stdout; `register` maps the tag to that execute's message. What the threads write
 after the run arrives as envelopes in the scratch cell's console on the notebook's viewer
 stream (viewer.py), which this module keeps open for the kernel's current notebook: each

@@ -184,7 +184,7 @@ def value_bundle(payload_value: dict[str, Any] | None, output: Output | None) ->
 
 
 # Displays made while the code runs arrive on stdout as `DISPLAY_MARK + json + "\n"` lines
-# (scratchpad.RUNTIME_SOURCES write them; MARK there must equal this). One display is held at most.
+# (inmarimo/ write them; MARK there must equal this). One display is held at most.
 DISPLAY_MARK = "\x1emarimo-pair-kernel:display:"
 MAX_DISPLAY_CHARS = 24_000_000
 

@@ -5,7 +5,7 @@ tracebacks as syntax-highlighted HTML (client.py), and a value whose rendering c
 itself rather than our runtime has no `text/plain` (outputs.py). Both want the characters as
 they are, whitespace kept, tags dropped and entities decoded.
 
-The runtime has its own `html_text` (runtime_display.py), and must: it runs in the notebook's
+The runtime has its own `html_text` (inmarimo/formatter.py), and must: it runs in the notebook's
 Python, which cannot import this package, and it lays out a value's HTML as blocks and lines
 (lists, tables, images) for an object only marimo holds.
 """

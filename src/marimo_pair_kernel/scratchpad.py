@@ -4,13 +4,13 @@ marimo's scratchpad throws away what a run binds, and its `done` event carries o
 of the last value (a tuple arrives as a JSON list), so IPython's `text/plain` has to be computed
 inside the marimo kernel. The scratch cell we send is therefore one line that hands the user's
 source to our runtime (see `prepare`): it runs the code in this Jupyter kernel's own namespace,
-laid over the notebook's globals (runtime_state.py), and returns a dict that marimo renders as
+laid over the notebook's globals (inmarimo/state.py), and returns a dict that marimo renders as
 `application/json`; the marker key tells it apart from a user's value.
 
-The helper functions live in one small module that the first request installs in
-the marimo kernel's `sys.modules` (`RUNTIME_SOURCES`); later requests send only the short
-line that calls it, so marimo parses and analyses one statement, not the helpers,
-on every execute. Names in the line start with `_`, so marimo keeps them private to the scratch cell.
+The helper functions live in a package (inmarimo/) that the kernel installs once per marimo
+kernel (`install_code`); every other request sends only a short line that calls it, so marimo
+parses and analyses one statement, not the helpers, on every execute. Names in the line start
+with `_`, so marimo keeps them private to the scratch cell.
 
 Code mode (creating and editing cells) is elsewhere: see `codemode.py`.
 """
@@ -25,58 +25,75 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .client import Output
+    from .client import ExecuteResult, MarimoClient, Notebook, Output
 
 MARKER = "marimo_pair_kernel"
 
-# Helpers that run inside the marimo kernel: runtime.py, then every runtime_*.py beside it (one
-# concern a file), as text (this process never imports them, since they use marimo). They are
-# executed in that order into one module's namespace, installed there once (see `_call`), so a
-# later file calls an earlier one's functions by name. The module's name carries a hash of the
-# texts, so a marimo kernel that has an older runtime gets this one.
-_HERE = Path(__file__).parent
-RUNTIME_FILES = (_HERE / "runtime.py", *sorted(_HERE.glob("runtime_*.py")))
-RUNTIME_SOURCES = tuple(f.read_text(encoding="utf-8") for f in RUNTIME_FILES)
+# The code that runs inside the marimo kernel: the package inmarimo/, read as text (this process
+# never imports it, since it uses marimo). install_code() sends the texts once per marimo kernel;
+# there inmarimo/loader.py makes a package of them, named with a hash of the texts, so a marimo
+# kernel that holds an older version gets this one beside it.
+_PACKAGE_DIR = Path(__file__).parent / "inmarimo"
+RUNTIME_SOURCES: tuple[tuple[str, str], ...] = tuple(
+    (f.stem, f.read_text(encoding="utf-8")) for f in sorted(_PACKAGE_DIR.glob("*.py"))
+)
 # Frames of the runtime carry this file name: tracebacks drop the ones between marimo and user code.
 RUNTIME_FILENAME = "<marimo-pair-kernel>"
-RUNTIME_MODULE = "_marimo_pair_kernel_rt_" + hashlib.sha1("\0".join(RUNTIME_SOURCES).encode()).hexdigest()[:12]
-
-
-def exec_runtime(ns: dict) -> dict:
-    """Run the runtime's files into `ns`, as the marimo kernel gets them (unit tests use this)."""
-    for source in RUNTIME_SOURCES:
-        exec(compile(source, RUNTIME_FILENAME, "exec"), ns)
-    return ns
+RUNTIME_MODULE = "_mpk_" + hashlib.sha1(
+    "\0".join(f"{stem}\0{text}" for stem, text in RUNTIME_SOURCES).encode()
+).hexdigest()[:12]
+_LOADER = dict(RUNTIME_SOURCES)["loader"]
 
 
 def _call(expression: str) -> str:
-    """Scratchpad lines that make sure the runtime module exists, then evaluate `_mpk_rt.<expression>`."""
-    return (
-        f"_mpk_rt = __import__('sys').modules.get({RUNTIME_MODULE!r})\n"
-        "if _mpk_rt is None:\n"
-        f"    _mpk_rt = __import__('types').ModuleType({RUNTIME_MODULE!r})\n"
-        f"    for _mpk_src in {RUNTIME_SOURCES!r}:\n"
-        f"        exec(compile(_mpk_src, {RUNTIME_FILENAME!r}, 'exec'), _mpk_rt.__dict__)\n"
-        f"    __import__('sys').modules[{RUNTIME_MODULE!r}] = _mpk_rt\n"
-        "    _mpk_rt.guard_input(__import__('sys').modules['__main__'].__dict__)\n"
-        "    _mpk_rt.install_hooks(__import__('sys').modules['__main__'].__dict__)\n"
-        f"_mpk_rt.{expression}\n"
-    )
+    """One scratchpad line that evaluates `<package>.<expression>` in the installed runtime.
+
+    If the marimo kernel lost the package (it restarted), the line fails with a KeyError naming
+    it (`runtime_missing`), having run nothing else.
+    """
+    return f"__import__('sys').modules[{RUNTIME_MODULE!r}].{expression}\n"
 
 
 def install_code() -> str:
-    """Install the runtime (and the input() guard) before the first user code runs."""
-    return _call("installed()")
+    """Install the runtime (and the input() guard, the display hooks): the only code that carries its text."""
+    return _install("installed()")
+
+
+def _install(then: str) -> str:
+    # Where the runtime is in already, nothing is unpacked. The texts travel compressed (a third
+    # of their size): marimo parses one short literal.
+    return (
+        f"_mpk_rt = __import__('sys').modules.get({RUNTIME_MODULE!r})\n"
+        "if _mpk_rt is None:\n"
+        "    _mpk_boot = {'__name__': '_mpk_loader'}\n"
+        f"    exec(compile({_LOADER!r}, {RUNTIME_FILENAME!r}, 'exec'), _mpk_boot)\n"
+        f"    _mpk_rt = _mpk_boot['install']({RUNTIME_MODULE!r}, __import__('json').loads(__import__('zlib')"
+        f".decompress(__import__('base64').b85decode({_packed()!r}))), {RUNTIME_FILENAME!r})\n"
+        "    _mpk_rt.setup()\n"
+        f"_mpk_rt.{then}\n"
+    )
+
+
+_PACKED: list[str] = []
+
+
+def _packed() -> str:
+    if not _PACKED:
+        import base64
+        import zlib
+
+        _PACKED.append(base64.b85encode(zlib.compress(json.dumps(RUNTIME_SOURCES).encode(), 9)).decode())
+    return _PACKED[0]
 
 
 def format_error_code(count: int, mode: str) -> str:
-    """Ask the runtime for the last failed run's exception, laid out by IPython (runtime_tracebacks.py)."""
+    """Ask the runtime for the last failed run's exception, laid out by IPython (inmarimo/tracebacks.py)."""
     return _call(f"format_error({count!r}, {mode!r})")
 
 
 def warm_code() -> str:
-    """Install the runtime and warm jedi in the background (the kernel sends it at start)."""
-    return _call("warm()")
+    """Install the runtime and warm jedi in the background (the kernel sends it once, at start)."""
+    return _install("warm()")
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,7 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Owner:
-    """Which Jupyter kernel a run is for: its namespace in the marimo kernel (see runtime_state.py)."""
+    """Which Jupyter kernel a run is for: its namespace in the marimo kernel (see inmarimo/state.py)."""
 
     kernel_id: str | None  # None: nothing persists (marimo's own scratchpad semantics)
     host: str = ""
@@ -153,7 +170,7 @@ def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: in
     """The scratch cell that runs `code` in the kernel's own namespace and shows its last value.
 
     The scratch cell is one statement: it hands the user's source, as a string, to the runtime's
-    `run` (runtime_state.py), which compiles it under a file name of its own (tracebacks show the
+    `run` (inmarimo/state.py), which compiles it under a file name of its own (tracebacks show the
     user's lines and numbers as `Cell In[N]`), executes it with this kernel's pair namespace as
     globals and returns IPython's display of the last expression with the figures still open.
     The name `_mpk_value` in the cell marks the run as the kernel's (`_in_our_run`). One short
@@ -171,7 +188,7 @@ def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: in
     except (SyntaxError, ValueError):
         tree = None  # the notebook's Python reports it (it may accept syntax ours does not)
     if tree is not None:
-        bound = frozenset(_top_level_bindings(tree))
+        bound = frozenset(defined_names(tree))
         asks = _input_call(tree)
         has_value = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code)
         is_async = _top_level_await(tree)
@@ -204,6 +221,27 @@ def _top_level_await(tree: ast.Module) -> bool:
 def runtime_missing(error_name: str, error_value: str) -> bool:
     """The scratch cell failed because the marimo kernel lost our runtime (it restarted)."""
     return error_name == "KeyError" and RUNTIME_MODULE in error_value
+
+
+def execute_installed(
+    client: MarimoClient, notebook: Notebook, code: str, timeout: float | None = None
+) -> ExecuteResult:
+    """Send a short line outside the kernel's session layer (widget threads), silently.
+
+    When the line finds no runtime (a marimo kernel that restarted, or one this client never
+    installed into), install it and send the line once more (nothing of the line ran).
+    """
+    errors: list[str] = []
+
+    def keep(name: str, text: str) -> None:
+        if name == "stderr":
+            errors.append(text)
+
+    result = client.execute(code, notebook, keep, timeout=timeout)
+    if not result.success and f"KeyError: {RUNTIME_MODULE!r}" in "".join(errors):
+        client.execute(install_code(), notebook, lambda name, text: None, timeout=timeout)
+        result = client.execute(code, notebook, lambda name, text: None, timeout=timeout)
+    return result
 
 
 _PREFIX = "_mpk_value = ("
@@ -258,21 +296,31 @@ def _ends_with_semicolon(code: str) -> bool:
     return stripped.endswith(";")
 
 
-def _top_level_bindings(tree: ast.Module) -> set[str]:
+_SCOPES = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
+def defined_names(tree: ast.Module) -> set[str]:
+    """The names code's top level binds: what stays in the pair namespace, and what a cell defines.
+
+    The kernel process's one copy; inmarimo/cells.py's `top_level_names` is the marimo side's
+    (used there only when marimo's own compiler is missing), since this process never imports that.
+    """
     names: set[str] = set()
     for stmt in tree.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(stmt.name)
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for alias in stmt.names:
-                if alias.name != "*":
-                    names.add((alias.asname or alias.name).split(".")[0])
+            names |= {(a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*"}
         else:
-            for node in ast.walk(stmt):
+            todo: list[ast.AST] = [stmt]
+            while todo:
+                node = todo.pop()
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     names.add(node.id)
-                if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Lambda)):
-                    break
+                todo.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _SCOPES))
     return names
 
 
@@ -304,13 +352,18 @@ def completion_code(code: str, cursor_pos: int, kernel_id: str | None = None) ->
     before = code[:cursor_pos]
     line = before.count("\n") + 1
     column = len(before.rsplit("\n", 1)[-1])
-    return _call(f"complete({code!r}, {line}, {column}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
+    return _with_runtime(f"complete({code!r}, {line}, {column}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
 
 
 def inspect_code(name: str, detail: int, kernel_id: str | None = None) -> str:
-    return _call(f"inspect_name({name!r}, {bool(detail)}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
+    return _with_runtime(f"inspect_name({name!r}, {bool(detail)}, _mpk_rt.visible_ns({kernel_id!r}, globals()))")
+
+
+def _with_runtime(expression: str) -> str:
+    """`_call`, for an expression that names the package again (as `_mpk_rt`)."""
+    return f"_mpk_rt = __import__('sys').modules[{RUNTIME_MODULE!r}]\n_mpk_rt.{expression}\n"
 
 
 def state_code(expression: str) -> str:
-    """Scratchpad lines that evaluate `expression` in the runtime (the pair namespaces' functions)."""
+    """The scratchpad line that evaluates `expression` in the runtime (inmarimo/__init__.py's names)."""
     return _call(expression)

@@ -2,7 +2,7 @@
 
 IPython's input transformers (the ones IPython runs on every cell) turn a cell into plain
 Python that calls `get_ipython().run_line_magic(...)`, `.run_cell_magic(...)`, `.system(...)`
-and `.getoutput(...)`; the runtime (runtime_ipython.py) puts a `get_ipython()` into the
+and `.getoutput(...)`; the runtime (inmarimo/shell.py) puts a `get_ipython()` into the
 notebook's process that answers those calls there, where the code runs. So a magic works on
 any line of a cell, as in IPython.
 
@@ -23,8 +23,8 @@ from typing import Any
 from .errors import UsageError
 from .outputs import ErrorInfo
 
-# Kernel-side magics that the runtime also answers in the middle of a cell (runtime_ipython.py).
-ANSWERED_IN_RUNTIME = frozenset({"matplotlib", "who", "whos", "who_ls", "reset"})  # + runtime_state.py
+# Kernel-side magics that the runtime also answers in the middle of a cell (inmarimo/shell.py).
+ANSWERED_IN_RUNTIME = frozenset({"matplotlib", "who", "whos", "who_ls", "reset"})  # + inmarimo/state.py
 # Only cells with one of these can hold IPython syntax: the transformers cost ~0.3 ms a line.
 # (`obj?` help is a `?` at a line's end or start; one inside a string is not.)
 _MAYBE_IPYTHON = re.compile(r"(?:^|\n)[ \t]*[%!?]|=[ \t]*[%!]|\?[ \t]*(?:\n|$)")
@@ -134,7 +134,7 @@ def package_magic(command: str) -> Rewrite | None:
 
 def usage_error(error: ErrorInfo) -> ErrorInfo | None:
     """A magic's UsageError from the runtime as IPython shows one: the message, no frames of ours."""
-    if error.ename != "UsageError" or not re.search(r"_marimo_pair_kernel_rt_\w+\.UsageError:", error.raw or ""):
+    if error.ename != "UsageError" or not re.search(r"_mpk_[0-9a-f]+\.shell\.UsageError:", error.raw or ""):
         return None
     from .tracebacks import NORMAL, RED
 

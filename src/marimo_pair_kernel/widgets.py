@@ -1,6 +1,6 @@
 """A notebook's mo.ui elements as live Jupyter widgets (protocol 2.x, `@jupyter-widgets/controls`).
 
-The runtime marks an element that lives in a notebook cell with a spec (runtime_widgets.py,
+The runtime marks an element that lives in a notebook cell with a spec (inmarimo/widgets.py,
 under WIDGET_MIME) inside its bundle. Before such a bundle is published, `Widgets.adopt` takes
 the spec out, builds the element kind's model (widget_models.py), opens the widget's comms
 (model, layout, style) and puts a widget view beside the `text/plain` and HTML snapshot, so
@@ -311,7 +311,7 @@ class Widgets:
         code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks, nonce)
         client = self._client(shown.target)
         try:
-            result = client.execute(code, shown.target.notebook, lambda name, text: None)
+            result = scratchpad.execute_installed(client, shown.target.notebook, code)
             payload = scratchpad.read_payload(result.output) if result.success else None
             if payload is None:  # a cell the set reran raised: marimo dropped the answer, not the set
                 kept = client.execute(codemode.widget_answer_code(nonce), shown.target.notebook,

@@ -144,8 +144,8 @@ class LiveWidgets:
         target = book.target
         client = self._client_for(target)
         try:
-            result = client.execute(scratchpad.state_code(f"widget_states({ids!r})"), target.notebook,
-                                    lambda name, text: None)
+            code = scratchpad.state_code(f"widget_states({ids!r})")
+            result = scratchpad.execute_installed(client, target.notebook, code)
         except (ServerGone, ConnectionFailed, SessionGone):
             return  # the widget worker says so when a move fails; a stream reconnect triggers again
         except PairError:

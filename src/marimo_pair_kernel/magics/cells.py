@@ -238,6 +238,13 @@ def _read(ctx: MagicContext, what: str, detail: bool) -> list[dict[str, Any]]:
     return list(codemode.call(ctx, "cells", {"detail": detail}, what=what).payload.get("cells") or [])
 
 
+def _read_one(ctx: MagicContext, what: str, target: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The listing with detail, and the cell `target` names (resolved inside marimo: inmarimo/cells.py)."""
+    payload = codemode.call(ctx, "cells", {"detail": True, "target": target}, what=what).payload
+    cells = list(payload.get("cells") or [])
+    return cells, next(c for c in cells if c["id"] == payload.get("target"))
+
+
 @magic("cells", "List the notebook's cells: index, id, name, status, defs/refs, first line of code.")
 def cells_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
     cells = _read(ctx, "%cells", detail=False)
@@ -307,38 +314,8 @@ def _failed_note(cells: list[dict[str, Any]]) -> str | None:
     return f"Not run to the end: {listed}{more}. See %cell show {failed[0]['id']}."
 
 
-def _find(cells: list[dict[str, Any]], target: str) -> dict[str, Any]:
-    """The same resolution as code mode's side (id, name, index, defined variable), on a listing we have."""
-    for c in cells:
-        if c["id"] == target:
-            return c
-    named = [c for c in cells if c["name"] == target]
-    if len(named) == 1:
-        return named[0]
-    if len(named) > 1:
-        raise codemode.CodeModeRefused(
-            f"{len(named)} cells are named {target!r} ({', '.join(c['id'] for c in named)}); use an id.",
-            "CellNotFoundError",
-        )
-    try:
-        i = int(target)
-    except ValueError:
-        i = None
-    if i is not None and -len(cells) <= i < len(cells):
-        return cells[i]
-    defining = [c for c in cells if target in c.get("defs", ())]
-    if len(defining) == 1:
-        return defining[0]
-    raise codemode.CodeModeRefused(
-        f"No cell {target!r}: give a cell id, a cell name, an index 0..{len(cells) - 1}, or a variable "
-        "one cell defines. Run %cells to list them.",
-        "CellNotFoundError",
-    )
-
-
 def _show(ctx: MagicContext, target: str) -> None:
-    cells = _read(ctx, "%cell show", detail=True)
-    c = _find(cells, target)
+    cells, c = _read_one(ctx, "%cell show", target)
     names = {x["id"]: x["name"] for x in cells}
 
     def ids(key: str) -> str:
@@ -412,7 +389,10 @@ def _setup_graph(p: MagicParser) -> None:
     completers={"target": _targets},
 )
 def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
-    cells = _read(ctx, "%graph", detail=True)
+    if args.target is None:
+        cells = _read(ctx, "%graph", detail=True)
+    else:
+        cells, c = _read_one(ctx, "%graph", args.target)
     names = {c["id"]: c["name"] for c in cells}
     columns = ["#", "id", "name", "status", "defs", "refs", "ancestors", "descendants"]
 
@@ -443,7 +423,6 @@ def graph_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -
             )
         )
         return
-    c = _find(cells, args.target)
     diagram = mermaid.flowchart(cells, target=c)
     by_id = {x["id"]: x for x in cells}
     related = [("ancestor", by_id[i]) for i in c["ancestors"] if i in by_id]

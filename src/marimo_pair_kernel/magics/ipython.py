@@ -1,9 +1,9 @@
 """IPython's everyday magics: declared here (for %help, %lsmagic, %MAGIC? and completion), run
-in the notebook's process by runtime_ipython.py, except %history, which is this kernel's own.
+in the notebook's process by inmarimo/shell.py, except %history, which is this kernel's own.
 
 A magic declared with `forwarded=True` never reaches a handler here: transform.py turns the
 cell into `get_ipython().run_line_magic(...)` and the like, which the runtime answers where
-the code runs (runtime_ipython.py's `line_magic_<name>` / `cell_magic_<name>`).
+the code runs (inmarimo/shell.py's `line_magic_<name>` / `cell_magic_<name>`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Code run here keeps the names it binds (imports, defs, variables) for the next execute, as in
 ipykernel, in a namespace of this Jupyter kernel's own inside the marimo kernel, laid over the
 notebook's globals (read live). The notebook's globals, cells, file and page never see them.
-The marimo side is runtime_state.py; this module is the kernel side: the magics, the kernel's id,
+The marimo side is inmarimo/state.py; this module is the kernel side: the magics, the kernel's id,
 and the %%cell checks (a cell cannot read a name only this kernel has; a cell that defines one
 makes the notebook's definition win).
 

@@ -1,6 +1,6 @@
 """%matplotlib: accepted as in IPython, so notebooks written for ipykernel run unchanged.
 
-This kernel always shows figures as matplotlib's inline backend does (scratchpad.RUNTIME_SOURCES:
+This kernel always shows figures as matplotlib's inline backend does (inmarimo/:
 image/png at plt.show() and at the end of an execute), so `inline` is already in effect;
 other backends cannot reach a Jupyter client through marimo's scratchpad.
 """

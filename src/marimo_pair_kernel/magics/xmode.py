@@ -2,7 +2,7 @@
 
 The mode is this kernel's (every Jupyter kernel has its own, as every IPython shell does) and
 applies to the next error: where the notebook's Python has IPython, its own formatter lays the
-exception out in that mode there (runtime_tracebacks.py); otherwise this process lays out
+exception out in that mode there (inmarimo/tracebacks.py); otherwise this process lays out
 marimo's text (tracebacks.py), where Verbose has no local values to show and looks as Context.
 """
 

@@ -1,6 +1,6 @@
 """State across cells: each Jupyter kernel's own names, kept in the marimo kernel, never in the notebook.
 
-Runs inside the marimo kernel as part of the runtime module (see runtime.py's docstring). marimo's
+Runs inside the marimo kernel (see __init__.py). marimo's
 scratchpad throws away what a run binds, so the kernel's code is not the scratch cell's own code:
 the scratch cell is one line that calls `run()` here with the user's source as a string, and `run`
 compiles that source and executes it with the *pair namespace* of that Jupyter kernel as globals.
@@ -31,10 +31,12 @@ For other parts of the kernel:
   line_magic_reset(line)     `-f` clears the pair's names; without it, says to use -f (no prompt here).
 """
 
+from . import cells, completion, hooks, shell
+
 PAIR_TTL = 24 * 3600  # seconds after its last execute that a kernel on another machine is forgotten
-_PAIRS = {}  # kernel id -> _Pair
-_CURRENT = []  # the namespaces of the kernel executes running now (innermost last)
-_FILE_ROOT = []  # the directory our per-execute filenames live under (not created on disk)
+_PAIRS: dict = {}  # kernel id -> _Pair
+_CURRENT: list = []  # the namespaces of the kernel executes running now (innermost last)
+_FILE_ROOT: list = []  # the directory our per-execute filenames live under (not created on disk)
 
 
 class _Fallback(dict):
@@ -99,7 +101,7 @@ def _refresh(fb, main):
             fb[k] = v
 
 
-_MACHINE = []
+_MACHINE: list = []
 
 
 def _machine():
@@ -207,13 +209,13 @@ def _begin(kid, owner, src, count, show_value):
         p.files.add(fn)
     _refresh(ns["__builtins__"] if isinstance(ns.get("__builtins__"), _Fallback) else _fix(ns), _main_globals())
     code, expr = _compile(src, fn, show_value)
-    warm_lock().acquire()  # noqa: F821 - runtime.py's, in the same module
+    completion.warm_lock().acquire()
     _CURRENT.append(ns)
     _CWD.append(_cwd())
     return p, ns, code, expr
 
 
-_CWD = []  # the working directory when each of our runs began (runs nest: %run, %time)
+_CWD: list = []  # the working directory when each of our runs began (runs nest: %run, %time)
 
 
 def _cwd():
@@ -228,7 +230,7 @@ def _note_chdir(before):
     """Code that moved the process's working directory (os.chdir, say in VS Code's start-up code)
     moved the person's notebook too: say so once, with the way back. %cd --yes says it itself."""
     now = _cwd()
-    said = globals().get("_IP", {}).get("chdir_said")
+    said = shell._IP.get("chdir_said")
     if before is None or now is None or now == before or said == now:
         return
     _note_line(
@@ -246,7 +248,7 @@ def _fix(ns):
 
 def _end(p, ns):
     try:
-        warm_lock().release()  # noqa: F821 - taken at the end of _begin
+        completion.warm_lock().release()  # taken at the end of _begin
     except RuntimeError:
         pass
     if _CURRENT and _CURRENT[-1] is ns:
@@ -277,7 +279,7 @@ def run(kid, src, count, url="", show_value=True, owner=None):
             value = eval(expr, ns)
     finally:
         _end(p, ns)
-    return show(value, url)  # noqa: F821 - runtime.py's, in the same module
+    return hooks.show(value, url)
 
 
 async def run_async(kid, src, count, url="", show_value=True, owner=None):
@@ -295,7 +297,7 @@ async def run_async(kid, src, count, url="", show_value=True, owner=None):
                 value = await value
     finally:
         _end(p, ns)
-    return show(value, url)  # noqa: F821 - runtime.py's, in the same module
+    return hooks.show(value, url)
 
 
 def current_user_ns():
@@ -344,37 +346,12 @@ def _note_line(text):
         pass
 
 
-def _code_names(code):
-    """(defs, refs) of code as marimo would see it in a cell."""
-    try:
-        from marimo._ast.compiler import compile_cell
-        c = compile_cell(code, cell_id="__mpk_check__")
-        return set(c.defs), set(c.refs)
-    except Exception:
-        pass
-    import ast
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set(), set()
-    defs, loads = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (defs if isinstance(node.ctx, ast.Store) else loads).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defs.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for a in node.names:
-                defs.add((a.asname or a.name).split(".")[0])
-    return defs, loads - defs
-
-
 def cell_check(kid, code):
     """Before a %%cell: the names its code reads that only the pair has (the notebook cannot see
     them), and the names it defines that the pair also holds."""
     import json
     p = _PAIRS.get(kid) if kid else None
-    defs, refs = _code_names(code)
+    defs, refs = cells.parse_names(code)  # as marimo sees the cell's code
     own = set(p.ns) - _HIDDEN if p is not None else set()
     nb = _notebook_defs()
     main = _main_globals()

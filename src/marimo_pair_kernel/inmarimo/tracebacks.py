@@ -1,7 +1,4 @@
-"""Tracebacks laid out by IPython's own formatter, inside marimo (runtime file; see runtime.py).
-
-Every runtime file runs in one namespace: private names here start with `_tb`, so that
-none replaces another file's.
+"""Tracebacks laid out by IPython's own formatter, inside marimo (see __init__.py).
 
 marimo prints a scratchpad exception as plain text on stderr, and the kernel can only parse
 that text back (tracebacks.py). Where the notebook's Python has IPython, the exception object
@@ -15,11 +12,11 @@ frames include the kernel's scratch cell). The kernel asks for its layout in one
 `format_error(count, mode)`, only when a run failed (the mode is the kernel's, and marimo's
 text, which the kernel also needs, is printed after the run has unwound). Printing is left as
 it is: the kernel falls back to that text when IPython is absent here. The frames shown start
-at the user's code (runtime_state.py compiles each execute under a file of its own, whose
+at the user's code (state.py compiles each execute under a file of its own, whose
 lines linecache keeps): marimo's runner, the scratch cell and the runtime's frames are skipped.
 """
 
-_TRACEBACK_STATE = {}  # "last": the exception of the kernel's last failed run
+_TRACEBACK_STATE: dict = {}  # "last": the exception of the kernel's last failed run
 
 
 def _tb_ours(exc):
@@ -76,7 +73,7 @@ class _TbNames:
             return None
         cell = m.group(1)
         if cell == "__scratch__":
-            # runtime_state.py compiles each execute under a file of its own: ...-In<N>/__marimo__cell___scratch___.py
+            # state.py compiles each execute under a file of its own: ...-In<N>/__marimo__cell___scratch___.py
             n = re.search(r"marimo-pair-kernel[/\\][^/\\]*-In(\d+)[/\\]", name)
             return "Cell", "In[%s]" % ((n and int(n.group(1))) or self.count)
         title = _tb_cell_name(cell)
@@ -131,7 +128,7 @@ def format_error(count, mode="Context"):
     """The last failed kernel run's exception as ipykernel sends it (ename, evalue, traceback).
 
     None when there is none, or no IPython here (the kernel then lays out marimo's text). The
-    lines come from linecache, where runtime_state.py put each execute's code under a file
+    lines come from linecache, where state.py put each execute's code under a file
     name of its own.
     """
     import json

@@ -1,16 +1,12 @@
 """What the kernel needs to show a notebook's mo.ui element as a live Jupyter widget.
 
-Runs inside the marimo kernel, after runtime.py, in the same module namespace (see
-scratchpad.RUNTIME_SOURCES). runtime.py's `_ui_snapshot` adds `widget_spec(el)` to an element's
+Runs inside the marimo kernel (see __init__.py). sanitize.py's `_ui_snapshot` adds `widget_spec(el)` to an element's
 bundle under WIDGET_MIME; the kernel (widgets.py) takes it out again, opens the widget's comms
 and puts a widget view in its place. Only elements that live in a notebook cell get one: an
 element made by scratchpad code has no lasting id, so it keeps the snapshot alone.
 """
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # runtime.py's names: the same module namespace at run time
-    from .runtime import _ui_parts
+from . import sanitize
 
 WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # widgets.WIDGET_MIME: the kernel's side
 
@@ -42,7 +38,7 @@ def widget_spec(el):
         return None
     if not cell or cell == "__scratch__":
         return None
-    kind, label, _, _ = _ui_parts(el)
+    kind, label, _, _ = sanitize._ui_parts(el)
     if kind == "dict":  # mo.ui.array and mo.ui.dictionary (both "marimo-dict"): a box of their elements
         return _box_spec(el, cell, label)
     if kind not in WIDGET_KINDS:

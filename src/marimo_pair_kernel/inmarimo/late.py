@@ -1,6 +1,6 @@
 """Late outputs: what threads that the kernel's own runs started write after that run ended.
 
-Runs inside the marimo kernel, in the runtime module (see runtime.py). ipykernel shows a
+Runs inside the marimo kernel (see __init__.py). ipykernel shows a
 thread's display updates and prints under the execute that started the thread, also after
 that execute has replied. Here the execute's event stream is closed by then, so such output
 travels another way: as a console line of the scratch cell, broadcast on marimo's own message
@@ -30,10 +30,12 @@ stream, which every viewer of the notebook receives (the kernel keeps one: viewe
   back (redirect_streams, on marimo's own thread, so the swap never races a run).
 """
 
+from . import hooks, values
+
 LATE_KIND = "late"
 ORIGIN_KIND = "origin"
 SCRATCH = "__scratch__"
-_L = {}  # "origin": the current run's origin; "stdout"/"stderr": marimo's stream objects
+_L: dict = {}  # "origin": the current run's origin; "stdout"/"stderr": marimo's stream objects
 
 
 class _Origin:
@@ -95,7 +97,7 @@ def late_stdout(name="stdout"):
     return _LateStream(o, name) if o is not None else None
 
 
-_PENDING = {}  # (thread id, stream name) -> (origin, partial line) of late prints
+_PENDING: dict = {}  # (thread id, stream name) -> (origin, partial line) of late prints
 
 
 def _late_lock():
@@ -141,7 +143,7 @@ def _start_flusher():
 
     t = threading.Thread(target=flush_partial_lines, name="marimo-pair-kernel-late-flush", daemon=True)
     _L["flusher"] = t
-    _unwrapped(threading.Thread.start)(t)  # noqa: F821 - runtime.py; not a thread of any run
+    hooks._unwrapped(threading.Thread.start)(t)  # not a thread of any run
 
 
 def late_send(origin, name, text):
@@ -157,7 +159,7 @@ def late_send(origin, name, text):
     with origin.lock:
         env = {"k": LATE_KIND, "o": origin.tag, "i": next(origin.seq), "th": threading.get_ident(),
                "n": name, "t": text}
-        line = MARK + json.dumps(env, separators=(",", ":")) + "\n"  # noqa: F821 - runtime.py
+        line = values.MARK + json.dumps(env, separators=(",", ":")) + "\n"
         try:
             broadcast_notification(CellNotification(cell_id=SCRATCH, console=CellOutput.stdout(line)),
                                    origin.stream)
@@ -173,7 +175,7 @@ def _origin_here():
     o = late_origin()
     if o is not None:
         return o  # a thread of a thread of ours
-    if not _in_our_run():  # noqa: F821 - runtime.py
+    if not values._in_our_run():
         return None
     from marimo._runtime.context import get_context
     ctx = get_context()
@@ -185,7 +187,7 @@ def _origin_here():
     o = _Origin(uuid.uuid4().hex, ctx, ec, ctx.stream)
     _L["origin"] = o
     # On this run's stdout: the kernel learns whose it is.
-    _emit({"k": ORIGIN_KIND, "o": o.tag})  # noqa: F821 - runtime.py
+    hooks._emit({"k": ORIGIN_KIND, "o": o.tag})
     _wrap_marimo_streams(ctx)
     return o
 
@@ -195,7 +197,7 @@ def _patch_threads():
     cls = threading.Thread
     if getattr(cls.start, "_mpk", None) == __name__:
         return
-    orig = _unwrapped(cls.start)  # noqa: F821 - runtime.py
+    orig = hooks._unwrapped(cls.start)
 
     def start(self, *args, **kwargs):
         try:
@@ -218,7 +220,7 @@ def _wrap_write(stream, name):
     current = getattr(stream, "write", None)
     if current is None or getattr(current, "_mpk", None) == __name__:
         return
-    orig = _unwrapped(current)  # noqa: F821 - runtime.py
+    orig = hooks._unwrapped(current)
 
     def write(text):
         o = _late_now()
@@ -284,7 +286,7 @@ def _patch_redirect():
     orig = getattr(rt, "redirect_streams", None)
     if orig is None or getattr(orig, "_mpk", None) == __name__:
         return
-    orig = _unwrapped(orig)  # noqa: F821 - runtime.py
+    orig = hooks._unwrapped(orig)
     import contextlib
 
     @contextlib.contextmanager
@@ -301,7 +303,7 @@ def _patch_redirect():
 
 
 def install_late_hooks():
-    """Called by install_hooks (runtime.py): mark threads, carry their late output."""
+    """Called by hooks.install_hooks: mark threads, carry their late output."""
     try:
         _patch_threads()
         _patch_redirect()
