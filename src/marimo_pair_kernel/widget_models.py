@@ -50,7 +50,8 @@ class Model:
     view_name: str
     style_name: str
     state: dict[str, Any]  # the kind's own keys; the synced value is in it
-    value_key: str | None  # "value" or "index"; None for a button
+    value_key: str | None  # "value" or "index"; "traits" for an anywidget (its value's keys); None for a button
+    header: dict[str, Any] | None = None  # the model's own module and names (an anywidget's); else controls 2.0
 
 
 class OutOfRange(ValueError):
@@ -107,6 +108,19 @@ def build_model(spec: ElementSpec) -> Model | None:
         if not spec.children or any(build_model(c) is None for c in spec.children):
             return None
         return Model("VBoxModel", "VBoxView", "", {"box_style": "", "children": []}, None)
+    if kind == "form":
+        # A box of the element's widget(s) and a Submit button (the kernel adds it when it opens).
+        if len(spec.children) != 1 or build_model(spec.children[0]) is None:
+            return None
+        return Model("VBoxModel", "VBoxView", "", {"box_style": "", "children": []}, None)
+    if kind == "anywidget":
+        # anywidget's own model (AnyModel/AnyView of the "anywidget" module, at the version the
+        # widget itself names), with its code (`_esm`, `_css`) and its synced traits.
+        header = a.get("header")
+        if not isinstance(header, dict) or not isinstance(spec.wire, dict):
+            return None
+        return Model(str(header.get("_model_name")), str(header.get("_view_name")), "",
+                     {**(a.get("extra") or {}), **spec.wire}, "traits", header=dict(header))
     if kind == "button":
         state = {"description": spec.label or "click", "button_style": "", "icon": ""}
         return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
@@ -235,6 +249,8 @@ def state_for_wire(spec: ElementSpec, model: Model, wire: Any) -> dict[str, Any]
     """The synced widget state for marimo's value `wire`."""
     if model.value_key is None:
         return {}
+    if model.value_key == "traits":
+        return dict(wire) if isinstance(wire, dict) else {}
     if model.value_key == "index":
         labels = model.state.get("_options_labels") or []
         if spec.kind == "slider":
@@ -264,6 +280,9 @@ def wire_for_state(spec: ElementSpec, model: Model, value: Any) -> Any:
     """
     a = spec.args
     what = f"{spec.label!r} (a marimo {spec.kind})" if spec.label else f"this marimo {spec.kind}"
+    if model.value_key == "traits":  # an anywidget: the synced traits it has (others are the view's own)
+        traits = set(a.get("traits") or ())
+        return {k: v for k, v in value.items() if k in traits} if isinstance(value, dict) else {}
     if model.value_key == "index" and spec.kind in ("range-slider", "multiselect"):
         labels = model.state.get("_options_labels") or []
         items = list(value) if isinstance(value, (list, tuple)) else None

@@ -32,7 +32,7 @@ from . import codemode, scratchpad
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
 from .outputs import PAIR_JSON
 from .widget_models import ElementSpec, Model, OutOfRange, build_model, state_for_wire, wire_for_state
-from .widgets_live import LiveWidgets
+from .widgets_live import LiveWidgets, model_ids
 
 if TYPE_CHECKING:
     from .client import MarimoClient
@@ -48,6 +48,20 @@ MODULE_VERSION = "2.0.0"
 PROTOCOL_VERSION = "2.1.0"
 WIDGET_TARGET = "jupyter.widget"
 CONTROL_TARGET = "jupyter.widget.control"  # ipywidgets 8 frontends ask for every model's state here
+
+
+SUBMIT = "form-submit"  # a form's Submit button: no marimo element of its own
+
+
+def _submit_spec(form: ElementSpec) -> ElementSpec:
+    return ElementSpec(f"{form.id}/submit", form.cell, SUBMIT, "", {}, None)
+
+
+def _submit_model(form: ElementSpec) -> Model:
+    a = form.args
+    state = {"description": str(a.get("submit-label") or "Submit"), "button_style": "primary", "icon": "",
+             "tooltip": a.get("submit-tooltip"), "disabled": bool(a.get("submit-disabled"))}
+    return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
 
 
 def _style_state(name: str) -> dict[str, Any]:
@@ -83,6 +97,10 @@ class Shown:
     comm: Any
     state: dict[str, Any]  # the full state the frontends hold (kept for `request_state`)
     parts: list[Any] = field(default_factory=list)  # the layout and style comms
+    kids: list[Shown] = field(default_factory=list)  # a box's widgets (a form's: its element's, then Submit)
+    form: str | None = None  # the form (its id) holding this widget's value until Submit
+    held: Any = None  # with `form`: the value it shows, in marimo's form, not yet submitted
+    owner: Shown | None = None  # a Submit button's form
 
 
 @dataclass
@@ -138,13 +156,14 @@ class Widgets:
         if spec is None or model is None or target is None:
             return
         try:
-            shown = self._open(spec, model, target)
+            shown = self._open(spec, model, target, None)
         except Exception:  # noqa: BLE001 - the snapshot still shows; a widget is extra
             log.warning("could not open a widget for %s", spec.id, exc_info=True)
             return
         data[VIEW_MIME] = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
         try:
-            self.live.watch(target, spec.id, spec.cell, self.kernel.get_parent("shell"))
+            self.live.watch(target, spec.id, spec.cell, self.kernel.get_parent("shell"),
+                            tuple(model_ids([raw])))
         except Exception:  # noqa: BLE001 - Jupyter -> marimo still works without the stream
             log.warning("could not watch the notebook for %s", spec.id, exc_info=True)
 
@@ -154,18 +173,22 @@ class Widgets:
         if isinstance(data, dict):
             data.pop(WIDGET_MIME, None)
 
-    def _open(self, spec: ElementSpec, model: Model, target: Target) -> Shown:
+    def _open(self, spec: ElementSpec, model: Model, target: Target, form: str | None) -> Shown:
         disabled = bool(spec.args.get("disabled"))
         parts = []
         refs: dict[str, Any] = {}
-        if spec.children:  # a box: its elements' widgets first, each live on its own id
-            kids = []
+        kids: list[Shown] = []
+        if spec.kind == "form":
+            form = spec.id  # the element's widgets inside hold their moves until Submit
+        if spec.children:  # a box: its elements' widgets first, each on its own id
             for child in spec.children:
                 child_model = build_model(child)
                 if child_model is None:
                     raise ValueError(f"no widget for {child.kind}")
-                kids.append(f"IPY_MODEL_{self._open(child, child_model, target).model_id}")
-            refs["children"] = kids
+                kids.append(self._open(child, child_model, target, form))
+            if spec.kind == "form":
+                kids.append(self._open(_submit_spec(spec), _submit_model(spec), target, form))
+            refs["children"] = [f"IPY_MODEL_{k.model_id}" for k in kids]
         # A box has no style model (its view would try to show one it was given).
         pieces = [("layout", BASE, "LayoutModel", "LayoutView")]
         if model.style_name:
@@ -179,7 +202,7 @@ class Widgets:
             parts.append(part)
             refs[key] = f"IPY_MODEL_{part.comm_id}"
         state = {
-            **_header(CONTROLS, model.model_name, CONTROLS, model.view_name),
+            **(model.header or _header(CONTROLS, model.model_name, CONTROLS, model.view_name)),
             "_dom_classes": [],
             "tabbable": None,
             "tooltip": None,
@@ -188,10 +211,14 @@ class Widgets:
             **refs,
         }
         c = self._comm(state)
-        shown = Shown(c.comm_id, spec, model, target.client.url, target, c, state, parts)
+        shown = Shown(c.comm_id, spec, model, target.client.url, target, c, state, parts, kids, form, spec.wire)
+        for kid in kids:
+            if kid.spec.kind == SUBMIT:
+                kid.owner = shown
         with self._lock:
             self._shown[c.comm_id] = shown
-            self._marimo[(shown.url, spec.id)] = spec.wire
+            if spec.kind != SUBMIT:
+                self._marimo[(shown.url, spec.id)] = spec.wire
         c.on_msg(lambda msg: self._on_msg(shown, msg))
         c.on_close(lambda msg: self._forget(shown))
         return shown
@@ -238,7 +265,10 @@ class Widgets:
             shown.comm.send({"method": "update", "state": shown.state, "buffer_paths": []})
             return
         if method == "custom" and (data.get("content") or {}).get("event") == "click":
-            self._queue(shown, None, clicks=1, parent=msg)
+            if shown.owner is not None:
+                self._submit(shown.owner, msg)
+            elif shown.form is None:  # a button inside a form counts nothing until Submit
+                self._queue(shown, None, clicks=1, parent=msg)
             return
         if method != "update":
             return
@@ -250,17 +280,42 @@ class Widgets:
         with self._lock:
             shown.state.update(state)
         key = shown.model.value_key
+        if key == "traits":  # an anywidget: the traits that are marimo's value
+            wire = wire_for_state(shown.spec, shown.model, state)
+            if wire:
+                self._queue(shown, wire, parent=msg)
+            return
         if key is None or key not in state:
             return
         try:
             wire = wire_for_state(shown.spec, shown.model, state[key])
         except OutOfRange as e:
             with self._lock:
-                current = self._marimo.get((shown.url, shown.spec.id), shown.spec.wire)
-            self.note(msg, f"{e} The widget is back at marimo's value.")
+                current = shown.held if shown.form else self._marimo.get((shown.url, shown.spec.id), shown.spec.wire)
+            back = "its last value" if shown.form else "marimo's value"
+            self.note(msg, f"{e} The widget is back at {back}.")
             self._set_state(shown, state_for_wire(shown.spec, shown.model, current))
             return
+        if shown.form is not None:  # inside a form: kept here until its Submit
+            with self._lock:
+                shown.held = wire
+            return
         self._queue(shown, wire, parent=msg)
+
+    def _submit(self, form: Shown, msg: dict[str, Any]) -> None:
+        """A form's Submit: marimo's form takes its element's value as the widgets hold it."""
+        button = form.kids[-1] if form.kids else None
+        if button is None or button.state.get("disabled") or form.state.get("disabled"):
+            return
+        self._queue(form, self._held(form.kids[0]), parent=msg)
+
+    def _held(self, shown: Shown) -> Any:
+        """The value a form's widget holds, in marimo's form: a box's is {key: its element's value}."""
+        if shown.spec.kind == "dict":
+            keys = shown.spec.args.get("keys") or []
+            return {str(k): self._held(kid) for k, kid in zip(keys, shown.kids, strict=False)}
+        with self._lock:
+            return shown.held
 
     def _queue(self, shown: Shown, wire: Any, *, clicks: int = 0, parent: dict[str, Any] | None = None) -> None:
         key = (shown.url, shown.spec.id)
@@ -271,6 +326,8 @@ class Widgets:
             pending.shown, pending.parent = shown, parent
             if clicks:
                 pending.clicks += clicks
+            elif shown.model.value_key == "traits" and isinstance(pending.wire, dict):
+                pending.wire = {**pending.wire, **wire}  # an anywidget: moves of different traits add up
             else:
                 pending.wire = wire
             if self._worker is None:
@@ -330,7 +387,9 @@ class Widgets:
             return
         if payload.get("gone"):
             self._disable(
-                [s for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id],
+                [s for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id]
+                + [k for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id for k in s.kids
+                   if k.spec.kind == SUBMIT],
                 pending.parent,
                 "This element is no longer in the notebook (its cell changed or was deleted), so the "
                 "widget is disabled. Show the element again to get a live widget.",
@@ -352,7 +411,8 @@ class Widgets:
         k = self.kernel
         if k.session is None or parent is None:
             return
-        what = f"Moving {shown.spec.label!r}" if shown.spec.label else f"Moving {shown.spec.kind} {shown.spec.id}"
+        verb = "Submitting" if shown.spec.kind == "form" else "Moving"
+        what = f"{verb} {shown.spec.label!r}" if shown.spec.label else f"{verb} {shown.spec.kind} {shown.spec.id}"
         data = {"id": shown.spec.id, "cell": shown.spec.cell, "wire": payload.get("wire"),
                 **{key: list(payload.get(key) or ()) for key in ("reran", "failed", "stale")}}
         bundle = {"text/plain": "\n".join(codemode.effects_lines(what, payload)), PAIR_JSON: data}
@@ -368,12 +428,44 @@ class Widgets:
         if pending:
             return
         for shown in mine:
-            self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
+            if shown.spec.kind == "form":
+                if wire is not None:  # a submitted value: the form's widgets show it
+                    self._hold(shown.kids[0], wire)
+            else:
+                self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
+
+    def _hold(self, shown: Shown, wire: Any) -> None:
+        """A form's widget (a box: its elements') takes `wire`, as marimo now holds it."""
+        if shown.spec.kind == "dict":
+            for key, kid in zip(shown.spec.args.get("keys") or [], shown.kids, strict=False):
+                if isinstance(wire, dict) and str(key) in wire:
+                    self._hold(kid, wire[str(key)])
+            return
+        with self._lock:
+            shown.held = wire
+            self._marimo[(shown.url, shown.spec.id)] = wire
+        self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
 
     def reshaped(self, url: str, element_id: str, raw: dict[str, Any]) -> None:
         """marimo's element now is `raw` (a fresh spec): new value, and new arguments after a rerun."""
         spec = ElementSpec.parse(raw)
         if spec is None:
+            return
+        if spec.kind == "form":
+            # The Submit button takes the new arguments; the element inside follows on its own id,
+            # moved only by a submitted value (or a rerun), never over what is not submitted yet.
+            with self._lock:
+                self._marimo[(url, element_id)] = spec.wire
+                forms = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
+            button = _submit_model(spec).state
+            for form in forms:
+                if form.kids and form.kids[-1].spec.kind == SUBMIT:
+                    self._set_state(form.kids[-1], button)
+                if form.spec.children and spec.children and form.spec.children[0].id != spec.children[0].id:
+                    self.element_gone(url, form.spec.children[0].id)
+            for child in raw.get("children") or ():
+                if isinstance(child, dict) and "id" in child:
+                    self.reshaped(url, str(child["id"]), child)
             return
         if spec.kind == "dict":
             # A box follows through its elements (each has a widget of its own id); one that the
@@ -390,6 +482,7 @@ class Widgets:
             return
         model = build_model(spec)
         with self._lock:
+            before = self._marimo.get((url, element_id), spec.wire)
             self._marimo[(url, element_id)] = spec.wire
             busy = (url, element_id) in self._pending or (url, element_id) in self._inflight
             mine = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
@@ -400,7 +493,20 @@ class Widgets:
                               f"({spec.kind}), so this widget is disabled. Show the element again for a live one.")
                 continue
             state = {**model.state, "disabled": bool(spec.args.get("disabled"))}
-            if busy and model.value_key is not None:
+            hold = busy
+            if shown.form is not None:
+                # Inside a form: marimo's element moves only when a value is submitted (or its cell
+                # reruns); until then the widget keeps what the person has not submitted yet.
+                with self._lock:
+                    form_busy = (url, shown.form) in self._pending or (url, shown.form) in self._inflight
+                hold = form_busy or spec.wire == before
+                if not hold:
+                    with self._lock:
+                        shown.held = spec.wire
+            if hold and model.value_key == "traits":
+                for key in spec.args.get("traits") or ():
+                    state.pop(key, None)
+            elif hold and model.value_key is not None:
                 state.pop(model.value_key, None)  # a newer move of ours is on its way: don't pull back
             with self._lock:
                 shown.spec, shown.model = spec, model
@@ -414,6 +520,7 @@ class Widgets:
                 self.element_gone(url, child.id)
         mine = [s for s in self._all() if s.url == url and s.spec.id == element_id and not s.state.get("disabled")
                 and not s.spec.children]
+        mine += [k for b in boxes for k in b.kids if k.spec.kind == SUBMIT and not k.state.get("disabled")]
         if mine:
             self._disable(mine, None, f"marimo-pair-kernel: the marimo element {element_id} is no longer in the "
                           "notebook (its cell was deleted or no longer makes it), so its widget is disabled.")

@@ -54,6 +54,7 @@ class _Notebook:
     ids: set[str] = field(default_factory=set)
     cells: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    models: set[str] = field(default_factory=set)  # the anywidgets' model ids (their traits change in place)
     dirty: bool = False
     parent: dict[str, Any] | None = None  # the execute that showed the first widget (where notes go)
 
@@ -70,8 +71,11 @@ class LiveWidgets:
         self._said_old = False
         self.fetches = 0  # scratchpad requests made (tests and bench read it)
 
-    def watch(self, target: Target, element_id: str, cell: str, parent: dict[str, Any] | None = None) -> None:
+    def watch(self, target: Target, element_id: str, cell: str, parent: dict[str, Any] | None = None,
+              models: tuple[str, ...] = ()) -> None:
         """A widget for `element_id` (in `cell`) is shown, by the execute `parent`: follow its notebook.
+
+        `models`: marimo's model ids of the anywidgets in it, whose updates are triggers too.
 
         Never blocks for long.
         """
@@ -86,6 +90,7 @@ class LiveWidgets:
             book.target = target
             book.ids.add(element_id)
             book.cells.add(cell)
+            book.models.update(models)
             start = book.stream is None
             if start:
                 book.stream = ViewerStream(vt.url, vt.file, lambda e: self._on_event(key, e), headers=vt.headers,
@@ -158,6 +163,8 @@ class LiveWidgets:
         names = payload.get("names") or {}
         with self._lock:
             book.names = {n for v in names.values() if isinstance(v, list) for n in v if isinstance(n, str)}
+            # A rerun makes a new anywidget (a new model id) at the same element id.
+            book.models.update(model_ids(payload.get("elements") or {}))
         url = target.client.url
         for element_id, spec in (payload.get("elements") or {}).items():
             if spec is None:
@@ -179,8 +186,25 @@ def _triggers(book: _Notebook, event: Notification) -> bool:
         return data.get("ui_element") in book.ids
     if event.op == "remove-ui-elements":
         return data.get("cell_id") in book.cells
+    if event.op == "model-lifecycle":
+        # An anywidget's traits changed in marimo (its Python code, or the page).
+        return data.get("model_id") in book.models
     if event.op == "cell-op":
         # An element's cell finished a run (its elements are new) or was deleted/emptied.
         return data.get("cell_id") in book.cells and data.get("status") == "idle"
     return False
 
+
+
+def model_ids(specs: Any) -> set[str]:
+    """The anywidget model ids in element specs (raw dicts, children included)."""
+    found: set[str] = set()
+    items = specs.values() if isinstance(specs, dict) else specs
+    for spec in items or ():
+        if not isinstance(spec, dict):
+            continue
+        model = (spec.get("args") or {}).get("model-id") if spec.get("kind") == "anywidget" else None
+        if isinstance(model, str) and model:
+            found.add(model)
+        found |= model_ids(spec.get("children") or [])
+    return found

@@ -64,6 +64,8 @@ def _wire(element, name, value):
     # set_ui_value takes the front end's form of the value (a dropdown sends ["red"], not "red"),
     # and a bad one fails only on marimo's stderr. Try the plain value, then it as a one-item
     # list. Containers (array, batch, form) update their children while converting: skip them.
+    if getattr(element, "_name", None) == "marimo-form" and hasattr(element, "element"):
+        return _wire(element.element, name, value)  # a form is set to its element's value
     convert = getattr(element, "_convert_value", None)
     if convert is None or hasattr(element, "_elements"):
         return value
@@ -160,10 +162,30 @@ async def widget_set(a):
     wire = a.get("wire")
     if a.get("clicks"):
         wire = (element._value_frontend or 0) + int(a["clicks"])
-    try:
-        element._convert_value(wire)
-    except Exception as e:
-        return {"refused": "%s: %s" % (type(e).__name__, e), "wire": element._value_frontend}
+    kind = "anywidget" if _is_anywidget(element) else getattr(element, "_name", None)
+    if kind == "anywidget":
+        # Set the traits first, outside ipywidgets' echo lock: that sends the page's model an update
+        # (set_ui_value's own set_state is taken as the page's write, so the page would not move).
+        # set_ui_value then finds them set, and reruns the cells that read the element.
+        try:
+            widget = element.__dict__["widget"]
+            with widget.hold_sync():
+                for k, v in (wire or {}).items():
+                    widget.set_trait(k, widget.trait_metadata(k, "from_json", widget._trait_from_json)(v, widget))
+        except Exception as e:
+            return {"refused": "%s: %s" % (type(e).__name__, e), "wire": _wire_of(element)}
+    else:
+        try:
+            element._convert_value(wire)
+        except Exception as e:
+            return {"refused": "%s: %s" % (type(e).__name__, e), "wire": _wire_of(element)}
+    if kind == "marimo-form" and wire is not None and callable(getattr(element, "validate", None)):
+        try:  # what the page asks before it submits (the form's `validate=`)
+            problem = element.validate(wire)
+        except Exception as e:
+            problem = "%s: %s" % (type(e).__name__, e)
+        if problem:
+            return {"refused": str(problem), "wire": _wire_of(element)}
     try:
         hit = effects_before(ctx, registry, a["id"])
     except Exception:
@@ -176,10 +198,30 @@ async def widget_set(a):
         return {"gone": True}
     except Exception as e:
         return {"error": "%s: %s" % (type(e).__name__, e)}
-    out = {"wire": element._value_frontend}
+    out = {"wire": _wire_of(element)}
     if hit is not None:
         out.update(effects_after(ctx, hit))
     if a.get("nonce"):
         # A rerun cell that raised makes marimo drop this answer: keep it for widget_answer_code.
         capture.keep_answer(a["nonce"], out)
     return out
+
+
+def _wire_of(element):
+    """marimo's value of the element as its widget shows it (an anywidget's: its synced traits)."""
+    if _is_anywidget(element):
+        try:
+            from marimo._plugins.ui._impl.from_anywidget import get_anywidget_state
+            return get_anywidget_state(element.__dict__["widget"])
+        except Exception:
+            return None
+    return element._value_frontend
+
+
+def _is_anywidget(element):
+    # mo.ui.anywidget has no `_name` of its own: its attributes fall through to the widget.
+    try:
+        from marimo._plugins.ui._impl.from_anywidget import anywidget
+    except ImportError:
+        return False
+    return isinstance(element, anywidget)

@@ -6,6 +6,8 @@ and puts a widget view in its place. Only elements that live in a notebook cell 
 element made by scratchpad code has no lasting id, so it keeps the snapshot alone.
 """
 
+import json
+
 from . import sanitize
 
 WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # widgets.WIDGET_MIME: the kernel's side
@@ -39,8 +41,12 @@ def widget_spec(el):
     if not cell or cell == "__scratch__":
         return None
     kind, label, _, _ = sanitize._ui_parts(el)
-    if kind == "dict":  # mo.ui.array and mo.ui.dictionary (both "marimo-dict"): a box of their elements
+    if kind == "dict":  # mo.ui.array, mo.ui.dictionary and batch (all "marimo-dict"): a box of their elements
         return _box_spec(el, cell, label)
+    if kind == "form":
+        return _form_spec(el, cell, label)
+    if kind == "anywidget":
+        return _anywidget_spec(el, cell)
     if kind not in WIDGET_KINDS:
         return None
     args = {}
@@ -72,8 +78,63 @@ def _box_spec(el, cell, label):
         if not spec["label"] and isinstance(elements, dict):
             spec["label"] = str(key)
         children.append(spec)
-    return {"id": str(el._id), "cell": str(cell), "kind": "dict", "label": label, "args": {}, "wire": None,
-            "children": children}
+    # `keys`: the container's value is {key: element's value} (an array's keys are "0", "1", …),
+    # which is what a form around it is set to.
+    return {"id": str(el._id), "cell": str(cell), "kind": "dict", "label": label,
+            "args": {"keys": [str(key) for key, _ in items]}, "wire": None, "children": children}
+
+
+def _form_spec(el, cell, label):
+    """A form's spec: its element's spec as the one child, the Submit button's arguments, and
+    `wire`, the value last submitted (None before the first submit).
+
+    The element inside is marimo's copy of the one wrapped (`form.element`, registered with an id
+    of its own); setting the form updates it, so its spec holds the value submitted last.
+    """
+    inner = widget_spec(getattr(el, "element", None))
+    if inner is None:
+        return None
+    a = getattr(el, "_component_args", None) or {}
+    args = {"submit-label": _wplain(a.get("submit-button-label")) or "Submit",
+            "submit-tooltip": _wplain(a.get("submit-button-tooltip")),
+            "submit-disabled": bool(a.get("submit-button-disabled"))}
+    try:
+        wire = el._value_frontend
+        json.dumps(wire)
+    except Exception:
+        return None
+    return {"id": str(el._id), "cell": str(cell), "kind": "form", "label": label, "args": args, "wire": wire,
+            "children": [inner]}
+
+
+# An anywidget's own model fields, sent as the Jupyter model's header.
+_ANY_HEADER = ("_model_module", "_model_module_version", "_model_name", "_view_module", "_view_module_version",
+               "_view_name")
+# The rest of its state that is not its value (marimo's anywidget value leaves these out).
+_ANY_EXTRA = ("_esm", "_css", "_anywidget_id", "_dom_classes", "tabbable", "tooltip")
+
+
+def _anywidget_spec(el, cell):
+    """A mo.ui.anywidget's spec: the widget's own model header (`args.header`), its code and style
+    (`args.extra`: `_esm`, `_css`, …), and as `wire` marimo's value, the dict of synced traits.
+
+    A widget whose state does not survive JSON (binary traits) keeps the snapshot.
+    """
+    try:
+        widget = el.__dict__["widget"]
+        state = widget.get_state()
+        from marimo._plugins.ui._impl.from_anywidget import get_anywidget_state
+        value = get_anywidget_state(widget)
+        header = {k: state[k] for k in _ANY_HEADER if k in state}
+        extra = {k: state[k] for k in _ANY_EXTRA if k in state}
+        json.dumps([value, header, extra])
+    except Exception:
+        return None
+    if header.get("_model_module") != "anywidget":
+        return None
+    args = {"header": header, "extra": extra, "traits": sorted(value),
+            "model-id": str((getattr(el, "_component_args", None) or {}).get("model-id") or "")}
+    return {"id": str(el._id), "cell": str(cell), "kind": "anywidget", "label": "", "args": args, "wire": value}
 
 
 def widget_states(ids):
