@@ -38,7 +38,8 @@ def _(mo):
     ft = mo.ui.text(value='a').form(submit_button_label='Send')
     fd = mo.ui.dictionary({'x': mo.ui.slider(0, 5, value=1), 'y': mo.ui.text(value='b')}).form()
     fv = mo.ui.form(mo.ui.slider(0, 10), validate=lambda v: "no sevens" if v == 7 else None)
-    return fd, fm, ft, fv
+    fb = mo.md("{a} and {b}").batch(a=mo.ui.slider(0, 3), b=mo.ui.checkbox()).form()
+    return fb, fd, fm, ft, fv
 
 
 @app.cell
@@ -128,6 +129,15 @@ def test_form_model_state(kc):
     assert box["_model_name"] == "VBoxModel" and button["_model_name"] == "ButtonModel"
     assert [(s["_model_name"], s["value"], s["description"]) for _, s in kids(comms, box)] == [
         ("IntSliderModel", 1, "x"), ("TextModel", "b", "y")]
+    _, state, comms, _ = widget(kc, "fb")  # a batch (a template's elements), as a form
+    (_, box), (button, _) = kids(comms, state)
+    assert [(s["_model_name"], s["description"]) for _, s in kids(comms, box)] == [
+        ("IntSliderModel", "a"), ("CheckboxModel", "b")]
+    (a, _), (b, _) = kids(comms, box)
+    update(kc, a, {"value": 3})
+    update(kc, b, {"value": True})
+    click(kc, button)
+    wait_value(kc, "fb.value", "{'a': 3, 'b': True}")
 
 
 def test_form_sets_marimo_only_on_submit(kc):
