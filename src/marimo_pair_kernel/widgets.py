@@ -6,6 +6,10 @@ the spec out, builds the element kind's model (widget_models.py), opens the widg
 (model, layout, style) and puts a widget view beside the `text/plain` and HTML snapshot, so
 frontends without a widget manager see what they saw before.
 
+A form is a box of its element's widget(s) and a Submit button that is no marimo element: its
+widgets hold their moves (`Shown.held`) until Submit sets the form to them. An anywidget is
+anywidget's own model (AnyModel), its synced traits both ways.
+
 Jupyter → marimo: a frontend's `update` (or a button's `click`) is echoed to other frontends
 (`echo_update`, as ipywidgets does), checked against the element's range or options, and handed
 to one worker thread with its own HTTP connection, which sets the element through code mode

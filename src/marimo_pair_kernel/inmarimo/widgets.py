@@ -2,8 +2,10 @@
 
 Runs inside the marimo kernel (see __init__.py). sanitize.py's `_ui_snapshot` adds `widget_spec(el)` to an element's
 bundle under WIDGET_MIME; the kernel (widgets.py) takes it out again, opens the widget's comms
-and puts a widget view in its place. Only elements that live in a notebook cell get one: an
-element made by scratchpad code has no lasting id, so it keeps the snapshot alone.
+and puts a widget view in its place. Besides the WIDGET_KINDS: array/dictionary/batch (a box),
+form (a box and a Submit button), and anywidget (anywidget's own model). Only elements that live
+in a notebook cell get one: an element made by scratchpad code has no lasting id, so it keeps the
+snapshot alone.
 """
 
 import json
