@@ -45,7 +45,12 @@ def test_interrupt_stops_marimo_and_everything_still_works(kernel_pair, server, 
     assert time.monotonic() - t0 < 2.0
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
-    assert execute(kc, "6 * 7").result["text/plain"] == "42"
+    after = execute(kc, "6 * 7")
+    if after.reply["status"] == "aborted":
+        # ipykernel's stop_on_error: a request that reaches it in the instant after an error reply is
+        # aborted (a python3 kernel does the same); under load the next one can land there. Once more.
+        after = execute(kc, "6 * 7")
+    assert after.result["text/plain"] == "42"
     # The notebook itself is usable too (not through the kernel).
     _, done = server.execute("answer + 1")
     assert done["success"] is True
