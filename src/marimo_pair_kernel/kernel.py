@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
-from . import __version__, scratchpad, transform
+from . import __version__, offload, scratchpad, transform
 from .errors import PairError
 from .fastimport import import_httpx_lean
 from .magics import Magic, argument_words, help_text, load_all, run_magic
@@ -191,9 +191,9 @@ class MarimoPairKernel(Kernel):
         self._hidden = not store_history  # VS Code's start-up code: %config keys we don't know stay quiet
         reply: dict[str, Any] = {"status": "ok", "payload": [], "user_expressions": {}}
         try:
-            error = self._execute(code, reply)
-            if error is None and user_expressions:
-                reply["user_expressions"] = self._user_expressions(user_expressions)
+            # On a worker thread (offload.py): meanwhile the event loop dispatches comm messages
+            # (a widget moved in JupyterLab), and SIGINT still interrupts this work.
+            error = await offload.run_blocking(lambda: self._execute_request(code, reply, user_expressions))
         except KeyboardInterrupt:
             error = ErrorInfo(
                 "KeyboardInterrupt", "", ["KeyboardInterrupt: interrupted; the marimo execution was stopped"]
@@ -234,6 +234,12 @@ class MarimoPairKernel(Kernel):
     def _flush_warnings(self) -> None:
         for w in self.pair_session.take_warnings():
             self._stream("stderr", w + "\n")
+
+    def _execute_request(self, code: str, reply: dict[str, Any], user_expressions: dict | None) -> ErrorInfo | None:
+        error = self._execute(code, reply)
+        if error is None and user_expressions:
+            reply["user_expressions"] = self._user_expressions(user_expressions)
+        return error
 
     def _execute(self, code: str, reply: dict[str, Any]) -> ErrorInfo | None:
         stripped = code.strip()
