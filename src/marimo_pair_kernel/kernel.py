@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -79,8 +80,31 @@ class MarimoPairKernel(Kernel):
             from .magics.opening import open_from_env
 
             self._open_first = open_from_env(self.context)
+        self._stop_servers_on_sigterm()
         # Now rather than at start(): finding the notebook overlaps the rest of the kernel's start-up.
         threading.Thread(target=self._warm_up, name="marimo-pair-warm-up", daemon=True).start()
+
+    def _stop_servers_on_sigterm(self) -> None:
+        """SIGTERM stops the servers %open started (launcher.py), then ends the kernel as before.
+
+        Set here, on the main thread: the launcher is made during an execute, which runs on a
+        worker thread (offload.py), where no signal handler can be set.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            launcher = self.pair_session.launcher
+            if launcher is not None:
+                launcher.stop_all()
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
 
     # The magic families load on first use, not at start-up (so do httpx and discovery, see
     # session.py): a kernel that starts as fast as ipykernel's own is what makes the console feel instant.
