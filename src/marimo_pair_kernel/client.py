@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from httpx_sse import EventSource
 
+from . import offload
 from .discovery import Notebook, parse_sessions, read_registry
 from .errors import (
     AuthError,
@@ -75,6 +77,16 @@ class ExecuteResult:
 
     success: bool
     output: Output | None
+
+
+def _shut(response: httpx.Response) -> None:
+    """Wake the thread blocked reading `response`: shut its socket down, which marimo sees as the
+    stream closed (it interrupts the run), and the reader as the end of the stream."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        # The plain socket's own shutdown, also under TLS: the reader owns the TLS state.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def display_url(url: str) -> str:
@@ -422,13 +434,14 @@ class MarimoClient:
                 )
             seen = False
             try:
-                for sse in EventSource(response).iter_sse():
-                    seen = True
-                    try:
-                        data = json.loads(sse.data) if sse.data else None
-                    except ValueError:
-                        continue
-                    yield sse.event, data
+                with offload.wakes(lambda: _shut(response)):  # an interrupt of an execute in a worker
+                    for sse in EventSource(response).iter_sse():
+                        seen = True
+                        try:
+                            data = json.loads(sse.data) if sse.data else None
+                        except ValueError:
+                            continue
+                        yield sse.event, data
             except httpx.HTTPError as e:
                 raise ServerGone(
                     f"The marimo server at {self.shown_url} went away while running the code "

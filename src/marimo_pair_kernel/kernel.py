@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
-from . import __version__, scratchpad, transform
+from . import __version__, offload, scratchpad, transform
 from .errors import PairError
 from .fastimport import import_httpx_lean
 from .magics import Magic, argument_words, help_text, load_all, run_magic
@@ -79,8 +80,31 @@ class MarimoPairKernel(Kernel):
             from .magics.opening import open_from_env
 
             self._open_first = open_from_env(self.context)
+        self._stop_servers_on_sigterm()
         # Now rather than at start(): finding the notebook overlaps the rest of the kernel's start-up.
         threading.Thread(target=self._warm_up, name="marimo-pair-warm-up", daemon=True).start()
+
+    def _stop_servers_on_sigterm(self) -> None:
+        """SIGTERM stops the servers %open started (launcher.py), then ends the kernel as before.
+
+        Set here, on the main thread: the launcher is made during an execute, which runs on a
+        worker thread (offload.py), where no signal handler can be set.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            launcher = self.pair_session.launcher
+            if launcher is not None:
+                launcher.stop_all()
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
 
     # The magic families load on first use, not at start-up (so do httpx and discovery, see
     # session.py): a kernel that starts as fast as ipykernel's own is what makes the console feel instant.
@@ -191,9 +215,9 @@ class MarimoPairKernel(Kernel):
         self._hidden = not store_history  # VS Code's start-up code: %config keys we don't know stay quiet
         reply: dict[str, Any] = {"status": "ok", "payload": [], "user_expressions": {}}
         try:
-            error = self._execute(code, reply)
-            if error is None and user_expressions:
-                reply["user_expressions"] = self._user_expressions(user_expressions)
+            # On a worker thread (offload.py): meanwhile the event loop dispatches comm messages
+            # (a widget moved in JupyterLab), and SIGINT still interrupts this work.
+            error = await offload.run_blocking(lambda: self._execute_request(code, reply, user_expressions))
         except KeyboardInterrupt:
             error = ErrorInfo(
                 "KeyboardInterrupt", "", ["KeyboardInterrupt: interrupted; the marimo execution was stopped"]
@@ -234,6 +258,12 @@ class MarimoPairKernel(Kernel):
     def _flush_warnings(self) -> None:
         for w in self.pair_session.take_warnings():
             self._stream("stderr", w + "\n")
+
+    def _execute_request(self, code: str, reply: dict[str, Any], user_expressions: dict | None) -> ErrorInfo | None:
+        error = self._execute(code, reply)
+        if error is None and user_expressions:
+            reply["user_expressions"] = self._user_expressions(user_expressions)
+        return error
 
     def _execute(self, code: str, reply: dict[str, Any]) -> ErrorInfo | None:
         stripped = code.strip()

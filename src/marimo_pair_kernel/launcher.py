@@ -464,7 +464,7 @@ class Launcher:
         self._hooks_installed = True
         atexit.register(self.stop_all)
         if threading.current_thread() is not threading.main_thread():
-            return  # signal handlers can only be set from the main thread; the watchdog covers it
+            return  # signal handlers are set from the main thread only: the kernel sets its own there
         previous = signal.getsignal(signal.SIGTERM)
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:

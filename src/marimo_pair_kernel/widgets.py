@@ -202,7 +202,8 @@ class Widgets:
             if key == "style":
                 state.update(_style_state(name))
             part = self._comm(state)
-            self._parts[part.comm_id] = (part, state)
+            with self._lock:  # an execute opens widgets on its worker thread while comms are read
+                self._parts[part.comm_id] = (part, state)
             parts.append(part)
             refs[key] = f"IPY_MODEL_{part.comm_id}"
         state = {

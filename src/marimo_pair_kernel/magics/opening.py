@@ -274,6 +274,7 @@ def open_from_env(ctx: MagicContext, environ: dict[str, str] | None = None) -> C
 def _console_open(ctx: MagicContext, url: str, path: str) -> Callable[[], None]:
     import threading
     from concurrent.futures import Future
+    from concurrent.futures import wait as wait_futures
 
     ready: Future = Future()
 
@@ -289,6 +290,8 @@ def _console_open(ctx: MagicContext, url: str, path: str) -> Callable[[], None]:
         client = ctx.targeter.client_for(url)
         if not ready.done():
             ctx.stream("stdout", f"waiting for marimo at {client.shown_url} …\n")
+        while not ready.done():  # in steps: an interrupt of the execute's worker thread ends the wait
+            wait_futures([ready], timeout=0.1)
         target, notes, _ = ready.result()
         ctx.targeter.choose(target)
         ctx.stream("stdout", f"marimo is up at {client.shown_url} (open it in a browser to watch live)\n")
