@@ -17,10 +17,10 @@ back rather than raise.
   cells, capture, ui, codemode_ops   marimo's code mode: the cell magics and %ui
   base                        what they all share (the caches, notes), below them all
 
-Imports point one way, down this list's layers: base, late, pretty, sanitize, widgets,
-formatter, values, completion, shell, magics, hooks, state (tests/test_layers_unit.py finds
-no circle). Where a lower module calls a higher one at run time, `wire` below hands it the
-function when the package loads.
+Imports point one way (tests/test_layers_unit.py finds no circle). From the bottom: base, late,
+pretty, sanitize, widgets, formatter, values, completion, shell, magics, hooks, state; each
+imports only modules before it (and cells, tracebacks, which import none). A lower module that
+calls a higher one at run time gets the function from `wire` below when the package loads.
 """
 
 from . import codemode_ops, magics, sanitize, shell, state, values
