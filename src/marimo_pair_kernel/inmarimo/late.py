@@ -2,9 +2,11 @@
 started write after that run ended.
 
 Runs inside the marimo kernel (see __init__.py). Every display goes out through `_emit` here
-(the comment above MARK says how); `_in_our_run` tells the hooks whose run is running. ipykernel shows a
-thread's display updates and prints under the execute that started the thread, also after
-that execute has replied. Here the execute's event stream is closed by then, so such output
+(the comment above MARK says how), and `_in_our_run` tells the hooks whose run is running:
+both need the late streams below, so they live beside them, under every module that displays.
+
+ipykernel shows a thread's display updates and prints under the execute that started the
+thread, also after that execute has replied. Here the execute's event stream is closed by then, so such output
 travels another way: as a console line of the scratch cell, broadcast on marimo's own message
 stream, which every viewer of the notebook receives (the kernel keeps one: viewer.py).
 
