@@ -88,3 +88,23 @@ def test_bytes_per_request_once_warm():
     assert len(execute.encode()) <= 2048
     assert len(cells.encode()) <= 4096
     assert len(edit.encode()) <= 6144 + len(json.dumps(code))
+
+
+def test_lower_modules_reach_the_higher_ones_they_call_once_the_package_loads():
+    # sanitize.py and shell.py sit below values.py, magics.py and state.py (no import circle,
+    # tests/test_layers_unit.py); the package hands them those functions when it loads.
+    import marimo as mo
+    import pandas as pd
+
+    from marimo_pair_kernel.inmarimo import magics, sanitize, shell, state
+
+    table = mo.ui.table(pd.DataFrame({"z": [5, 6]}), selection=None)  # shows data only: no value
+    assert 'class="dataframe"' in (sanitize.data_view_html(table) or "")
+    assert shell._magic("line_magic_time") is magics.line_magic_time
+    assert shell._magic("line_magic_who") is state.line_magic_who
+    assert shell._magic("line_magic_no_such") is None
+    state._CURRENT.append(ns := {"__name__": "probe"})
+    try:
+        assert shell._user_ns() is ns  # the namespace the current execute runs in
+    finally:
+        state._CURRENT.remove(ns)

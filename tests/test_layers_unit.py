@@ -7,8 +7,9 @@ to its own package (`from . import magic` in magics/cells.py). Python imports a 
 any of its submodules, so that arrow is always there; a package's arrows to its submodules (the
 magic registry loading its families) count, and so does whatever those submodules import.
 
-Left out of the graph: the code that runs inside marimo (runtime*.py, the inmarimo/ package),
-which the kernel process never imports.
+The code that runs inside marimo (the inmarimo/ package) is in the graph too: its modules import
+each other as the kernel's do (it is installed as a real package there, loader.py), and the
+kernel's modules never import it.
 """
 
 from __future__ import annotations
@@ -26,16 +27,9 @@ PACKAGE = "marimo_pair_kernel"
 ROOT = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 
 
-def _in_marimo(path: Path) -> bool:
-    rel = path.relative_to(ROOT)
-    return rel.parts[0] == "inmarimo" or (len(rel.parts) == 1 and rel.name.startswith("runtime"))
-
-
 def _modules() -> dict[str, Path]:
     out = {}
     for path in sorted(ROOT.rglob("*.py")):
-        if _in_marimo(path):
-            continue
         parts = [PACKAGE, *path.relative_to(ROOT).with_suffix("").parts]
         if parts[-1] == "__init__":
             parts.pop()
@@ -119,6 +113,13 @@ def test_the_graph_reads_the_packages_imports() -> None:
     assert "marimo_pair_kernel.magics.cells" in graph["marimo_pair_kernel.magics"]  # the registry's families
     assert "marimo_pair_kernel.magics" not in graph["marimo_pair_kernel.magics.cells"]  # always there
     assert not any(m.startswith("marimo_pair_kernel.runtime") for m in graph)
+    # The code that runs inside marimo: its modules' arrows, lazy ones too, and none from the kernel's.
+    inside = "marimo_pair_kernel.inmarimo"
+    assert f"{inside}.values" in graph[f"{inside}.hooks"]
+    assert f"{inside}.state" in graph[inside]  # the package's face imports what it exports
+    assert f"{inside}.values" in graph[f"{inside}.capture"]
+    kernels = [m for m in graph if not m.startswith(inside)]
+    assert kernels and not [m for m in kernels if any(d.startswith(inside) for d in graph[m])]
 
 
 def test_the_server_boot_is_stdlib_only_and_never_imported() -> None:

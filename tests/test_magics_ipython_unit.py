@@ -10,7 +10,7 @@ import pytest
 
 from marimo_pair_kernel import transform
 from marimo_pair_kernel.errors import UsageError
-from marimo_pair_kernel.inmarimo import magics, shell, values
+from marimo_pair_kernel.inmarimo import base, magics, shell, values
 from marimo_pair_kernel.outputs import ErrorInfo
 
 
@@ -18,7 +18,7 @@ from marimo_pair_kernel.outputs import ErrorInfo
 def rt(monkeypatch) -> None:
     """The runtime's modules as a fresh marimo kernel has them: no shell state, no formatter yet."""
     monkeypatch.setattr(shell, "_IP", {})
-    monkeypatch.setattr(values, "_S", {})
+    monkeypatch.setattr(base, "_S", {})
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import matplotlib
 import pytest
 
 from marimo_pair_kernel import outputs
-from marimo_pair_kernel.inmarimo import formatter, values
+from marimo_pair_kernel.inmarimo import base, formatter, values
 
 matplotlib.use("agg")
 
@@ -32,7 +32,7 @@ matplotlib.use("agg")
 @pytest.fixture
 def rt(monkeypatch) -> None:
     """The runtime's modules as a fresh marimo kernel has them: no display formatter chosen yet."""
-    monkeypatch.setattr(values, "_S", {})
+    monkeypatch.setattr(base, "_S", {})
 
 
 @pytest.fixture(scope="module")
@@ -321,7 +321,7 @@ def test_no_cached_failure_of_the_ipython_import(rt, monkeypatch, tmp_path):
     def find_spec(name: str, *a: Any) -> Any:
         return None if missing["on"] and name == "IPython" else real(name, *a)
 
-    values._S.pop("fmt", None)
+    base._S.pop("fmt", None)
     saved = {k: v for k, v in sys.modules.items() if k == "IPython" or k.startswith("IPython.")}
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     sys.meta_path.insert(0, Block())

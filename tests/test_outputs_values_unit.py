@@ -7,14 +7,14 @@ import json
 import pytest
 
 from marimo_pair_kernel import outputs, scratchpad
-from marimo_pair_kernel.inmarimo import sanitize, values
+from marimo_pair_kernel.inmarimo import base, sanitize, values
 from marimo_pair_kernel.outputs import DISPLAY_MARK, DisplayStream
 
 
 @pytest.fixture
 def rt(monkeypatch) -> None:
     """The runtime's modules as a fresh marimo kernel has them (marimo is importable here)."""
-    monkeypatch.setattr(values, "_S", {})
+    monkeypatch.setattr(base, "_S", {})
 
 
 def line(msg: dict) -> str:
@@ -119,7 +119,7 @@ def test_prepare_hands_the_users_code_to_the_runtime():
 def test_without_ipython_repr_and_marimo_form(monkeypatch):
     import marimo as mo
 
-    monkeypatch.setattr(values, "_S", {"fmt": False})  # IPython not importable there
+    monkeypatch.setattr(base, "_S", {"fmt": False})  # IPython not importable there
     b = values.bundle
     assert b([1, 2]) == {"data": {"text/plain": "[1, 2]"}, "metadata": {}}
     md = b(mo.md("**x**"))["data"]

@@ -9,16 +9,24 @@ back rather than raise.
 
   values, formatter, pretty   what Jupyter gets for a value (IPython's formatter, or a port of it)
   sanitize, widgets           mo.ui elements: snapshots, HTML that renders outside marimo, widgets
-  hooks, late                 display(), plt.show(), mo.output in the kernel's runs; late output
+  hooks, late                 display(), plt.show(), mo.output in the kernel's runs; display
+                              lines and late output
   state                       each Jupyter kernel's own names, and running its code
   shell, magics               get_ipython() and IPython's everyday magics
   completion, tracebacks      completion and inspection; IPython's traceback layout
   cells, capture, ui, codemode_ops   marimo's code mode: the cell magics and %ui
+  base                        what they all share (the caches, notes), below them all
+
+Imports point one way (tests/test_layers_unit.py finds no circle). From the bottom: base, late,
+pretty, sanitize, widgets, formatter, values, completion, shell, magics, hooks, state; each
+imports only modules before it (and cells, tracebacks, which import none). A lower module that
+calls a higher one at run time gets the function from `wire` below when the package loads.
 """
 
-from . import codemode_ops
+from . import codemode_ops, magics, sanitize, shell, state, values
+from .base import installed
 from .completion import complete, inspect_name, warm
-from .hooks import guard_input, install_hooks, installed, show
+from .hooks import guard_input, install_hooks, show
 from .state import (
     adopt,
     cell_check,
@@ -59,6 +67,20 @@ __all__ = [
     "warm",
     "widget_states",
 ]
+
+
+def wire():
+    """Hand the lower modules what they call above them (they cannot import it: a circle).
+
+    Run when the package loads (below), so it holds wherever the modules are imported: in the
+    marimo kernel (loader.py) and in the unit tests alike.
+    """
+    sanitize.bundle = values.bundle  # a display-only table in HTML shows its data's own form
+    shell.ABOVE["magics"] = (magics, state)  # line_magic_<name> / cell_magic_<name>, in this order
+    shell.ABOVE["user_ns"] = state.current_user_ns  # the namespace the current execute runs in
+
+
+wire()
 
 
 def setup():

@@ -1,6 +1,6 @@
 """Completion and inspection in the live notebook namespace (jedi when it is there)."""
 
-from . import hooks, values
+from . import base, values
 
 
 def _simple_complete(code, line, column, ns):
@@ -88,7 +88,7 @@ def warm():
     if not globals().get("_warming"):
         globals()["_warming"] = True
         threading.Thread(target=work, name="marimo-pair-kernel-warm", daemon=True).start()
-    return hooks.installed()
+    return base.installed()
 
 
 def complete(code, line, column, ns):

@@ -9,7 +9,9 @@ marimo HTML → its text, a figure → its size and titles), for terminals and a
 only that.
 """
 
-from . import hooks, pretty, sanitize, values
+from . import base, pretty, sanitize
+
+MAX_FIG_PIXELS = 4096 * 4096  # larger figures are rendered downscaled, with a note
 
 # -- IPython's DisplayFormatter, small ---------------------------------------------------------------
 
@@ -96,7 +98,7 @@ def _registered(obj, mime):
     elif mime == "image/png":
         for c in mro:
             if (getattr(c, "__module__", None), getattr(c, "__name__", None)) == ("matplotlib.figure", "Figure"):
-                return values._figure_png
+                return _figure_png
     return None
 
 
@@ -151,9 +153,9 @@ class MiniFormatter:
 
 
 def mini_formatter():
-    f = values._S.get("mini")
+    f = base._S.get("mini")
     if f is None:
-        f = values._S["mini"] = MiniFormatter()
+        f = base._S["mini"] = MiniFormatter()
     return f
 
 
@@ -180,7 +182,7 @@ def _path_key():
 
 
 def _ipython_missing():
-    values._S["fmt_failed"] = (_path_key(), _ipython_origin())
+    base._S["fmt_failed"] = (_path_key(), _ipython_origin())
 
 
 def ipython_formatter_failed():
@@ -189,14 +191,14 @@ def ipython_formatter_failed():
     No cached failure: IPython installed mid-session (`%packages add ipython`) is found by the
     next value. A stat of each sys.path folder (microseconds) tells whether to look again.
     """
-    failed = values._S.get("fmt_failed")
+    failed = base._S.get("fmt_failed")
     if failed is None:
         return False
     key = _path_key()
     if key == failed[0]:
         return True
     origin = _ipython_origin()
-    values._S["fmt_failed"] = (key, failed[1])
+    base._S["fmt_failed"] = (key, failed[1])
     return origin == failed[1]
 
 
@@ -225,21 +227,21 @@ def _print_figure(fig, fmt="png", bbox_inches="tight", base64=False, **kwargs):
     return data
 
 
-class DisplayHandle:
-    """IPython's DisplayHandle, for display(..., display_id=True) without IPython."""
-
-    def __init__(self, display_id=None):
-        import uuid
-        self.display_id = display_id or uuid.uuid4().hex
-
-    def __repr__(self):
-        return "<%s display_id=%s>" % (self.__class__.__name__, self.display_id)
-
-    def display(self, obj, **kwargs):
-        hooks._display(obj, display_id=self.display_id, **kwargs)
-
-    def update(self, obj, **kwargs):
-        hooks._display(obj, display_id=self.display_id, update=True, **kwargs)
+def _figure_png(fig):
+    """A figure's PNG (base64) as the inline backend makes it; a huge one downscaled, with a note."""
+    try:
+        from IPython.core.pylabtools import print_figure
+    except Exception:
+        print_figure = _print_figure
+    w, h = fig.get_size_inches() * fig.dpi
+    kw = {}
+    if w * h > MAX_FIG_PIXELS:
+        scale = (MAX_FIG_PIXELS / float(w * h)) ** 0.5
+        kw["dpi"] = fig.dpi * scale
+        base._note("the figure is %dx%d pixels; it is shown downscaled to about %dx%d so that "
+              "neither marimo nor Jupyter holds a huge image. Save it to a file for full size."
+              % (w, h, w * scale, h * scale))
+    return print_figure(fig, "png", base64=True, bbox_inches="tight", **kw)
 
 
 # -- text/plain that says what is shown: marimo objects and figures ----------------------------------
@@ -257,22 +259,6 @@ def plain_text(value, data):
     except Exception:
         return None
     return None
-
-
-def data_view_html(el):
-    """HTML for a marimo table that only shows data (no selection, so no value): the data's own
-    form, as a DataFrame gives it, never a UI snapshot. marimo's formatter makes such tables for
-    DataFrames inside layouts (`mo.hstack([df])`). None for anything else."""
-    import html
-    if getattr(el, "_name", "") != "marimo-table":
-        return None
-    if (getattr(el, "_component_args", None) or {}).get("selection", "multi") is not None:
-        return None
-    b = values.bundle(getattr(el, "data", None))
-    if b is None:
-        return None
-    shown = b["data"].get("text/html")
-    return shown if isinstance(shown, str) else "<pre>%s</pre>" % html.escape(b["data"].get("text/plain", ""))
 
 
 def figure_text(fig):

@@ -1,6 +1,6 @@
 """Hooks in the kernel's own scratchpad runs: display(), plt.show(), mo.output, input(), the last value."""
 
-from . import formatter, late, sanitize, shell, tracebacks, values
+from . import base, late, sanitize, shell, tracebacks, values
 
 INPUT_REFUSED = (
     "input() cannot be answered here: this code runs in marimo's scratchpad for a Jupyter "
@@ -32,37 +32,10 @@ def guard_input(ns):
     ns["input"] = input
 
 
-def installed():
-    return {"marimo_pair_kernel": "{}"}
-
-
 # -- hooks: display(), plt.show(), mo.output in the kernel's own runs ----------------------------
 
-def _stdout():
-    import sys
-    stream = late.late_stdout()  # a thread of ours after its run
-    if stream is not None:
-        return stream
-    try:
-        from marimo._runtime.context import get_context
-        s = get_context().stdout
-        if s is not None:
-            return s
-    except Exception:
-        pass
-    return sys.stdout
-
-
-def _emit(msg):
-    import json
-    text = values.MARK + json.dumps(msg, separators=(",", ":"), default=str) + "\n"
-    out = _stdout()
-    for i in range(0, len(text), values.CHUNK):
-        out.write(text[i:i + values.CHUNK])
-
-
 def publish(data, metadata=None, transient=None, update=False):
-    _emit({"k": "update" if update else "display", "data": data, "metadata": metadata or {},
+    late._emit({"k": "update" if update else "display", "data": data, "metadata": metadata or {},
            "transient": transient or {}})
 
 
@@ -89,7 +62,7 @@ def _display(*objs, include=None, exclude=None, metadata=None, transient=None, d
     if not objs and display_id:
         objs, raw = [{}], True
     if clear:
-        _emit({"k": "clear", "wait": True})
+        late._emit({"k": "clear", "wait": True})
     for obj in objs:
         if raw:
             if type(obj).__name__ == "ReprMimeBundle":
@@ -108,14 +81,26 @@ def _display(*objs, include=None, exclude=None, metadata=None, transient=None, d
         try:
             from IPython.core.display_functions import DisplayHandle as handle
         except Exception:
-            handle = formatter.DisplayHandle  # without IPython
+            handle = DisplayHandle  # without IPython
         return handle(display_id)
     return None
 
 
-def _unwrapped(f):
-    """The function under our hook (installed by this or an older runtime version)."""
-    return getattr(f, "_mpk_orig", f)
+class DisplayHandle:
+    """IPython's DisplayHandle, for display(..., display_id=True) without IPython."""
+
+    def __init__(self, display_id=None):
+        import uuid
+        self.display_id = display_id or uuid.uuid4().hex
+
+    def __repr__(self):
+        return "<%s display_id=%s>" % (self.__class__.__name__, self.display_id)
+
+    def display(self, obj, **kwargs):
+        _display(obj, display_id=self.display_id, **kwargs)
+
+    def update(self, obj, **kwargs):
+        _display(obj, display_id=self.display_id, update=True, **kwargs)
 
 
 def _patch_ipython():
@@ -125,25 +110,25 @@ def _patch_ipython():
     except Exception:
         return
     # A runtime of another version may have patched already: wrap what it wrapped.
-    marimo_display = _unwrapped(getattr(dfn, "display", None))
+    marimo_display = base._unwrapped(getattr(dfn, "display", None))
     if getattr(dfn.display, "_mpk", None) == __name__:
         return
-    marimo_update = _unwrapped(getattr(dfn, "update_display", None))
-    marimo_clear = _unwrapped(dfn.clear_output)
+    marimo_update = base._unwrapped(getattr(dfn, "update_display", None))
+    marimo_clear = base._unwrapped(dfn.clear_output)
 
     def display(*objs, **kwargs):
-        if values._in_our_run():
+        if late._in_our_run():
             return _display(*objs, **kwargs)
         return marimo_display(*objs, **kwargs)
 
     def update_display(obj, *, display_id, **kwargs):
-        if values._in_our_run():
+        if late._in_our_run():
             return _display(obj, display_id=display_id, update=True, **kwargs)
         return marimo_update(obj, display_id=display_id, **kwargs)
 
     def clear_output(wait=False):
-        if values._in_our_run():
-            return _emit({"k": "clear", "wait": bool(wait)})
+        if late._in_our_run():
+            return late._emit({"k": "clear", "wait": bool(wait)})
         return marimo_clear(wait)
 
     for f, orig in ((display, marimo_display), (update_display, marimo_update), (clear_output, marimo_clear)):
@@ -157,21 +142,21 @@ def _patch_output(mod):
     """mo.output.append/replace/clear (and marimo's own display(), bound before ours)."""
     if getattr(mod.append, "_mpk", None) == __name__:
         return
-    append, replace, clear = _unwrapped(mod.append), _unwrapped(mod.replace), _unwrapped(mod.clear)
+    append, replace, clear = base._unwrapped(mod.append), base._unwrapped(mod.replace), base._unwrapped(mod.clear)
 
     def new_append(value):
-        if values._in_our_run():
+        if late._in_our_run():
             return _display(value)
         return append(value)
 
     def new_replace(value):
-        if values._in_our_run():
+        if late._in_our_run():
             return _display(value, clear=True)
         return replace(value)
 
     def new_clear():
-        if values._in_our_run():
-            return _emit({"k": "clear", "wait": False})
+        if late._in_our_run():
+            return late._emit({"k": "clear", "wait": False})
         return clear()
 
     for f, orig in ((new_append, append), (new_replace, replace), (new_clear, clear)):
@@ -185,12 +170,12 @@ def _patch_output(mod):
 
 def _patch_mpl(mod):
     """plt.show() (marimo's backend) shows the figures to Jupyter, then closes them."""
-    orig = _unwrapped(getattr(mod, "_internal_show", None))
+    orig = base._unwrapped(getattr(mod, "_internal_show", None))
     if orig is None or getattr(mod._internal_show, "_mpk", None) == __name__:
         return
 
     def _internal_show(canvas):
-        if not values._in_our_run():
+        if not late._in_our_run():
             return orig(canvas)
         fig = canvas.figure
         try:
@@ -253,7 +238,7 @@ def _ns_display(*objs, **kwargs):
         fn = None
     if fn is not None and fn is not _ns_display:
         return fn(*objs, **kwargs)
-    if values._in_our_run():
+    if late._in_our_run():
         return _display(*objs, **kwargs)
     print(*objs)
 
@@ -328,7 +313,7 @@ def show(value, url="", _same=None):
     text = json.dumps(payload, default=str)
     if len(text) > 7_000_000:
         # marimo replaces a cell output over 8 MB; keep the value, shrink the rest to notes.
-        values._note("this execute's figures add up to %.1f MB; only the first is shown." % (len(text) / 1e6))
+        base._note("this execute's figures add up to %.1f MB; only the first is shown." % (len(text) / 1e6))
         payload["after"] = after[:1]
         text = json.dumps(payload, default=str)
     return {"marimo_pair_kernel": text}

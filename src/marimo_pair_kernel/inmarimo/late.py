@@ -1,8 +1,12 @@
-"""Late outputs: what threads that the kernel's own runs started write after that run ended.
+"""Display lines to the Jupyter client, and late outputs: what threads that the kernel's own runs
+started write after that run ended.
 
-Runs inside the marimo kernel (see __init__.py). ipykernel shows a
-thread's display updates and prints under the execute that started the thread, also after
-that execute has replied. Here the execute's event stream is closed by then, so such output
+Runs inside the marimo kernel (see __init__.py). Every display goes out through `_emit` here
+(the comment above MARK says how), and `_in_our_run` tells the hooks whose run is running:
+both need the late streams below, so they live beside them, under every module that displays.
+
+ipykernel shows a thread's display updates and prints under the execute that started the
+thread, also after that execute has replied. Here the execute's event stream is closed by then, so such output
 travels another way: as a console line of the scratch cell, broadcast on marimo's own message
 stream, which every viewer of the notebook receives (the kernel keeps one: viewer.py).
 
@@ -30,8 +34,19 @@ stream, which every viewer of the notebook receives (the kernel keeps one: viewe
   back (redirect_streams, on marimo's own thread, so the swap never races a run).
 """
 
-from . import hooks, values
+from . import base
 
+# Transport of displays made while the code runs (display(), plt.show(), mo.output.append):
+# each is written to marimo's stdout as one line `MARK + json + "\n"` in chunks below marimo's
+# per-message console cap, and the kernel takes those lines out of the stream. That keeps
+# them in order with prints, shows them while the code runs, and keeps the ones made before
+# an exception (marimo's `done` carries no output on failure). The last value and the figures
+# still open at the end travel in the `done` payload instead, because ipykernel sends them
+# after everything else. Hooks act only in the kernel's own scratchpad runs (see
+# `_in_our_run`); the person's cells, and their own scratchpad, keep marimo's behaviour.
+
+MARK = "\x1emarimo-pair-kernel:display:"
+CHUNK = 200_000  # characters per stdout write: marimo cuts one console message at ~1 MB
 LATE_KIND = "late"
 ORIGIN_KIND = "origin"
 SCRATCH = "__scratch__"
@@ -62,6 +77,24 @@ def late_origin():
     """The origin of the current thread when one of our runs started it, else None."""
     import threading
     return getattr(threading.current_thread(), "_mpk_origin", None)
+
+
+def _in_our_run():
+    """True while the kernel's own scratchpad code runs (its code names `_mpk_value`, which
+    marimo renames to `_cell___scratch___mpk_value`: names with `_` are cell-private)."""
+    import sys
+    f = sys._getframe(1)
+    while f is not None:
+        co = f.f_code
+        if co.co_name == "<module>" and "__marimo__cell_" in co.co_filename:
+            # The innermost cell decides: one that code mode runs inside our run is the person's.
+            # The user's code (state.run) has a scratch-like file name: the cell around it decides.
+            if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
+                return True
+            if "marimo-pair-kernel" not in co.co_filename:
+                return False
+        f = f.f_back
+    return late_origin() is not None  # a thread one of our runs started
 
 
 def _late_now():
@@ -95,6 +128,30 @@ def late_stdout(name="stdout"):
     """Where the runtime's display lines go from here: a late stream, or None (the usual place)."""
     o = _late_now()
     return _LateStream(o, name) if o is not None else None
+
+
+def _stdout():
+    import sys
+    stream = late_stdout()  # a thread of ours after its run
+    if stream is not None:
+        return stream
+    try:
+        from marimo._runtime.context import get_context
+        s = get_context().stdout
+        if s is not None:
+            return s
+    except Exception:
+        pass
+    return sys.stdout
+
+
+def _emit(msg):
+    """One display line (see MARK) where the run's output goes, or late after the run."""
+    import json
+    text = MARK + json.dumps(msg, separators=(",", ":"), default=str) + "\n"
+    out = _stdout()
+    for i in range(0, len(text), CHUNK):
+        out.write(text[i:i + CHUNK])
 
 
 _PENDING: dict = {}  # (thread id, stream name) -> (origin, partial line) of late prints
@@ -143,7 +200,7 @@ def _start_flusher():
 
     t = threading.Thread(target=flush_partial_lines, name="marimo-pair-kernel-late-flush", daemon=True)
     _L["flusher"] = t
-    hooks._unwrapped(threading.Thread.start)(t)  # not a thread of any run
+    base._unwrapped(threading.Thread.start)(t)  # not a thread of any run
 
 
 def late_send(origin, name, text):
@@ -159,7 +216,7 @@ def late_send(origin, name, text):
     with origin.lock:
         env = {"k": LATE_KIND, "o": origin.tag, "i": next(origin.seq), "th": threading.get_ident(),
                "n": name, "t": text}
-        line = values.MARK + json.dumps(env, separators=(",", ":")) + "\n"
+        line = MARK + json.dumps(env, separators=(",", ":")) + "\n"
         try:
             broadcast_notification(CellNotification(cell_id=SCRATCH, console=CellOutput.stdout(line)),
                                    origin.stream)
@@ -175,7 +232,7 @@ def _origin_here():
     o = late_origin()
     if o is not None:
         return o  # a thread of a thread of ours
-    if not values._in_our_run():
+    if not _in_our_run():
         return None
     from marimo._runtime.context import get_context
     ctx = get_context()
@@ -187,7 +244,7 @@ def _origin_here():
     o = _Origin(uuid.uuid4().hex, ctx, ec, ctx.stream)
     _L["origin"] = o
     # On this run's stdout: the kernel learns whose it is.
-    hooks._emit({"k": ORIGIN_KIND, "o": o.tag})
+    _emit({"k": ORIGIN_KIND, "o": o.tag})
     _wrap_marimo_streams(ctx)
     return o
 
@@ -197,7 +254,7 @@ def _patch_threads():
     cls = threading.Thread
     if getattr(cls.start, "_mpk", None) == __name__:
         return
-    orig = hooks._unwrapped(cls.start)
+    orig = base._unwrapped(cls.start)
 
     def start(self, *args, **kwargs):
         try:
@@ -220,7 +277,7 @@ def _wrap_write(stream, name):
     current = getattr(stream, "write", None)
     if current is None or getattr(current, "_mpk", None) == __name__:
         return
-    orig = hooks._unwrapped(current)
+    orig = base._unwrapped(current)
 
     def write(text):
         o = _late_now()
@@ -286,7 +343,7 @@ def _patch_redirect():
     orig = getattr(rt, "redirect_streams", None)
     if orig is None or getattr(orig, "_mpk", None) == __name__:
         return
-    orig = hooks._unwrapped(orig)
+    orig = base._unwrapped(orig)
     import contextlib
 
     @contextlib.contextmanager

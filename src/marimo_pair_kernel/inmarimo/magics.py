@@ -1,6 +1,6 @@
 """IPython's everyday line and cell magics, answered in the notebook's process (see shell.py)."""
 
-from . import completion, shell, values
+from . import completion, formatter, shell, values
 
 # -- %time, %timeit, %prun -----------------------------------------------------------------------
 
@@ -392,12 +392,12 @@ def set_figure_format(fmt):
              "figure_format %r cannot apply." % fmt)
         return
     png, svg = f.formatters["image/png"], f.formatters["image/svg+xml"]
-    for formatter in (png, svg):
-        formatter.pop("matplotlib.figure.Figure", None)
+    for printers in (png, svg):
+        printers.pop("matplotlib.figure.Figure", None)
         try:
             import sys
             if "matplotlib.figure" in sys.modules:
-                formatter.pop(sys.modules["matplotlib.figure"].Figure, None)
+                printers.pop(sys.modules["matplotlib.figure"].Figure, None)
         except Exception:
             pass
     if fmt == "svg":
@@ -405,15 +405,15 @@ def set_figure_format(fmt):
     elif fmt == "retina":
         png.for_type_by_name("matplotlib.figure", "Figure", _figure_retina)
     else:
-        png.for_type_by_name("matplotlib.figure", "Figure", values._figure_png)
+        png.for_type_by_name("matplotlib.figure", "Figure", formatter._figure_png)
 
 
 def _figure_retina(fig):
     """IPython's retina_figure: a PNG at twice the dpi, with the 1x size as width/height metadata."""
     from IPython.core.pylabtools import retina_figure
     w, h = fig.get_size_inches() * fig.dpi
-    if 4 * w * h > values.MAX_FIG_PIXELS:
-        return values._figure_png(fig)  # too big to double: drawn (and noted) as values.py does
+    if 4 * w * h > formatter.MAX_FIG_PIXELS:
+        return formatter._figure_png(fig)  # too big to double: drawn (and noted) as a png figure is
     return retina_figure(fig, base64=True)
 
 

@@ -7,7 +7,7 @@ or `uvx` notebook has none. There values.py's `_formatter()` hands out formatter
 ipykernel. tests/test_outputs_display_unit.py compares it with IPython's formatter.
 """
 
-from . import values
+from . import base
 
 # -- IPython's pretty printer (IPython.lib.pretty), the part ipykernel's text/plain uses ------------
 
@@ -484,7 +484,7 @@ def _ctor_pprinter(args):
 
 
 def _type_printers():
-    d = values._S.get("pretty_types")
+    d = base._S.get("pretty_types")
     if d is None:
         import datetime
         import os
@@ -503,7 +503,7 @@ def _type_printers():
         }
         if type(os.environ) is not dict:
             d[type(os.environ)] = _dict_pprinter("environ{", "}")
-        values._S["pretty_types"] = d
+        base._S["pretty_types"] = d
     return d
 
 

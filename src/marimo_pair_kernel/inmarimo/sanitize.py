@@ -1,7 +1,5 @@
 """mo.ui snapshots and HTML sanitizing: marimo's custom elements render blank outside its page."""
 
-from . import formatter, widgets
-
 # -- mo.ui snapshots and HTML sanitizing -------------------------------------------------------
 
 _QUIET_ARGS = {"full-width", "debounce", "orientation", "show-value", "include-input", "disabled",
@@ -114,21 +112,6 @@ def _url_html():
 URL = ""  # the marimo page; the kernel passes it in show()
 
 
-def _ui_snapshot(value):
-    cls = _ui_class()
-    if cls is None or not isinstance(value, cls):
-        return None
-    text = _ui_text(value)
-    kind, label, shown, v = _ui_parts(value)
-    live = _live(value) + ((": " + URL) if URL else "")
-    md = "%s`%s` *(marimo %s, %s)*" % ("**%s** " % label if label else "", v, kind, live)
-    out = {"text/plain": text + "\n(" + live + ")", "text/html": _ui_html(value), "text/markdown": md}
-    spec = widgets.widget_spec(value)  # the kernel makes it a live Jupyter widget
-    if spec is not None:
-        out[widgets.WIDGET_MIME] = spec
-    return out
-
-
 def _element_html(name, data):
     """Static HTML for one marimo element from its data attributes ("" when it has nothing)."""
     import html as _h
@@ -152,6 +135,28 @@ def _element_html(name, data):
     return "<table><caption>marimo %s</caption>%s</table>" % (_h.escape(name), rows)
 
 
+def bundle(value):
+    """values.bundle, which sits above this module (it sanitizes through it): put here by
+    __init__.py's `wire` when the package loads. Until then a table shows as a snapshot."""
+    return None
+
+
+def data_view_html(el):
+    """HTML for a marimo table that only shows data (no selection, so no value): the data's own
+    form, as a DataFrame gives it, never a UI snapshot. marimo's formatter makes such tables for
+    DataFrames inside layouts (`mo.hstack([df])`). None for anything else."""
+    import html
+    if getattr(el, "_name", "") != "marimo-table":
+        return None
+    if (getattr(el, "_component_args", None) or {}).get("selection", "multi") is not None:
+        return None
+    b = bundle(getattr(el, "data", None))
+    if b is None:
+        return None
+    shown = b["data"].get("text/html")
+    return shown if isinstance(shown, str) else "<pre>%s</pre>" % html.escape(b["data"].get("text/plain", ""))
+
+
 def sanitize_html(text):
     """HTML that renders outside marimo's page: ui elements → snapshots, other marimo elements
     unwrapped (their `data-html` content kept). None when nothing visible is left."""
@@ -170,7 +175,7 @@ def sanitize_html(text):
             el = None
         if el is not None:
             try:
-                return formatter.data_view_html(el) or _ui_html(el)  # a display-only table
+                return data_view_html(el) or _ui_html(el)  # a display-only table
             except Exception:
                 pass
         return "<small>[a marimo control: live on the marimo page%s]</small>" % _url_html()

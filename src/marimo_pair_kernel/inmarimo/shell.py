@@ -5,7 +5,8 @@ The kernel turns `%time x`, `x = !ls`, `%%timeit` ... into IPython's own calls
 `install_ipython` puts a `get_ipython()` into the notebook's namespace that answers them here,
 for the kernel's runs only (in a person's cell the name stays undefined, as marimo has it).
 `run_line_magic(name, line)` calls `line_magic_<name>(line)` of magics.py or state.py
-(`cell_magic_<name>(line, cell)` for `%%name`; see `_magic`).
+(`cell_magic_<name>(line, cell)` for `%%name`; see `_magic`). Both sit above this module (they
+use its shell state), so __init__.py's `wire` hands them in when the package loads (`ABOVE`).
 The code a magic runs (`%time`, `%run`, ...) runs in the namespace of the code that called it:
 the one the user's code runs in.
 
@@ -13,9 +14,13 @@ The notebook's Python may lack IPython: its pieces (SList, TimeitResult, the `$n
 expansion) are used when it is there, and reproduced here when it is not.
 """
 
-from . import completion, magics, state
+from . import completion
 
 _IP: dict = {}  # the shell object, the call in progress, the figure format
+# What the layers above give this one (put in by __init__.py's `wire`): the modules whose
+# `line_magic_<name>` / `cell_magic_<name>` answer magics, in the order they are looked up
+# (magics.py, state.py), and state.py's `current_user_ns`.
+ABOVE: dict = {"magics": (), "user_ns": lambda: None}
 
 
 class UsageError(Exception):
@@ -31,7 +36,7 @@ def _in_person_cell():
     while f is not None:
         co = f.f_code
         if co.co_name == "<module>" and "__marimo__cell_" in co.co_filename:
-            # As values._in_our_run: the user's code (state.run) has a scratch-like
+            # As late._in_our_run: the user's code (state.run) has a scratch-like
             # file name of ours; the cell around it decides.
             if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
                 return False
@@ -64,7 +69,7 @@ def install_ipython(ns):
 
 def _user_ns():
     try:
-        ns = state.current_user_ns()  # the pair's own names (state.py)
+        ns = ABOVE["user_ns"]()  # the pair's own names (state.py)
     except Exception:
         ns = None
     if ns is not None:
@@ -181,7 +186,7 @@ _NO_EXPAND = {"time", "timeit", "prun", "config", "pinfo", "pinfo2"}
 
 def _magic(name):
     """The function behind a magic (`line_magic_time`, `cell_magic_timeit`, ...), or None."""
-    for mod in (magics, state):
+    for mod in ABOVE["magics"]:
         fn = getattr(mod, name, None)
         if fn is not None and name.startswith(("line_magic_", "cell_magic_")):
             return fn

@@ -1,68 +1,29 @@
 """Values and displays: what Jupyter gets for a value, computed here as ipykernel computes it."""
 
-from . import formatter, late, sanitize
+from . import base, formatter, sanitize, widgets
+from .late import MARK as MARK  # the display lines' mark: the kernel's outputs.DISPLAY_MARK equals it
 
 # -- values and displays: what Jupyter gets, computed here as ipykernel computes it ------------
 #
 # IPython's DisplayFormatter (the `_repr_*_` protocol, then pretty) with matplotlib figures as
 # the inline backend renders them; marimo's own formatter only for objects that speak marimo's
 # protocol alone (`_mime_`/`_display_`); never a `<marimo-…>` custom element in HTML (it renders
-# blank outside marimo's page): mo.ui elements become static snapshots.
-#
-# Transport of displays made while the code runs (display(), plt.show(), mo.output.append):
-# each is written to marimo's stdout as one line `MARK + json + "\n"` in chunks below marimo's
-# per-message console cap, and the kernel takes those lines out of the stream. That keeps
-# them in order with prints, shows them while the code runs, and keeps the ones made before
-# an exception (marimo's `done` carries no output on failure). The last value and the figures
-# still open at the end travel in the `done` payload instead, because ipykernel sends them
-# after everything else. Hooks act only in the kernel's own scratchpad runs (see
-# `_in_our_run`); the person's cells, and their own scratchpad, keep marimo's behaviour.
+# blank outside marimo's page): mo.ui elements become static snapshots. Displays made while the
+# code runs go out as display lines (late.py's MARK); the last value travels in the run's answer.
 
-MARK = "\x1emarimo-pair-kernel:display:"
-CHUNK = 200_000  # characters per stdout write: marimo cuts one console message at ~1 MB
 MAX_MIME = 4_000_000  # characters per mimetype in one output (a note replaces the rest)
-MAX_FIG_PIXELS = 4096 * 4096  # larger figures are rendered downscaled, with a note
-NOTE = "marimo-pair-kernel: "
-_S: dict = {}  # the IPython formatter, built once
-
-
-def _in_our_run():
-    """True while the kernel's own scratchpad code runs (its code names `_mpk_value`, which
-    marimo renames to `_cell___scratch___mpk_value`: names with `_` are cell-private)."""
-    import sys
-    f = sys._getframe(1)
-    while f is not None:
-        co = f.f_code
-        if co.co_name == "<module>" and "__marimo__cell_" in co.co_filename:
-            # The innermost cell decides: one that code mode runs inside our run is the person's.
-            # The user's code (state.run) has a scratch-like file name: the cell around it decides.
-            if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
-                return True
-            if "marimo-pair-kernel" not in co.co_filename:
-                return False
-        f = f.f_back
-    return late.late_origin() is not None  # a thread one of our runs started
-
-
-def _note(text):
-    import sys
-    try:
-        sys.stderr.write(NOTE + text + "\n")
-    except Exception:
-        pass
-
 
 def _formatter():
     """IPython's display formatter, else the runtime's own (formatter.py: no IPython there)."""
-    f = _S.get("fmt")
+    f = base._S.get("fmt")
     if f is None and not formatter.ipython_formatter_failed():
         try:
             from IPython.core.formatters import DisplayFormatter
             f = DisplayFormatter()
             # matplotlib's inline backend registers this for Figure (png, bbox_inches="tight").
-            f.formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure", _figure_png)
-            _S["fmt"] = f
-            _S.pop("fmt_failed", None)
+            f.formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure", formatter._figure_png)
+            base._S["fmt"] = f
+            base._S.pop("fmt_failed", None)
         except ModuleNotFoundError:
             f = None
             formatter._ipython_missing()
@@ -73,34 +34,35 @@ def _formatter():
     return f or formatter.mini_formatter()
 
 
-def _figure_png(fig):
-    try:
-        from IPython.core.pylabtools import print_figure
-    except Exception:
-        print_figure = formatter._print_figure
-    w, h = fig.get_size_inches() * fig.dpi
-    kw = {}
-    if w * h > MAX_FIG_PIXELS:
-        scale = (MAX_FIG_PIXELS / float(w * h)) ** 0.5
-        kw["dpi"] = fig.dpi * scale
-        _note("the figure is %dx%d pixels; it is shown downscaled to about %dx%d so that "
-              "neither marimo nor Jupyter holds a huge image. Save it to a file for full size."
-              % (w, h, w * scale, h * scale))
-    return print_figure(fig, "png", base64=True, bbox_inches="tight", **kw)
-
-
 def _repr_fallback(value, why):
     try:
         text = object.__repr__(value)
     except Exception:
         text = "<%s object>" % type(value).__name__
-    _note("repr() of this %s object raised %s; showing the default repr instead." % (type(value).__name__, why))
+    base._note("repr() of this %s object raised %s; showing the default repr instead." % (type(value).__name__, why))
     return text
 
 
 def _summary(exc_text):
     lines = [ln for ln in exc_text.strip().splitlines() if ln.strip()]
     return lines[-1].strip() if lines else "an error"
+
+
+def _ui_snapshot(value):
+    """A mo.ui element's static snapshot (sanitize.py) and, for one that lives in a notebook
+    cell, the spec the kernel makes a live Jupyter widget of (widgets.py); None for other values."""
+    cls = sanitize._ui_class()
+    if cls is None or not isinstance(value, cls):
+        return None
+    text = sanitize._ui_text(value)
+    kind, label, shown, v = sanitize._ui_parts(value)
+    live = sanitize._live(value) + ((": " + sanitize.URL) if sanitize.URL else "")
+    md = "%s`%s` *(marimo %s, %s)*" % ("**%s** " % label if label else "", v, kind, live)
+    out = {"text/plain": text + "\n(" + live + ")", "text/html": sanitize._ui_html(value), "text/markdown": md}
+    spec = widgets.widget_spec(value)  # the kernel makes it a live Jupyter widget
+    if spec is not None:
+        out[widgets.WIDGET_MIME] = spec
+    return out
 
 
 _PLAIN_TYPES = (int, float, complex, bool, str, bytes, list, tuple, dict, set, frozenset, range)
@@ -111,10 +73,10 @@ def _format(value, include=None, exclude=None):
     import contextlib
     import io
     import sys
-    snap = sanitize._ui_snapshot(value)
+    snap = _ui_snapshot(value)
     if snap is not None:
         return snap, {}
-    if type(value) in (int, float, bool, str) and not include and not exclude and "fmt" not in _S:
+    if type(value) in (int, float, bool, str) and not include and not exclude and "fmt" not in base._S:
         # IPython's text for these is their repr: the first execute need not wait for IPython's
         # formatter to load (0.3 s; warm() loads it in the background).
         try:
@@ -142,7 +104,7 @@ def _format(value, include=None, exclude=None):
         if "Traceback (most recent call last)" in err:
             why = _summary(err)
             if "text/plain" in data:
-                _note("a display method of this %s object raised %s; showing the other forms."
+                base._note("a display method of this %s object raised %s; showing the other forms."
                       % (type(value).__name__, why))
         elif err:
             sys.stderr.write(err)  # FormatterWarning and friends: as ipykernel shows them
@@ -253,7 +215,7 @@ def _finish(data, md):
         else:
             del data[mime]
             md.pop(mime, None)
-        _note("the %s form of this output is %.1f MB, over the %.0f MB this kernel sends per "
+        base._note("the %s form of this output is %.1f MB, over the %.0f MB this kernel sends per "
               "output; %s. Save it to a file to see all of it."
               % (mime, size / 1e6, MAX_MIME / 1e6, "it is cut short" if mime == "text/plain" else "it is left out"))
     return data, md
