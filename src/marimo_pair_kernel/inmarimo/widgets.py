@@ -1,6 +1,6 @@
 """What the kernel needs to show a notebook's mo.ui element as a live Jupyter widget.
 
-Runs inside the marimo kernel (see __init__.py). sanitize.py's `_ui_snapshot` adds `widget_spec(el)` to an element's
+Runs inside the marimo kernel (see __init__.py). values.py's `_ui_snapshot` adds `widget_spec(el)` to an element's
 bundle under WIDGET_MIME; the kernel (widgets.py) takes it out again, opens the widget's comms
 and puts a widget view in its place. Besides the WIDGET_KINDS: array/dictionary/batch (a box),
 form (a box and a Submit button), and anywidget (anywidget's own model). Only elements that live
