@@ -185,7 +185,8 @@ def wait_iopub(kc: Any, pred: Callable[[dict], bool], timeout: float = 60) -> li
 def value_of(kc: Any, expr: str) -> str:
     run = execute(kc, expr)
     assert run.error is None, run.error
-    return run.result["text/plain"]
+    # None shows nothing, as in IPython (a form not yet submitted): wait_value then polls on.
+    return run.result["text/plain"] if run.result is not None else "<nothing shown>"
 
 
 def wait_value(kc: Any, expr: str, want: str, timeout: float = 60) -> None:
