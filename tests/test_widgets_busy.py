@@ -15,7 +15,7 @@ from typing import Any
 import ipykernel
 import pytest
 from support import MarimoServer, execute, kernel_fixture
-from test_widgets import drain, is_comm, update, widget
+from test_widgets import drain, is_comm, update, wait_iopub, widget
 
 pytestmark = pytest.mark.timeout(300)
 # The kernels these tests start run this Python's ipykernel. ipykernel 6 dispatches no comm
@@ -62,18 +62,8 @@ kernel = kernel_fixture("srv", url=True, manager=True)
 
 def until_idle(kc: Any, msg_id: str, timeout: float = 60) -> list[dict]:
     """IOPub messages, in order, up to the `idle` that ends request `msg_id`."""
-    seen: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            m = kc.get_iopub_msg(timeout=0.5)
-        except queue.Empty:
-            continue
-        seen.append(m)
-        if (m["msg_type"] == "status" and m["content"]["execution_state"] == "idle"
-                and m["parent_header"].get("msg_id") == msg_id):
-            return seen
-    raise AssertionError(f"no idle for {msg_id}; saw {[m['msg_type'] for m in seen]}")
+    return wait_iopub(kc, lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "idle"
+                      and m["parent_header"].get("msg_id") == msg_id, timeout)
 
 
 def reply_to(kc: Any, msg_id: str, timeout: float = 60) -> dict:

@@ -380,13 +380,10 @@ class Session:
         return error
 
 
-class NotebookContext:
-    """What a magic sees during a request: output goes to the client's request (`sink`)."""
+class _OnSession:
+    """What both contexts take from the session: the target, the launcher, the kernel's state."""
 
-    def __init__(self, session: Session, sink: Sink) -> None:
-        self.session = session
-        self.sink = sink
-        self.cell_id: str | None = None  # set per request by the kernel
+    session: Session
 
     @property
     def targeter(self) -> Targeter:
@@ -399,6 +396,21 @@ class NotebookContext:
     @launcher.setter
     def launcher(self, value: Any) -> None:
         self.session.launcher = value
+
+    def state(self, key: str, default: Any = None) -> Any:
+        return self.session.state(key, default)
+
+    def set_state(self, key: str, value: Any) -> None:
+        self.session.set_state(key, value)
+
+
+class NotebookContext(_OnSession):
+    """What a magic sees during a request: output goes to the client's request (`sink`)."""
+
+    def __init__(self, session: Session, sink: Sink) -> None:
+        self.session = session
+        self.sink = sink
+        self.cell_id: str | None = None  # set per request by the kernel
 
     def stream(self, name: str, text: str) -> None:
         self.sink.stream(name, text)
@@ -422,14 +434,8 @@ class NotebookContext:
     def history(self) -> list[tuple[int, int, str]]:
         return self.sink.history()
 
-    def state(self, key: str, default: Any = None) -> Any:
-        return self.session.state(key, default)
 
-    def set_state(self, key: str, value: Any) -> None:
-        self.session.set_state(key, value)
-
-
-class QuietContext:
+class QuietContext(_OnSession):
     """What a magic's completer sees on a worker thread: runs are silent and skip a busy notebook
     (as code completion's are), and nothing reaches the client, whose current request may by then
     be another one."""
@@ -438,18 +444,6 @@ class QuietContext:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    @property
-    def targeter(self) -> Targeter:
-        return self.session.targeter
-
-    @property
-    def launcher(self) -> Any:
-        return self.session.launcher
-
-    @launcher.setter
-    def launcher(self, value: Any) -> None:
-        self.session.launcher = value
 
     def stream(self, name: str, text: str) -> None:
         pass
@@ -472,9 +466,3 @@ class QuietContext:
 
     def history(self) -> list[tuple[int, int, str]]:
         return []
-
-    def state(self, key: str, default: Any = None) -> Any:
-        return self.session.state(key, default)
-
-    def set_state(self, key: str, value: Any) -> None:
-        self.session.set_state(key, value)

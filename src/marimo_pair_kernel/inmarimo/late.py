@@ -79,22 +79,28 @@ def late_origin():
     return getattr(threading.current_thread(), "_mpk_origin", None)
 
 
-def _in_our_run():
-    """True while the kernel's own scratchpad code runs (its code names `_mpk_value`, which
-    marimo renames to `_cell___scratch___mpk_value`: names with `_` are cell-private)."""
-    import sys
-    f = sys._getframe(1)
+def cell_owner(f):
+    """Whose is the innermost marimo cell on the stack from frame `f`: "ours" (the kernel's own
+    scratchpad run, whose code names `_mpk_value`, which marimo renames to
+    `_cell___scratch___mpk_value`), "person", or None (no cell: a thread)."""
     while f is not None:
         co = f.f_code
         if co.co_name == "<module>" and "__marimo__cell_" in co.co_filename:
             # The innermost cell decides: one that code mode runs inside our run is the person's.
             # The user's code (state.run) has a scratch-like file name: the cell around it decides.
             if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
-                return True
+                return "ours"
             if "marimo-pair-kernel" not in co.co_filename:
-                return False
+                return "person"
         f = f.f_back
-    return late_origin() is not None  # a thread one of our runs started
+    return None
+
+
+def _in_our_run():
+    """True while the kernel's own scratchpad code runs, or a thread one of its runs started."""
+    import sys
+    owner = cell_owner(sys._getframe(1))
+    return owner == "ours" if owner is not None else late_origin() is not None
 
 
 def _late_now():

@@ -14,7 +14,7 @@ The notebook's Python may lack IPython: its pieces (SList, TimeitResult, the `$n
 expansion) are used when it is there, and reproduced here when it is not.
 """
 
-from . import completion
+from . import completion, late
 
 _IP: dict = {}  # the shell object, the call in progress, the figure format
 # What the layers above give this one (put in by __init__.py's `wire`): the modules whose
@@ -30,20 +30,10 @@ class UsageError(Exception):
 # -- the shell: what `get_ipython()` gives the kernel's code ---------------------------------
 
 def _in_person_cell():
-    """True inside a person's marimo cell (not the kernel's own scratchpad run)."""
+    """True inside a person's marimo cell (not the kernel's own scratchpad run, nor a thread of
+    ours: a display updated later is answered)."""
     import sys
-    f = sys._getframe(1)
-    while f is not None:
-        co = f.f_code
-        if co.co_name == "<module>" and "__marimo__cell_" in co.co_filename:
-            # As late._in_our_run: the user's code (state.run) has a scratch-like
-            # file name of ours; the cell around it decides.
-            if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
-                return False
-            if "marimo-pair-kernel" not in co.co_filename:
-                return True
-        f = f.f_back
-    return False  # a thread of ours (a display updated later): answered
+    return late.cell_owner(sys._getframe(1)) == "person"
 
 
 def get_ipython(_mpk_hidden=False):
