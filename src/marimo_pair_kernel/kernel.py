@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -90,21 +89,13 @@ class MarimoPairKernel(Kernel):
         Set here, on the main thread: the launcher is made during an execute, which runs on a
         worker thread (offload.py), where no signal handler can be set.
         """
-        if threading.current_thread() is not threading.main_thread():
-            return
-        previous = signal.getsignal(signal.SIGTERM)
 
-        def on_sigterm(signum: int, frame: Any) -> None:
+        def stop() -> None:
             launcher = self.pair_session.launcher
             if launcher is not None:
                 launcher.stop_all()
-            if callable(previous):
-                previous(signum, frame)
-            elif previous != signal.SIG_IGN:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGTERM)
 
-        signal.signal(signal.SIGTERM, on_sigterm)
+        offload.chain_sigterm(stop)
 
     # The magic families load on first use, not at start-up (so do httpx and discovery, see
     # session.py): a kernel that starts as fast as ipykernel's own is what makes the console feel instant.

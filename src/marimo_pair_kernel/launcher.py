@@ -49,10 +49,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
-from . import discovery
+from . import discovery, offload
 from .errors import LaunchError, PairError
 from .procinfo import pid_owns_port
 from .sandbox import find_uv, script_dependencies, uv_missing_message
@@ -463,19 +462,7 @@ class Launcher:
             return
         self._hooks_installed = True
         atexit.register(self.stop_all)
-        if threading.current_thread() is not threading.main_thread():
-            return  # signal handlers are set from the main thread only: the kernel sets its own there
-        previous = signal.getsignal(signal.SIGTERM)
-
-        def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            self.stop_all()
-            if callable(previous):
-                previous(signum, frame)
-            elif previous != signal.SIG_IGN:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
+        offload.chain_sigterm(self.stop_all)  # off the main thread: the kernel sets its own there
 
 
 _BANNER = re.compile(r"in your browser|➜\s+URL:")

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import contextvars
 import ctypes
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -145,3 +146,24 @@ def _sigint_to(run: _Run) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def chain_sigterm(stop: Callable[[], None]) -> bool:
+    """On SIGTERM, call `stop`, then end the process as the handler before would have.
+
+    Only the main thread may set a handler: False (nothing set) elsewhere.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        stop()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return True
