@@ -17,13 +17,12 @@ import time
 import traceback as tb_module
 from typing import TYPE_CHECKING, Any
 
-from ipykernel.kernelbase import Kernel
-
 from . import __version__, offload, scratchpad, transform
 from .errors import PairError
 from .fastimport import import_httpx_lean
 from .magics import Magic, argument_words, help_text, load_all, run_magic
 from .outputs import ErrorInfo, error_from_exception, value_bundle
+from .reply_order import AbortBeforeReply
 from .session import QUICK_DEADLINE, NotebookContext, QuietContext, Session
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ _SHOWN = ("execute_result", "display_data", "update_display_data")
 _PAGER = re.compile(r"^\s*(\?{1,2})?\s*([A-Za-z_%][\w.]*)\s*(\?{1,2})?\s*$")
 
 
-class MarimoPairKernel(Kernel):
+class MarimoPairKernel(AbortBeforeReply):  # ipykernel's Kernel, see reply_order.py
     implementation = "marimo-pair-kernel"
     implementation_version = __version__
     language = "python"
