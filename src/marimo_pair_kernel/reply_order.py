@@ -42,7 +42,7 @@ class AbortBeforeReply(Kernel):
         return super().finish_metadata(parent, metadata, reply_content)  # type: ignore[no-any-return]
 
     def _abort_queues(self, subshell_id: Any = None) -> None:
-        posted = getattr(self, "_abort_posted", set())
+        posted: set[str | None] = getattr(self, "_abort_posted", set())
         if subshell_id in posted:
             posted.discard(subshell_id)  # done before the reply went out
             return
