@@ -43,16 +43,12 @@ threading.Thread(target=_later).start()
 
 
 def settle(kc) -> None:
-    """Wait out a race that is not this feature's (it happens on main as well): the kernel's
-    warm-up imports IPython in marimo about a second after start, on a thread, and hooks its
-    display() when that import ends; a first `from IPython.display import display` meanwhile can
-    fail ("partially initialized module") or bind the display() not yet hooked (which prints)."""
-    code = (
-        "import threading as _t\n"
-        "[_w.join(30) for _w in _t.enumerate() if _w.name == 'marimo-pair-kernel-warm']\n"
-        "import IPython.display as _d\n"
-        "assert getattr(_d.display, '_mpk', None), 'not hooked yet'"
-    )
+    """Until IPython's display() in marimo is ours (hooked): the snippets import it.
+
+    The warm-up and the kernel's runs never import at the same time (inmarimo/completion.py's
+    warm_lock), so a run that imports IPython.display gets it hooked; this checks that, and waits
+    for nothing else. (Joining the warm-up thread from a run would wait for a lock the run holds.)"""
+    code = "import IPython.display as _d\nassert getattr(_d.display, '_mpk', None), 'not hooked yet'"
     for _ in range(40):
         if execute(kc, code).reply["status"] == "ok":
             return
