@@ -42,7 +42,7 @@ FILE_SECONDS = {
     "test_kernel.py": 19, "test_faults_tokens.py": 18, "test_client_server.py": 18, "test_faults_magics.py": 18,
     "test_faults_versions.py": 17, "test_kernel_lifecycle.py": 16, "test_client_browser.py": 15,
     "test_faults_output.py": 15, "test_discovery.py": 15, "test_faults_remote.py": 15,
-    "test_faults_registry.py": 12, "test_late_outputs.py": 80, "test_client_console.py": 12, "test_codemode_unit.py": 1,
+    "test_faults_registry.py": 12, "test_late_outputs.py": 47, "test_client_console.py": 12, "test_codemode_unit.py": 1,
     "test_client_jupyterlab_graph.py": 75, "test_magics_graph.py": 45, "test_mermaid_unit.py": 3,
     # With their venvs cached; a first run builds them (about 45 s and 20 s) under a lock.
     "test_outputs_no_ipython.py": 50, "test_outputs_env_changes.py": 20, "test_outputs_display_unit.py": 6,
@@ -52,7 +52,7 @@ FILE_SECONDS = {
     "test_recipes_agents.py": 90, "test_install_alias.py": 5, "test_vscode.py": 12,
     # With their venvs cached; a first run builds the two IPython venvs (about a minute each).
     "test_sandbox.py": 44, "test_ipython_versions.py": 70, "test_tracebacks_unit.py": 2, "test_layers_unit.py": 3,
-    "test_session.py": 22, "test_inmarimo_unit.py": 3,
+    "test_session.py": 22, "test_inmarimo_unit.py": 3, "test_kernel_abort.py": 4, "test_readme_env_unit.py": 1,
 }
 DEFAULT_SECONDS = 20.0
 CACHE_KEY = "marimo-pair-kernel/file-seconds"
