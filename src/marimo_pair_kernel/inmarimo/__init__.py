@@ -28,8 +28,6 @@ from .base import installed
 from .completion import complete, inspect_name, warm
 from .hooks import guard_input, install_hooks, show
 from .state import (
-    adopt,
-    cell_check,
     forget,
     line_magic_who,
     line_magic_whos,
@@ -44,8 +42,6 @@ from .tracebacks import format_error
 from .widgets import widget_states
 
 __all__ = [
-    "adopt",
-    "cell_check",
     "codemode_ops",
     "complete",
     "forget",
