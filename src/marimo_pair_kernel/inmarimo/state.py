@@ -31,7 +31,7 @@ For other parts of the kernel:
   line_magic_reset(line)     `-f` clears the pair's names; without it, says to use -f (no prompt here).
 """
 
-from . import cells, completion, hooks, late, shell, tracebacks
+from . import cells, completion, hooks, late, shell, sizes, tracebacks
 
 PAIR_TTL = 24 * 3600  # seconds after its last execute that a kernel on another machine is forgotten
 _PAIRS: dict = {}  # kernel id -> _Pair
@@ -402,51 +402,6 @@ def _own(ns):
     return sorted(k for k in ns if not k.startswith("_") and k not in _HIDDEN)
 
 
-def _size(v, limit=200_000):
-    """(bytes, complete): what `v` holds in memory, as well as is cheap to tell.
-
-    Arrays say (`nbytes`), pandas objects count deeply; containers are walked (each object once)
-    up to `limit` objects, then the figure is a lower bound.
-    """
-    import sys
-    n = getattr(v, "nbytes", None)
-    if isinstance(n, int) and not isinstance(v, (bytes, bytearray)):
-        return n, True
-    mu = getattr(v, "memory_usage", None)
-    if callable(mu) and type(v).__name__ in ("DataFrame", "Series"):
-        try:
-            n = mu(deep=True)
-            return (int(n.sum()) if hasattr(n, "sum") else int(n)), True
-        except Exception:
-            pass
-    seen, todo, total = set(), [v], 0
-    while todo:
-        if len(seen) >= limit:
-            return total, False
-        o = todo.pop()
-        if id(o) in seen:
-            continue
-        seen.add(id(o))
-        try:
-            total += sys.getsizeof(o)
-        except Exception:
-            continue
-        if isinstance(o, dict):
-            todo.extend(o.keys())
-            todo.extend(o.values())
-        elif isinstance(o, (list, tuple, set, frozenset)):
-            todo.extend(o)
-    return total, True
-
-
-def _human(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
-        n /= 1024.0
-    return str(n)
-
-
 def _typename(v):
     import types
     if isinstance(v, types.ModuleType):
@@ -503,8 +458,8 @@ def whos_rows(ns, line=""):
                 r = "<%s object>" % type(v).__name__
             if len(r) >= 50:
                 r = r[:25] + "<...>" + r[-25:]
-        size, whole = _size(v)
-        rows.append((n, t, ("" if whole else ">") + _human(size), r))
+        size, whole = sizes.size(v)
+        rows.append((n, t, ("" if whole else ">") + sizes.human(size), r))
     return rows
 
 
