@@ -319,8 +319,8 @@ def _failed(exc, count, mode):
         found = tracebacks.format_error(exc, count, mode)
         if found is not None:
             late._emit({"k": "error", **found})
-    except Exception:  # the kernel lays out marimo's text instead
-        pass
+    except BaseException:  # also a second interrupt: the run's own exception goes on; the kernel
+        pass  # then lays out marimo's text instead
 
 
 def current_user_ns():
