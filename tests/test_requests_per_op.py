@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from support import Run, execute, started_kernel
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.append(str(Path(__file__).resolve().parent.parent / "bench"))  # the relay bench/wire.py counts with
 from relay import CountingRelay  # noqa: E402
 
 EXECUTE = ("POST", "/api/kernel/execute")
@@ -51,7 +51,7 @@ def ok(run: Run) -> Run:
 
 
 def counted(relay: CountingRelay, kc: Any, code: str) -> tuple[Run, list[str]]:
-    """The execute, and the execute POSTs it sent to marimo (their code's first line)."""
+    """The execute, and the POSTs to /api/kernel/execute it made (counted once the relay is quiet)."""
     mark = relay.mark()
     run = execute(kc, code)
     relay.settle()
@@ -85,7 +85,7 @@ def test_a_verbose_error_is_ipythons_own_layout_in_one_request(relayed):
     assert len(posts) == 1, posts
 
 
-def test_a_cell_edit_is_one_request(relayed, server):
+def test_a_cell_edit_is_one_request(relayed):
     kc, relay = relayed
     run, posts = counted(relay, kc, f"%%cell edit {CELL}\nmpk_req_value = 1")
     ok(run)
@@ -108,7 +108,7 @@ def test_a_cell_reading_a_name_only_this_kernel_has_is_refused_in_one_request(re
     assert [(c["id"], c["code"]) for c in server.cells()] == before  # unchanged
 
 
-def test_a_cell_taking_over_a_held_name_is_one_request(relayed, server):
+def test_a_cell_taking_over_a_held_name_is_one_request(relayed):
     kc, relay = relayed
     ok(execute(kc, "mpk_req_held = 'pair'"))
     run, posts = counted(relay, kc, f"%%cell edit {CELL}\nmpk_req_held = 'notebook'")
@@ -117,7 +117,7 @@ def test_a_cell_taking_over_a_held_name_is_one_request(relayed, server):
     assert ok(execute(kc, "mpk_req_held")).result == {"text/plain": "'notebook'"}
 
 
-def test_a_held_name_is_taken_over_also_when_the_cell_raises(relayed, server):
+def test_a_held_name_is_taken_over_also_when_the_cell_raises(relayed):
     # marimo drops the op's answer when the cell it ran raises: the kept answer still says so.
     kc, relay = relayed
     ok(execute(kc, "mpk_req_held2 = 'pair'"))
