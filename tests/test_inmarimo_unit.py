@@ -59,7 +59,7 @@ def test_the_package_text_travels_only_in_install_code():
         scratchpad.prepare("1 + 1").code,
         scratchpad.completion_code("import o", 8, "kid"),
         scratchpad.inspect_code("print", 0, "kid"),
-        scratchpad.format_error_code(3, "Context"),
+        scratchpad.prepare("1/0", count=3, mode="Verbose").code,  # a failure's layout comes with it
         scratchpad.state_code("forget('kid')"),
         codemode.build("cells", {"detail": False}),
         codemode.build("put", {"code": "", "name": "", "bound": None, "before": None, "after": None}),

@@ -82,9 +82,9 @@ def test_who_whos_who_ls_reset_and_current_user_ns(rt, capsys):
 
 def test_cell_check_and_adopt(rt):
     run(rt, "helper = 1\nshared = 2")
-    found = json.loads(state.cell_check("k1", "y = helper + seed\nshared = 3")["marimo_pair_kernel"])
+    found = state.cell_names("k1", "y = helper + seed\nshared = 3")
     assert found == {"only_pair": ["helper"], "held": ["shared"]}
-    state.adopt("k1", ["shared"])
+    state.take_over("k1", ["shared"])
     assert "shared" not in state._PAIRS["k1"].ns
 
 

@@ -297,7 +297,9 @@ class MarimoPairKernel(AbortBeforeReply):  # ipykernel's Kernel, see reply_order
             else:
                 self._page(self._inspect_text(name, len(marks) - 1), reply)
             return None
-        prepared = scratchpad.prepare(code, self.pair_session.page_url(), self.pair_session.pair_owner(), self._count)
+        pair = self.pair_session  # the count and %xmode travel in the line: a failure comes back laid out
+        mode = pair.state("xmode", "Context")
+        prepared = scratchpad.prepare(code, pair.page_url(), pair.pair_owner(), self._count, mode)
         if prepared.asks_input:
             raise PairError(
                 f"{prepared.asks_input}() cannot be answered here: marimo's scratchpad would wait for "

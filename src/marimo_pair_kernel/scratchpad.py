@@ -86,11 +86,6 @@ def _packed() -> str:
     return _PACKED[0]
 
 
-def format_error_code(count: int, mode: str) -> str:
-    """Ask the runtime for the last failed run's exception, laid out by IPython (inmarimo/tracebacks.py)."""
-    return _call(f"format_error({count!r}, {mode!r})")
-
-
 def warm_code() -> str:
     """Install the runtime and warm jedi in the background (the kernel sends it once, at start)."""
     return _install("warm()")
@@ -166,7 +161,9 @@ def owner_of(pair_id: str | None, on: bool) -> Owner:
     return Owner(pair_id, machine(), os.getpid()) if on and pair_id else Owner(None)
 
 
-def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: int | None = None) -> Prepared:
+def prepare(
+    code: str, page_url: str = "", owner: Owner | None = None, count: int | None = None, mode: str = "Context"
+) -> Prepared:
     """The scratch cell that runs `code` in the kernel's own namespace and shows its last value.
 
     The scratch cell is one statement: it hands the user's source, as a string, to the runtime's
@@ -178,6 +175,9 @@ def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: in
     (the session layer does it once per session); if the marimo kernel restarted and lost it, the cell
     fails with a KeyError naming the module and the kernel reinstalls and sends it again
     (nothing of the user's ran). `page_url` (the marimo page) is named on snapshots of mo.ui elements.
+    `count` and `mode` (%xmode) are for the error: where marimo has IPython, a failing run sends
+    IPython's layout of its exception with the failure (inmarimo/tracebacks.py), so the kernel
+    needs no second request. The default mode is left out of the line.
     """
     asks = None
     bound: frozenset[str] = frozenset()
@@ -196,7 +196,7 @@ def prepare(code: str, page_url: str = "", owner: Owner | None = None, count: in
     fn = "run_async" if is_async else "run"
     args = (
         f"{owner.kernel_id!r}, {code!r}, {count if count is not None else 0!r}, {page_url!r}, {has_value!r}, "
-        f"{(owner.host, owner.pid) if owner.kernel_id else None!r}"
+        f"{(owner.host, owner.pid) if owner.kernel_id else None!r}{'' if mode == 'Context' else f', {mode!r}'}"
     )
     call = f"__import__('sys').modules[{RUNTIME_MODULE!r}].{fn}({args})"
     stub = f"(_mpk_value := {'await ' if is_async else ''}{call})\n"

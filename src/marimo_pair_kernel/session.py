@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import scratchpad, transform
 from .context import MagicContext, RunOutcome, Sink
-from .errors import ConnectionFailed, PairError, ServerGone, SessionGone, UsageError
+from .errors import ConnectionFailed, ServerGone, SessionGone, UsageError
 from .fastimport import import_httpx_lean
 from .outputs import DisplayStream, ErrorInfo, parse_error, starts_error_report
 
@@ -55,6 +55,19 @@ def _runtime_missing(report: str) -> bool:
     """Whether marimo's error report says our runtime is gone (the marimo kernel restarted)."""
     error = parse_error(report)
     return scratchpad.runtime_missing(error.ename, error.evalue)
+
+
+def _ipython_error(text: str, laid_out: list[dict[str, Any]]) -> ErrorInfo | None:
+    """The failed run's exception as IPython's ultratb laid it out in marimo (inmarimo/tracebacks.py),
+    sent by the run with its failure; None when marimo's Python has no IPython or the exception was
+    not the run's own (then marimo's text is laid out here instead)."""
+    if "Traceback (most recent call last)" not in text or not laid_out:
+        return None  # a SyntaxError marimo caught before running anything: no exception object
+    found = laid_out[-1]  # a run nested in another: the outer one's, sent last
+    if not isinstance(found.get("traceback"), list):
+        return None
+    stb = [str(x) for x in found["traceback"]]
+    return ErrorInfo(str(found.get("ename", "")), str(found.get("evalue", "")), stb, text, "ipython")
 
 
 class Session:
@@ -214,12 +227,15 @@ class Session:
     def run_streamed(self, code: str, sink: Sink) -> RunOutcome:
         """Run code, its output streamed to `sink` as it comes; a failure comes back as `error` (not shown)."""
         displays = DisplayStream()
+        laid_out: list[dict[str, Any]] = []  # a failing run's exception as IPython lays it out, in marimo
 
         def items(found: list[tuple[str, Any]]) -> None:
-            if sink.silent:
-                return
             for kind, item in found:
-                if kind == "display":
+                if kind == "display" and item.get("k") == "error":
+                    laid_out.append(item)
+                elif sink.silent:
+                    continue
+                elif kind == "display":
                     sink.publish(item)
                 else:
                     sink.stream("stdout" if kind == "text" else "stderr", item)
@@ -249,11 +265,11 @@ class Session:
         if len(held) > 1 and not sink.silent:
             sink.stream("stderr", "".join(held[:-1]))
         # The frames show the user's lines around the failing one, named Cell In[N] as IPython does:
-        # IPython's own formatter where marimo's Python has IPython, else marimo's text laid out so.
+        # IPython's own formatter where marimo's Python has IPython (the run sent its layout), else
+        # marimo's text laid out so.
         text = scratchpad.restore_traceback(held[-1])
-        mode = self.state("xmode", "Context")
-        error = self._ipython_error(text, sink.count, mode) or parse_error(
-            text, count=sink.count, source=scratchpad.user_source(code), mode=mode
+        error = _ipython_error(text, laid_out) or parse_error(
+            text, count=sink.count, source=scratchpad.user_source(code), mode=self.state("xmode", "Context")
         )
         return RunOutcome(False, payload, error, result.output)
 
@@ -329,23 +345,6 @@ class Session:
         return job
 
     # -- errors ---------------------------------------------------------------------------------
-
-    def _ipython_error(self, text: str, count: int, mode: str) -> ErrorInfo | None:
-        """The failed run's exception as IPython's ultratb lays it out in marimo (runtime_tracebacks.py).
-
-        One more request, made only after a failure; None when marimo's Python has no IPython or
-        the exception was not the run's own (then marimo's text is laid out here instead).
-        """
-        if "Traceback (most recent call last)" not in text:
-            return None  # a SyntaxError marimo caught before running anything: no exception object
-        try:
-            payload = self.run_silent(scratchpad.format_error_code(count, mode))
-        except PairError:
-            return None
-        if not payload or not isinstance(payload.get("traceback"), list):
-            return None
-        stb = [str(x) for x in payload["traceback"]]
-        return ErrorInfo(str(payload.get("ename", "")), str(payload.get("evalue", "")), stb, text, "ipython")
 
     def explain(self, error: ErrorInfo, ctx: MagicContext) -> ErrorInfo:
         """The user code's error with what helps read it: a magic's usage, why a name is undefined,

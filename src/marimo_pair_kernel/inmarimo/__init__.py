@@ -11,16 +11,17 @@ back rather than raise.
   sanitize, widgets           mo.ui elements: snapshots, HTML that renders outside marimo, widgets
   hooks, late                 display(), plt.show(), mo.output in the kernel's runs; display
                               lines and late output
-  state                       each Jupyter kernel's own names, and running its code
+  state, sizes                each Jupyter kernel's own names, and running its code; %whos sizes
   shell, magics               get_ipython() and IPython's everyday magics
   completion, tracebacks      completion and inspection; IPython's traceback layout
   cells, capture, ui, codemode_ops   marimo's code mode: the cell magics and %ui
   base                        what they all share (the caches, notes), below them all
 
 Imports point one way (tests/test_layers_unit.py finds no circle). From the bottom: base, late,
-pretty, sanitize, widgets, formatter, values, completion, shell, magics, hooks, state; each
-imports only modules before it (and cells, tracebacks, which import none). A lower module that
-calls a higher one at run time gets the function from `wire` below when the package loads.
+pretty, sanitize, widgets, formatter, values, completion, shell, magics, hooks, state, capture,
+ui, codemode_ops (a %%cell's op checks its names in state); each imports only modules before it
+(and cells, sizes, tracebacks, which import none). A lower module that calls a higher one at run
+time gets the function from `wire` below when the package loads.
 """
 
 from . import codemode_ops, magics, sanitize, shell, state, values
@@ -28,8 +29,6 @@ from .base import installed
 from .completion import complete, inspect_name, warm
 from .hooks import guard_input, install_hooks, show
 from .state import (
-    adopt,
-    cell_check,
     forget,
     line_magic_who,
     line_magic_whos,
@@ -44,8 +43,6 @@ from .tracebacks import format_error
 from .widgets import widget_states
 
 __all__ = [
-    "adopt",
-    "cell_check",
     "codemode_ops",
     "complete",
     "forget",

@@ -3,6 +3,8 @@
 The kernel sends one line per op, `await <package>.codemode_ops.answer(op, args_json, nonce)`
 (codemode.build in the kernel process). `run`
 
+- for a %%cell, checks the cell's names against the Jupyter kernel's own (state.py) in the same
+  request: a cell that reads a name only that kernel has is refused, the notebook unchanged;
 - checks that the running marimo has the code-mode attributes the op needs (else the kernel
   says which marimo version it takes);
 - turns code mode's refusals (multiply-defined names, cycles, syntax, unknown cell) into a
@@ -19,7 +21,7 @@ for the kernel's `recover`.
 import json
 import re
 
-from . import capture, cells, ui
+from . import capture, cells, state, ui
 
 
 async def op_cells(ctx, a):
@@ -229,7 +231,17 @@ NEEDS = {
 
 
 async def run(op, args, nonce=""):
-    """Run op `op` with `args` in code mode; its answer (or refusal) as a dict."""
+    """Run op `op` with `args` in code mode; its answer (or refusal) as a dict.
+
+    A %%cell (put, edit) names the Jupyter kernel whose own names it checks (`pair`, None when
+    nothing persists there): a cell that reads a name only that kernel has is refused before
+    anything changes (`only_pair`: the kernel says why); names the cell defines that the kernel
+    held are dropped there once the op went through (`held`: the notebook's definition wins).
+    """
+    pair = args.get("pair") if op in ("put", "edit") else None
+    names = state.cell_names(pair, args["code"]) if pair else None
+    if names and names["only_pair"]:
+        return {"only_pair": names["only_pair"]}
     version = None
     try:
         import marimo
@@ -259,6 +271,9 @@ async def run(op, args, nonce=""):
         return {"error": err, "index": cells.index(ctx)}
     finally:
         capture.disarm()
+    if names and names["held"]:
+        state.take_over(pair, names["held"])
+        out["held"] = names["held"]
     out["index"] = cells.index(ctx)
     out["version"] = version
     if nonce:

@@ -1,6 +1,6 @@
 """Hooks in the kernel's own scratchpad runs: display(), plt.show(), mo.output, input(), the last value."""
 
-from . import base, late, sanitize, shell, tracebacks, values
+from . import base, late, sanitize, shell, values
 
 INPUT_REFUSED = (
     "input() cannot be answered here: this code runs in marimo's scratchpad for a Jupyter "
@@ -255,7 +255,6 @@ def install_hooks(ns):
         "IPython": lambda mod: _patch_ipython(),
         "marimo._output.mpl": _patch_mpl,
         "marimo._runtime.output._output": _patch_output,
-        "marimo._runtime.runner.cell_runner": lambda mod: tracebacks.hook_tracebacks(mod),
     }
     if "IPython.core.display_functions" in sys.modules:
         _patch_ipython()

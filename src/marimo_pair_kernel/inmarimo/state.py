@@ -31,7 +31,7 @@ For other parts of the kernel:
   line_magic_reset(line)     `-f` clears the pair's names; without it, says to use -f (no prompt here).
 """
 
-from . import cells, completion, hooks, shell
+from . import cells, completion, hooks, late, shell, sizes, tracebacks
 
 PAIR_TTL = 24 * 3600  # seconds after its last execute that a kernel on another machine is forgotten
 _PAIRS: dict = {}  # kernel id -> _Pair
@@ -265,39 +265,62 @@ def _end(p, ns):
             pass
 
 
-def run(kid, src, count, url="", show_value=True, owner=None):
+def run(kid, src, count, url="", show_value=True, owner=None, mode="Context"):
     """Execute the user's `src` in kernel `kid`'s namespace (a fresh one when kid is None: marimo's
-    own semantics, nothing persists); the tail of the scratch cell: the value through show()."""
-    p, ns, code, expr = _begin(kid, owner, src, count, show_value)
-    value = None
+    own semantics, nothing persists); the tail of the scratch cell: the value through show().
+    A failure also sends its IPython layout (`mode`: the kernel's %xmode) with it: `_failed`."""
     try:
-        r = eval(code, ns)
-        if r is not None and hasattr(r, "close"):
-            r.close()
-            raise SyntaxError("top-level await needs the kernel's asynchronous run")
-        if expr is not None:
-            value = eval(expr, ns)
-    finally:
-        _end(p, ns)
-    return hooks.show(value, url)
+        p, ns, code, expr = _begin(kid, owner, src, count, show_value)
+        value = None
+        try:
+            r = eval(code, ns)
+            if r is not None and hasattr(r, "close"):
+                r.close()
+                raise SyntaxError("top-level await needs the kernel's asynchronous run")
+            if expr is not None:
+                value = eval(expr, ns)
+        finally:
+            _end(p, ns)
+        return hooks.show(value, url)
+    except BaseException as e:
+        _failed(e, count, mode)
+        raise
 
 
-async def run_async(kid, src, count, url="", show_value=True, owner=None):
+async def run_async(kid, src, count, url="", show_value=True, owner=None, mode="Context"):
     """`run` for code with top-level `await` (the scratch cell awaits this)."""
     import inspect
-    p, ns, code, expr = _begin(kid, owner, src, count, show_value)
-    value = None
     try:
-        r = eval(code, ns)
-        if inspect.isawaitable(r):
-            await r
-        if expr is not None:
-            value = eval(expr, ns)
-            if inspect.isawaitable(value) and expr.co_flags & 0x80:  # CO_COROUTINE: `await` in it
-                value = await value
-    finally:
-        _end(p, ns)
-    return hooks.show(value, url)
+        p, ns, code, expr = _begin(kid, owner, src, count, show_value)
+        value = None
+        try:
+            r = eval(code, ns)
+            if inspect.isawaitable(r):
+                await r
+            if expr is not None:
+                value = eval(expr, ns)
+                if inspect.isawaitable(value) and expr.co_flags & 0x80:  # CO_COROUTINE: `await` in it
+                    value = await value
+        finally:
+            _end(p, ns)
+        return hooks.show(value, url)
+    except BaseException as e:
+        _failed(e, count, mode)
+        raise
+
+
+def _failed(exc, count, mode):
+    """The failing run's exception as IPython lays it out, to the kernel with the failure itself:
+    a display line `{"k": "error", ...}` before marimo prints its text (tracebacks.py). Nothing
+    for mo.stop(), which marimo shows no traceback for, nor without IPython here."""
+    if type(exc).__name__ == "MarimoStopError":
+        return
+    try:
+        found = tracebacks.format_error(exc, count, mode)
+        if found is not None:
+            late._emit({"k": "error", **found})
+    except BaseException:  # also a second interrupt: the run's own exception goes on; the kernel
+        pass  # then lays out marimo's text instead
 
 
 def current_user_ns():
@@ -346,23 +369,20 @@ def _note_line(text):
         pass
 
 
-def cell_check(kid, code):
-    """Before a %%cell: the names its code reads that only the pair has (the notebook cannot see
-    them), and the names it defines that the pair also holds."""
-    import json
+def cell_names(kid, code):
+    """Before a %%cell (codemode_ops runs it in the cell op): the names its code reads that only
+    the pair has (the notebook cannot see them), and the names it defines that the pair holds."""
     p = _PAIRS.get(kid) if kid else None
     defs, refs = cells.parse_names(code)  # as marimo sees the cell's code
     own = set(p.ns) - _HIDDEN if p is not None else set()
     nb = _notebook_defs()
     main = _main_globals()
     only_pair = sorted(n for n in refs & own if n not in main and (nb is None or n not in nb))
-    held = sorted(defs & own)
-    return {"marimo_pair_kernel": json.dumps({"only_pair": only_pair, "held": held})}
+    return {"only_pair": only_pair, "held": sorted(defs & own)}
 
 
-def adopt(kid, names):
+def take_over(kid, names):
     """After a %%cell defined `names`: the notebook's definitions win, the pair's are dropped."""
-    import json
     p = _PAIRS.get(kid) if kid else None
     dropped = []
     if p is not None:
@@ -371,7 +391,7 @@ def adopt(kid, names):
                 del p.ns[n]
                 p.noted.discard(n)
                 dropped.append(n)
-    return {"marimo_pair_kernel": json.dumps({"dropped": dropped})}
+    return dropped
 
 
 # -- %who, %whos, %who_ls, %reset ------------------------------------------------------------------
@@ -380,51 +400,6 @@ def adopt(kid, names):
 def _own(ns):
     """The user's names in a pair namespace, as IPython's %who lists them (no `_` names)."""
     return sorted(k for k in ns if not k.startswith("_") and k not in _HIDDEN)
-
-
-def _size(v, limit=200_000):
-    """(bytes, complete): what `v` holds in memory, as well as is cheap to tell.
-
-    Arrays say (`nbytes`), pandas objects count deeply; containers are walked (each object once)
-    up to `limit` objects, then the figure is a lower bound.
-    """
-    import sys
-    n = getattr(v, "nbytes", None)
-    if isinstance(n, int) and not isinstance(v, (bytes, bytearray)):
-        return n, True
-    mu = getattr(v, "memory_usage", None)
-    if callable(mu) and type(v).__name__ in ("DataFrame", "Series"):
-        try:
-            n = mu(deep=True)
-            return (int(n.sum()) if hasattr(n, "sum") else int(n)), True
-        except Exception:
-            pass
-    seen, todo, total = set(), [v], 0
-    while todo:
-        if len(seen) >= limit:
-            return total, False
-        o = todo.pop()
-        if id(o) in seen:
-            continue
-        seen.add(id(o))
-        try:
-            total += sys.getsizeof(o)
-        except Exception:
-            continue
-        if isinstance(o, dict):
-            todo.extend(o.keys())
-            todo.extend(o.values())
-        elif isinstance(o, (list, tuple, set, frozenset)):
-            todo.extend(o)
-    return total, True
-
-
-def _human(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
-        n /= 1024.0
-    return str(n)
 
 
 def _typename(v):
@@ -483,8 +458,8 @@ def whos_rows(ns, line=""):
                 r = "<%s object>" % type(v).__name__
             if len(r) >= 50:
                 r = r[:25] + "<...>" + r[-25:]
-        size, whole = _size(v)
-        rows.append((n, t, ("" if whole else ">") + _human(size), r))
+        size, whole = sizes.size(v)
+        rows.append((n, t, ("" if whole else ">") + sizes.human(size), r))
     return rows
 
 

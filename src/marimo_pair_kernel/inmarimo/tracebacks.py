@@ -5,59 +5,14 @@ that text back (tracebacks.py). Where the notebook's Python has IPython, the exc
 itself is better: IPython's `ultratb` gives exactly what ipykernel sends, for the IPython
 installed there, 8 or 9, in every `%xmode` (Verbose shows local values, which no text has).
 
-So the runtime keeps the exception of the kernel's own failed run: marimo's cell runner
-prints it with `traceback.print_exception`, and `hook_tracebacks` gives that module a
-`traceback` whose `print_exception` also remembers an exception raised in a kernel run (its
-frames include the kernel's scratch cell). The kernel asks for its layout in one more request,
-`format_error(count, mode)`, only when a run failed (the mode is the kernel's, and marimo's
-text, which the kernel also needs, is printed after the run has unwound). Printing is left as
-it is: the kernel falls back to that text when IPython is absent here. The frames shown start
-at the user's code (state.py compiles each execute under a file of its own, whose
-lines linecache keeps): marimo's runner, the scratch cell and the runtime's frames are skipped.
+So when a kernel run fails, state.py's `run` hands the exception, as it leaves the user's code,
+to `format_error` here with the execute's count and the kernel's %xmode mode (both travel in
+the run's short call line), and sends the layout back with the failure itself, as a display
+line `{"k": "error", ...}` on the run's stdout: the kernel needs no second request. Printing is
+left as it is: marimo's text still follows on stderr, and the kernel lays that out itself when
+IPython is absent here. The frames shown start at the user's code (state.py compiles each
+execute under a file of its own, whose lines linecache keeps): the runtime's frames are skipped.
 """
-
-_TRACEBACK_STATE: dict = {}  # "last": the exception of the kernel's last failed run
-
-
-def _tb_ours(exc):
-    """Whether `exc` was raised through the kernel's scratch cell (its code names _mpk_value)."""
-    tb = getattr(exc, "__traceback__", None)
-    while tb is not None:
-        co = tb.tb_frame.f_code
-        if "__scratch__" in co.co_filename and any(n.endswith("_mpk_value") for n in co.co_names):
-            return True
-        tb = tb.tb_next
-    return False
-
-
-class _RememberingTraceback:
-    """The `traceback` module as marimo's cell runner sees it, remembering the kernel's exceptions."""
-
-    def __init__(self, orig, owner):
-        self._orig = orig
-        self._mpk = owner
-
-    def __getattr__(self, name):
-        return getattr(self._orig, name)
-
-    def print_exception(self, *args, **kwargs):
-        exc = args[1] if len(args) > 1 else kwargs.get("value", args[0] if args else None)
-        try:
-            if isinstance(exc, BaseException) and _tb_ours(exc):
-                _TRACEBACK_STATE["last"] = exc
-        except Exception:
-            pass
-        return self._orig.print_exception(*args, **kwargs)
-
-
-def hook_tracebacks(mod):
-    """Give marimo's cell runner module a remembering `traceback` (replacing an older runtime's)."""
-    current = getattr(mod, "traceback", None)
-    if current is None:
-        return
-    orig = getattr(current, "_orig", current)
-    if getattr(current, "_mpk", None) != __name__:
-        mod.traceback = _RememberingTraceback(orig, __name__)
 
 
 class _TbNames:
@@ -108,38 +63,26 @@ class _TbShell:
 
 
 def _tb_user_offset(tb):
-    """How many frames precede the user's code (ipykernel's tb_offset): marimo's runner, the scratch
-    cell that hands the code to the runtime, and the runtime's own frames."""
-    frames = []
-    t = tb
-    while t is not None:
-        frames.append(t.tb_frame.f_code.co_filename)
-        t = t.tb_next
-    first = next((i for i, name in enumerate(frames) if "__marimo__cell_" in name), None)
-    if first is None:
-        return 0
-    k = first + 1
-    while k < len(frames) and frames[k] == "<marimo-pair-kernel>":
+    """How many frames precede the user's code (ipykernel's tb_offset): the runtime's own, the
+    ones `run` passes through on its way to the code it compiled."""
+    k = 0
+    while tb is not None and tb.tb_frame.f_code.co_filename == "<marimo-pair-kernel>":
         k += 1
-    return k if k > first + 1 else first
+        tb = tb.tb_next
+    return k
 
 
-def format_error(count, mode="Context"):
-    """The last failed kernel run's exception as ipykernel sends it (ename, evalue, traceback).
+def format_error(exc, count, mode="Context"):
+    """`exc`, raised in a kernel run, as ipykernel sends it: {ename, evalue, traceback, ipython}.
 
-    None when there is none, or no IPython here (the kernel then lays out marimo's text). The
-    lines come from linecache, where state.py put each execute's code under a file
-    name of its own.
+    None when there is no IPython here, or one whose ultratb we do not know (the kernel then
+    lays out marimo's text). The lines come from linecache, where state.py put each execute's
+    code under a file name of its own.
     """
-    import json
-    exc = _TRACEBACK_STATE.pop("last", None)
-    result = None
-    if exc is not None:
-        try:
-            result = _tb_format(exc, count, mode)
-        except Exception:  # no IPython here, or one whose ultratb we do not know
-            result = None
-    return {"marimo_pair_kernel": json.dumps(result)}
+    try:
+        return _tb_format(exc, count, mode)
+    except Exception:
+        return None
 
 
 def _tb_format(exc, count, mode):

@@ -152,9 +152,8 @@ def _put(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | 
         "hide_code": bool(args.hide_code),
         "run": not args.no_run,
     }
-    held = namespace.before_cell(ctx, body)  # names only this kernel has: refused; names it held
     try:
-        answer = codemode.call(ctx, "put", request, what="%%cell", keep=bool(jupyter_cell))
+        answer = _cell_op(ctx, "put", request, "%%cell", keep=bool(jupyter_cell))
     except codemode.CodeModeRefused as e:
         if e.ename == "MultipleDefinitionError" and not args.name and not request["bound"]:
             # Most often the same %%cell run twice from a client that sends no cell id.
@@ -168,7 +167,6 @@ def _put(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo | 
     if jupyter_cell and made:
         bindings[jupyter_cell] = str(made)
         ctx.set_state(BINDINGS_KEY, bindings)
-    namespace.after_cell(ctx, held)
     return _shown(ctx, answer)
 
 
@@ -180,10 +178,19 @@ def _edit(ctx: MagicContext, args: argparse.Namespace, body: str) -> ErrorInfo |
     if extra:
         raise UsageError(f"%%cell edit does not take {', '.join(extra)}.\n\n{_usage()}")
     request = {"target": args.target, "code": body.rstrip("\n"), "run": not args.no_run}
-    held = namespace.before_cell(ctx, body)
-    answer = codemode.call(ctx, "edit", request, what="%%cell edit")
-    namespace.after_cell(ctx, held)
-    return _shown(ctx, answer)
+    return _shown(ctx, _cell_op(ctx, "edit", request, "%%cell edit"))
+
+
+def _cell_op(ctx: MagicContext, op: str, request: dict[str, Any], what: str, keep: bool = False) -> codemode.Answer:
+    """One request does the %%cell: the op also checks the cell's names against this kernel's own.
+
+    With this kernel's names in play the answer is kept marimo-side (`keep`), so that what the
+    check found still arrives when the cell raised (marimo then drops the answer).
+    """
+    pair = namespace.cell_pair(ctx)
+    answer = codemode.call(ctx, op, {**request, "pair": pair}, what=what, keep=keep or pair is not None)
+    namespace.cell_checked(ctx, answer.payload)  # refuses a cell that reads names only this kernel has
+    return answer
 
 
 def _shown(ctx: MagicContext, answer: codemode.Answer) -> ErrorInfo | None:

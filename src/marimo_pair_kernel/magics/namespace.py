@@ -4,8 +4,8 @@ Code run here keeps the names it binds (imports, defs, variables) for the next e
 ipykernel, in a namespace of this Jupyter kernel's own inside the marimo kernel, laid over the
 notebook's globals (read live). The notebook's globals, cells, file and page never see them.
 The marimo side is inmarimo/state.py; this module is the kernel side: the magics, the kernel's id,
-and the %%cell checks (a cell cannot read a name only this kernel has; a cell that defines one
-makes the notebook's definition win).
+and what the %%cell checks say (a cell cannot read a name only this kernel has; a cell that
+defines one makes the notebook's definition win): the cell op itself makes them, in marimo.
 
 `%pairns off` (or MARIMO_PAIR_NO_STATE=1 in the kernel's environment) returns to marimo's own
 scratchpad semantics: nothing a run binds persists.
@@ -172,13 +172,16 @@ def forget_quietly(kernel: Any) -> None:
         target.client.execute(code, target.notebook, lambda n, t: None, timeout=5.0)
 
 
-def before_cell(ctx: MagicContext, code: str) -> list[str]:
-    """Before %%cell: refuse code that reads names only this kernel has; the names it will take over."""
-    kid = _kid(ctx)
-    if kid is None:
-        return []
-    found = ctx.run(scratchpad.state_code(f"cell_check({kid!r}, {code!r})")).payload or {}
-    only = [str(n) for n in found.get("only_pair") or []]
+def cell_pair(ctx: MagicContext) -> str | None:
+    """The id a %%cell sends with its op: the cell op checks the cell's names against this kernel's
+    own (inmarimo/codemode_ops.py, in the same request). None when nothing persists here."""
+    return _kid(ctx)
+
+
+def cell_checked(ctx: MagicContext, answer: dict) -> None:
+    """After the cell op: refuse a cell that reads names only this kernel has (the op changed
+    nothing); say that the notebook's definitions win for the names this kernel held (dropped here)."""
+    only = [str(n) for n in answer.get("only_pair") or []]
     if only:
         names = ", ".join(only)
         one = len(only) == 1
@@ -189,19 +192,11 @@ def before_cell(ctx: MagicContext, code: str) -> list[str]:
             "cell's own code, or %%cell the code that defines "
             f"{'it' if one else 'them'} first. Nothing was added to the notebook."
         )
-    return [str(n) for n in found.get("held") or []]
-
-
-def after_cell(ctx: MagicContext, held: list[str]) -> None:
-    """After a %%cell that defines names this kernel held: the notebook's definitions win from now on."""
-    kid = _kid(ctx)
-    if not held or kid is None:
-        return
-    with contextlib.suppress(Exception):
-        ctx.run(scratchpad.state_code(f"adopt({kid!r}, {held!r})"))
-    names = ", ".join(held)
-    ctx.stream(
-        "stdout",
-        f"{names}: the notebook's definition wins from now on; this kernel's own {names} "
-        f"{'was' if len(held) == 1 else 'were'} dropped.\n",
-    )
+    held = [str(n) for n in answer.get("held") or []]
+    if held:
+        names = ", ".join(held)
+        ctx.stream(
+            "stdout",
+            f"{names}: the notebook's definition wins from now on; this kernel's own {names} "
+            f"{'was' if len(held) == 1 else 'were'} dropped.\n",
+        )
