@@ -222,6 +222,33 @@ def test_two_kernels_on_one_notebook_do_not_see_each_others_names(kernel, server
     assert all("theirs" not in v["names"] for v in owners.values()), owners
 
 
+PICKLING = [
+    "class Point:\n    def __init__(self, x):\n        self.x = x\n\ndef square(n):\n    return n * n",
+    "import pickle\nback = pickle.loads(pickle.dumps(Point(3)))\ntype(back) is Point, back.x",
+    "pickle.loads(pickle.dumps(square))(4)",
+    # multiprocessing pickles the function by name: the forked child looks it up in __main__.
+    "import multiprocessing as mp\nwith mp.get_context('fork').Pool(2) as pool:\n"
+    "    got = pool.map(square, range(4))\ngot",
+    "Point.__module__, square.__module__",
+]
+
+
+def test_classes_and_functions_defined_here_pickle_by_name_as_in_ipython(kernel, server):
+    with (
+        started_kernel({}, kernel_name="python3") as (_, reference),
+        started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (_, other),
+    ):
+        # Another kernel on the notebook has a Point of its own: each kernel pickles its own.
+        ok(execute(other, "class Point:\n    other = True"))
+        for code in PICKLING:
+            ours, theirs = execute(kernel, code), execute(reference, code)
+            assert ours.reply["status"] == theirs.reply["status"] == "ok", (code, ours.reply, ours.stderr)
+            assert ours.result == theirs.result, code
+        assert value(kernel, "got") == "[0, 1, 4, 9]"
+        assert value(other, "import pickle\npickle.loads(pickle.dumps(Point())).other") == "True"
+    assert notebook_global(server, "Point") == "'ABSENT'"  # still the pair's alone
+
+
 def test_restart_clears_the_namespace(server):
     with started_kernel({"XDG_STATE_HOME": str(server.state_home)}) as (km, kc):
         ok(execute(kc, "before_restart = 1"))

@@ -81,6 +81,29 @@ def _main_globals():
     return getattr(sys.modules.get("__main__"), "__dict__", None) or {}
 
 
+def _main_lookup(name):
+    """`__main__`'s module `__getattr__` (PEP 562): a class or function the pair defined, by name.
+
+    Their `__module__` is '__main__' (the pair's `__name__`, as in IPython) but they live in the
+    pair's namespace, not in marimo's globals: without this, pickle by reference (multiprocessing's
+    Pool.map, joblib, shelve, pickle.dumps) fails with "attribute lookup P on __main__ failed".
+    Only attribute access on the module object comes here; no code's name lookup does.
+    """
+    if not name.startswith("__"):
+        for ns in reversed(_CURRENT):  # the kernel running now first, then any kernel's
+            if name in ns:
+                return ns[name]
+        for p in list(_PAIRS.values()):
+            if name in p.ns:
+                return p.ns[name]
+    raise AttributeError("module '__main__' has no attribute %r" % name)
+
+
+def _pickle_by_name(main):
+    if main is not None and "__getattr__" not in main:  # a notebook's own __getattr__ is left alone
+        main["__getattr__"] = _main_lookup
+
+
 _NOT_BUILTINS = ("__name__", "__doc__", "__package__", "__loader__", "__spec__")
 
 
@@ -207,7 +230,9 @@ def _begin(kid, owner, src, count, show_value):
     fn = _filename(kid, count)
     if p is not None:
         p.files.add(fn)
-    _refresh(ns["__builtins__"] if isinstance(ns.get("__builtins__"), _Fallback) else _fix(ns), _main_globals())
+    main = _main_globals()
+    _refresh(ns["__builtins__"] if isinstance(ns.get("__builtins__"), _Fallback) else _fix(ns), main)
+    _pickle_by_name(main)
     code, expr = _compile(src, fn, show_value)
     completion.warm_lock().acquire()
     _CURRENT.append(ns)
