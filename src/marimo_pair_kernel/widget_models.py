@@ -11,8 +11,11 @@ data: widgets.py does the comms and the syncing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .target import Target
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ElementSpec:
     args: dict[str, Any]
     wire: Any  # the value as marimo's page holds it (`_value_frontend`)
     children: tuple[ElementSpec, ...] = ()  # an array's or dictionary's elements (kind "dict")
+    initial: Any = None  # the wire value the element was made with (what a form's Clear goes back to)
 
     @classmethod
     def parse(cls, spec: dict[str, Any]) -> ElementSpec | None:
@@ -36,7 +40,7 @@ class ElementSpec:
                 return None
             return cls(
                 str(spec["id"]), str(spec["cell"]), str(spec["kind"]), str(spec.get("label") or ""),
-                dict(spec.get("args") or {}), spec.get("wire"), children,
+                dict(spec.get("args") or {}), spec.get("wire"), children, spec.get("initial"),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -52,6 +56,24 @@ class Model:
     state: dict[str, Any]  # the kind's own keys; the synced value is in it
     value_key: str | None  # "value" or "index"; "traits" for an anywidget (its value's keys); None for a button
     header: dict[str, Any] | None = None  # the model's own module and names (an anywidget's); else controls 2.0
+
+
+@dataclass
+class Shown:
+    """One widget the kernel opened for an element (an element shown twice has two): widgets.py's record."""
+
+    model_id: str
+    spec: ElementSpec
+    model: Model
+    url: str  # the marimo server, as the target's client knows it
+    target: Target
+    comm: Any
+    state: dict[str, Any]  # the full state the frontends hold (kept for `request_state`)
+    parts: list[Any] = field(default_factory=list)  # the layout and style comms
+    kids: list[Shown] = field(default_factory=list)  # a box's widgets (a form's: its element's, then its buttons)
+    form: str | None = None  # the form (its id) holding this widget's value until Submit
+    held: Any = None  # with `form`: the value it shows, in marimo's form, not yet submitted
+    owner: Shown | None = None  # a form's Submit or Clear button: the form
 
 
 class OutOfRange(ValueError):

@@ -6,8 +6,8 @@ the spec out, builds the element kind's model (widget_models.py), opens the widg
 (model, layout, style) and puts a widget view beside the `text/plain` and HTML snapshot, so
 frontends without a widget manager see what they saw before.
 
-A form is a box of its element's widget(s) and a Submit button that is no marimo element: its
-widgets hold their moves (`Shown.held`) until Submit sets the form to them. An anywidget is
+A form is a box of its element's widget(s), a Clear button if it shows one, and a Submit button
+(widget_forms.py): its widgets hold their moves (`Shown.held`) until Submit sets the form to them. An anywidget is
 anywidget's own model (AnyModel), its synced traits both ways.
 
 Jupyter → marimo: a frontend's `update` (or a button's `click`) is echoed to other frontends
@@ -29,13 +29,15 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import codemode, scratchpad
+from . import widget_forms as forms
 from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
 from .outputs import PAIR_JSON
-from .widget_models import ElementSpec, Model, OutOfRange, build_model, state_for_wire, wire_for_state
+from .widget_forms import BUTTONS, CLEAR, SUBMIT
+from .widget_models import ElementSpec, Model, OutOfRange, Shown, build_model, state_for_wire, wire_for_state
 from .widgets_live import LiveWidgets, model_ids
 
 if TYPE_CHECKING:
@@ -52,20 +54,6 @@ MODULE_VERSION = "2.0.0"
 PROTOCOL_VERSION = "2.1.0"
 WIDGET_TARGET = "jupyter.widget"
 CONTROL_TARGET = "jupyter.widget.control"  # ipywidgets 8 frontends ask for every model's state here
-
-
-SUBMIT = "form-submit"  # a form's Submit button: no marimo element of its own
-
-
-def _submit_spec(form: ElementSpec) -> ElementSpec:
-    return ElementSpec(f"{form.id}/submit", form.cell, SUBMIT, "", {}, None)
-
-
-def _submit_model(form: ElementSpec) -> Model:
-    a = form.args
-    state = {"description": str(a.get("submit-label") or "Submit"), "button_style": "primary", "icon": "",
-             "tooltip": a.get("submit-tooltip"), "disabled": bool(a.get("submit-disabled"))}
-    return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
 
 
 def _style_state(name: str) -> dict[str, Any]:
@@ -87,24 +75,6 @@ def _header(module: str, model_name: str, view_module: str, view_name: str) -> d
         "_view_module_version": MODULE_VERSION,
         "_view_name": view_name,
     }
-
-
-@dataclass
-class Shown:
-    """One widget the kernel opened for an element (an element shown twice has two)."""
-
-    model_id: str
-    spec: ElementSpec
-    model: Model
-    url: str  # the marimo server, as the target's client knows it
-    target: Target
-    comm: Any
-    state: dict[str, Any]  # the full state the frontends hold (kept for `request_state`)
-    parts: list[Any] = field(default_factory=list)  # the layout and style comms
-    kids: list[Shown] = field(default_factory=list)  # a box's widgets (a form's: its element's, then Submit)
-    form: str | None = None  # the form (its id) holding this widget's value until Submit
-    held: Any = None  # with `form`: the value it shows, in marimo's form, not yet submitted
-    owner: Shown | None = None  # a Submit button's form
 
 
 @dataclass
@@ -191,7 +161,7 @@ class Widgets:
                     raise ValueError(f"no widget for {child.kind}")
                 kids.append(self._open(child, child_model, target, form))
             if spec.kind == "form":
-                kids.append(self._open(_submit_spec(spec), _submit_model(spec), target, form))
+                kids += [self._open(b, m, target, form) for b, m in forms.buttons(spec)]
             refs["children"] = [f"IPY_MODEL_{k.model_id}" for k in kids]
         # A box has no style model (its view would try to show one it was given).
         pieces = [("layout", BASE, "LayoutModel", "LayoutView")]
@@ -201,6 +171,8 @@ class Widgets:
             state = _header(module, name, BASE, view)
             if key == "style":
                 state.update(_style_state(name))
+            elif spec.kind == "form":
+                state.update(forms.layout(spec))
             part = self._comm(state)
             with self._lock:  # an execute opens widgets on its worker thread while comms are read
                 self._parts[part.comm_id] = (part, state)
@@ -218,11 +190,11 @@ class Widgets:
         c = self._comm(state)
         shown = Shown(c.comm_id, spec, model, target.client.url, target, c, state, parts, kids, form, spec.wire)
         for kid in kids:
-            if kid.spec.kind == SUBMIT:
+            if kid.spec.kind in BUTTONS:
                 kid.owner = shown
         with self._lock:
             self._shown[c.comm_id] = shown
-            if spec.kind != SUBMIT:
+            if spec.kind not in BUTTONS:
                 self._marimo[(shown.url, spec.id)] = spec.wire
         c.on_msg(lambda msg: self._on_msg(shown, msg))
         c.on_close(lambda msg: self._forget(shown))
@@ -270,7 +242,9 @@ class Widgets:
             shown.comm.send({"method": "update", "state": shown.state, "buffer_paths": []})
             return
         if method == "custom" and (data.get("content") or {}).get("event") == "click":
-            if shown.owner is not None:
+            if shown.owner is not None and shown.spec.kind == CLEAR:
+                self._clear(shown.owner)
+            elif shown.owner is not None:
                 self._submit(shown.owner, msg)
             elif shown.form is None:  # a button inside a form counts nothing until Submit
                 self._queue(shown, None, clicks=1, parent=msg)
@@ -309,18 +283,22 @@ class Widgets:
 
     def _submit(self, form: Shown, msg: dict[str, Any]) -> None:
         """A form's Submit: marimo's form takes its element's value as the widgets hold it."""
-        button = form.kids[-1] if form.kids else None
+        button = forms.button_of(form, SUBMIT)
         if button is None or button.state.get("disabled") or form.state.get("disabled"):
             return
-        self._queue(form, self._held(form.kids[0]), parent=msg)
-
-    def _held(self, shown: Shown) -> Any:
-        """The value a form's widget holds, in marimo's form: a box's is {key: its element's value}."""
-        if shown.spec.kind == "dict":
-            keys = shown.spec.args.get("keys") or []
-            return {str(k): self._held(kid) for k, kid in zip(keys, shown.kids, strict=False)}
         with self._lock:
-            return shown.held
+            held = forms.held(form.kids[0])
+        self._queue(form, held, parent=msg)
+
+    def _clear(self, form: Shown) -> None:
+        """A form's Clear (or a submit with clear_on_submit): its widgets go back to their elements'
+        initial values, as on marimo's page; marimo is not set."""
+        if form.state.get("disabled"):
+            return
+        for shown, wire in forms.to_clear(form.kids[0]):
+            with self._lock:
+                shown.held = wire
+            self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
 
     def _queue(self, shown: Shown, wire: Any, *, clicks: int = 0, parent: dict[str, Any] | None = None) -> None:
         key = (shown.url, shown.spec.id)
@@ -394,7 +372,7 @@ class Widgets:
             self._disable(
                 [s for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id]
                 + [k for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id for k in s.kids
-                   if k.spec.kind == SUBMIT],
+                   if k.spec.kind in BUTTONS],
                 pending.parent,
                 "This element is no longer in the notebook (its cell changed or was deleted), so the "
                 "widget is disabled. Show the element again to get a live widget.",
@@ -402,6 +380,9 @@ class Widgets:
             return
         if "refused" in payload:
             refused = payload["refused"]
+            if shown.spec.kind == "form":  # as on the page: what was typed stays, to be fixed
+                self.note(pending.parent, f"marimo refused the submitted value: {refused}.")
+                return
             self.note(pending.parent, f"marimo refused the value: {refused}. The widget is back at marimo's value.")
         self.marimo_moved(shown.url, shown.spec.id, payload.get("wire"))
         if "reran" in payload:
@@ -434,22 +415,20 @@ class Widgets:
             return
         for shown in mine:
             if shown.spec.kind == "form":
-                if wire is not None:  # a submitted value: the form's widgets show it
+                if wire is not None and shown.spec.args.get("clear-on-submit"):
+                    self._clear(shown)
+                elif wire is not None:  # a submitted value: the form's widgets show it
                     self._hold(shown.kids[0], wire)
             else:
                 self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
 
-    def _hold(self, shown: Shown, wire: Any) -> None:
+    def _hold(self, form_widget: Shown, wire: Any) -> None:
         """A form's widget (a box: its elements') takes `wire`, as marimo now holds it."""
-        if shown.spec.kind == "dict":
-            for key, kid in zip(shown.spec.args.get("keys") or [], shown.kids, strict=False):
-                if isinstance(wire, dict) and str(key) in wire:
-                    self._hold(kid, wire[str(key)])
-            return
-        with self._lock:
-            shown.held = wire
-            self._marimo[(shown.url, shown.spec.id)] = wire
-        self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
+        for shown, value in forms.to_hold(form_widget, wire):
+            with self._lock:
+                shown.held = value
+                self._marimo[(shown.url, shown.spec.id)] = value
+            self._set_state(shown, state_for_wire(shown.spec, shown.model, value))
 
     def reshaped(self, url: str, element_id: str, raw: dict[str, Any]) -> None:
         """marimo's element now is `raw` (a fresh spec): new value, and new arguments after a rerun."""
@@ -461,13 +440,17 @@ class Widgets:
             # moved only by a submitted value (or a rerun), never over what is not submitted yet.
             with self._lock:
                 self._marimo[(url, element_id)] = spec.wire
-                forms = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
-            button = _submit_model(spec).state
-            for form in forms:
-                if form.kids and form.kids[-1].spec.kind == SUBMIT:
-                    self._set_state(form.kids[-1], button)
+                shown_forms = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
+            for form in shown_forms:
+                for kind in BUTTONS:
+                    button = forms.button_of(form, kind)
+                    if button is not None:
+                        self._set_state(button, forms.button_state(spec, kind))
                 if form.spec.children and spec.children and form.spec.children[0].id != spec.children[0].id:
                     self.element_gone(url, form.spec.children[0].id)
+                else:
+                    with self._lock:
+                        form.spec = spec  # its arguments (clear_on_submit, …) as a rerun made them
             for child in raw.get("children") or ():
                 if isinstance(child, dict) and "id" in child:
                     self.reshaped(url, str(child["id"]), child)
@@ -504,8 +487,14 @@ class Widgets:
                 # reruns); until then the widget keeps what the person has not submitted yet.
                 with self._lock:
                     form_busy = (url, shown.form) in self._pending or (url, shown.form) in self._inflight
+                    owner = next((s for s in self._shown.values() if s.url == url and s.spec.id == shown.form), None)
                 hold = form_busy or spec.wire == before
-                if not hold:
+                if not hold and owner is not None and owner.spec.args.get("clear-on-submit"):
+                    # A submit (here, on the page, by another kernel) cleared the form's widgets.
+                    state.update(state_for_wire(spec, model, spec.initial))
+                    with self._lock:
+                        shown.held = spec.initial
+                elif not hold:
                     with self._lock:
                         shown.held = spec.wire
             if hold and model.value_key == "traits":
@@ -525,7 +514,7 @@ class Widgets:
                 self.element_gone(url, child.id)
         mine = [s for s in self._all() if s.url == url and s.spec.id == element_id and not s.state.get("disabled")
                 and not s.spec.children]
-        mine += [k for b in boxes for k in b.kids if k.spec.kind == SUBMIT and not k.state.get("disabled")]
+        mine += [k for b in boxes for k in b.kids if k.spec.kind in BUTTONS and not k.state.get("disabled")]
         if mine:
             self._disable(mine, None, f"marimo-pair-kernel: the marimo element {element_id} is no longer in the "
                           "notebook (its cell was deleted or no longer makes it), so its widget is disabled.")

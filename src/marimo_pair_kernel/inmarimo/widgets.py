@@ -58,9 +58,11 @@ def widget_spec(el):
             args[k] = p
     try:
         wire = _wplain(el._value_frontend)
+        initial = _wplain(el._initial_value_frontend)  # the page's data-initial-value: what Clear goes back to
     except Exception:
         return None
-    return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire}
+    return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire,
+            "initial": initial}
 
 
 def _box_spec(el, cell, label):
@@ -87,8 +89,9 @@ def _box_spec(el, cell, label):
 
 
 def _form_spec(el, cell, label):
-    """A form's spec: its element's spec as the one child, the Submit button's arguments, and
-    `wire`, the value last submitted (None before the first submit).
+    """A form's spec: its element's spec as the one child, its buttons' arguments (Clear, Submit,
+    clear_on_submit, loading, bordered), and `wire`, the value last submitted (None before the
+    first submit).
 
     The element inside is marimo's copy of the one wrapped (`form.element`, registered with an id
     of its own); setting the form updates it, so its spec holds the value submitted last.
@@ -99,7 +102,11 @@ def _form_spec(el, cell, label):
     a = getattr(el, "_component_args", None) or {}
     args = {"submit-label": _wplain(a.get("submit-button-label")) or "Submit",
             "submit-tooltip": _wplain(a.get("submit-button-tooltip")),
-            "submit-disabled": bool(a.get("submit-button-disabled"))}
+            "submit-disabled": bool(a.get("submit-button-disabled")),
+            "show-clear": bool(a.get("show-clear-button")), "clear-label": _wplain(a.get("clear-button-label")),
+            "clear-tooltip": _wplain(a.get("clear-button-tooltip")),
+            "clear-on-submit": bool(a.get("clear-on-submit")), "loading": bool(a.get("loading")),
+            "bordered": a.get("bordered") is not False}
     try:
         wire = el._value_frontend
         json.dumps(wire)
