@@ -121,6 +121,16 @@ def click(kc, comm_id: str) -> None:
     send(kc, comm_id, {"method": "custom", "content": {"event": "click"}})
 
 
+def run_and_wait(kc, code: str, pred) -> list[dict]:
+    """Run `code`; the IOPub messages up to the first `pred` accepts (during the run or after it)."""
+    run = execute(kc, code)
+    assert run.error is None, run.error
+    for i, m in enumerate(run.messages):
+        if pred(m):
+            return run.messages[: i + 1]
+    return run.messages + wait_iopub(kc, pred)
+
+
 def element_id(kc, expr: str) -> str:
     return value_of(kc, f"{expr}._id").strip("'\"")
 
@@ -350,5 +360,4 @@ def test_a_change_in_marimo_updates_the_anywidget(kc, srv):
     wait_iopub(kc, comm_update(model_id, "value", 11))
     wait_value(kc, "cw_seen", "11")
     # The notebook's own code changing the trait, likewise.
-    assert execute(kc, "%%cell --name bump\ncw.widget.value = 20").error is None
-    wait_iopub(kc, comm_update(model_id, "value", 20))
+    run_and_wait(kc, "%%cell --name bump\ncw.widget.value = 20", comm_update(model_id, "value", 20))

@@ -383,3 +383,69 @@ def wire_for_state(spec: ElementSpec, model: Model, value: Any) -> Any:
             raise OutOfRange(f"{what} takes at most {limit} characters; this value has {len(value)}.")
         return value
     return value
+
+
+# -- binary values (an anywidget's bytes traits, custom messages' buffers) ---------------------------
+
+# A binary value inside a JSON wire value: {BYTES: base64}. The runtime writes it for bytes in an
+# anywidget's state (inmarimo/widgets.py's BYTES) and reads it back when it sets the traits;
+# marimo's own notifications carry buffers as base64 too, so nothing is decoded on the way.
+BYTES = "__marimo_pair_bytes__"
+
+
+def split_buffers(state: Any) -> tuple[Any, list[list[str | int]], list[bytes]]:
+    """The widget protocol's form of a wire value: binary values out of it, as buffers at paths.
+
+    As ipywidgets' `_remove_buffers`: taken out of a dict, None in a list.
+    """
+    import base64
+
+    paths: list[list[str | int]] = []
+    buffers: list[bytes] = []
+
+    def walk(value: Any, path: list[str | int]) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {BYTES}:
+                paths.append(path)
+                buffers.append(base64.b64decode(str(value[BYTES])))
+                return None
+            out = {}
+            for k, v in value.items():
+                w = walk(v, [*path, k])
+                if w is not None or not _is_bytes(v):
+                    out[k] = w
+            return out
+        if isinstance(value, list):
+            return [walk(v, [*path, i]) for i, v in enumerate(value)]
+        return value
+
+    return walk(state, []), paths, buffers
+
+
+def _is_bytes(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {BYTES}
+
+
+def join_buffers(state: Any, paths: Any, buffers: Any) -> Any:
+    """A frontend's state with its buffers put back at their paths, as {BYTES: base64} (a wire value).
+
+    `buffers` are bytes-like (a Jupyter message's) or base64 text (a marimo notification's).
+    """
+    import base64
+    import copy
+
+    if not paths or not buffers:
+        return state
+    out = copy.deepcopy(state)
+    for path, buf in zip(paths, buffers, strict=False):
+        if not isinstance(path, list) or not path:
+            continue
+        text = buf if isinstance(buf, str) else base64.b64encode(bytes(buf)).decode("ascii")
+        obj = out
+        try:
+            for key in path[:-1]:
+                obj = obj[key]
+            obj[path[-1]] = {BYTES: text}
+        except (KeyError, IndexError, TypeError):
+            continue
+    return out
