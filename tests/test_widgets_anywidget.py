@@ -16,7 +16,7 @@ import pytest
 from support import MarimoServer, kernel_fixture
 from test_widgets import drain, update, value_of, wait_iopub, wait_value, widget
 from test_widgets_forms import run_and_wait
-from test_widgets_live import comm_update
+from test_widgets_live import comm_update, page_set
 
 from marimo_pair_kernel.widget_models import BYTES, join_buffers, split_buffers
 from marimo_pair_kernel.widgets_live import code_hashes
@@ -60,6 +60,12 @@ def _(anywidget, traitlets):
 def _(Echo, mo):
     ew = mo.ui.anywidget(Echo())
     return (ew,)
+
+
+@app.cell
+def _(mo):
+    later = mo.ui.slider(0, 9, value=1)
+    return (later,)
 
 
 @app.cell
@@ -161,6 +167,18 @@ def test_new_widget_code_reaches_the_widget(kc):
     model_id, _, _, _ = widget(kc, "ew")
     code = "export default { render({ model, el }) { el.textContent = 'v2'; } };"
     run_and_wait(kc, f"%%cell --name reload\new.widget._esm = {code!r}", comm_update(model_id, "_esm", code))
+
+
+def test_an_element_shown_after_a_fetch_follows_the_page(kc, srv):
+    """The viewer stream's variable names are learnt by a fetch: an element shown after one must not
+    wait for the next fetch to have its page moves followed."""
+    model_id, _, _, _ = widget(kc, "ew")
+    page_set(srv, value_of(kc, "ew._id").strip("'"), {"value": 8})  # the page's anywidget: a fetch learns names
+    wait_iopub(kc, comm_update(model_id, "value", 8))
+    later, _, _, _ = widget(kc, "later")
+    drain(kc)
+    page_set(srv, value_of(kc, "later._id").strip("'"), 6)
+    wait_iopub(kc, comm_update(later, "value", 6))
 
 
 # -- the pure helpers --------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class _Notebook:
     ids: set[str] = field(default_factory=set)
     cells: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    named: set[str] = field(default_factory=set)  # the ids whose variable names `names` holds (fetched)
     models: set[str] = field(default_factory=set)  # the anywidgets' model ids (their traits change in place)
     codes: dict[str, str] = field(default_factory=dict)  # anywidget element id -> its code's hash (shown)
     dirty: bool = False
@@ -192,6 +193,7 @@ class LiveWidgets:
         names = payload.get("names") or {}
         with self._lock:
             book.names = {n for v in names.values() if isinstance(v, list) for n in v if isinstance(n, str)}
+            book.named = set(names)
             # A rerun makes a new anywidget (a new model id) at the same element id.
             book.models.update(model_ids(elements))
             book.codes.update(code_hashes(elements))
@@ -225,7 +227,8 @@ def _triggers(book: _Notebook, event: Notification) -> bool:
     if event.op == "variable-values":
         variables = data.get("variables")
         found = {v.get("name") for v in variables if isinstance(v, dict)} if isinstance(variables, list) else set()
-        return bool(found & book.names) or not book.names  # names unknown until the first fetch
+        # An element shown since the last fetch: its names are not known yet, so any variable counts.
+        return bool(found & book.names) or not book.ids <= book.named
     if event.op == "send-ui-element-message":
         return data.get("ui_element") in book.ids
     if event.op == "remove-ui-elements":
