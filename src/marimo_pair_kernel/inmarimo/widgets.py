@@ -62,7 +62,8 @@ def widget_spec(el, lean=False):
             args[k] = p
     try:
         wire = _wplain(el._value_frontend)
-        initial = _wplain(el._initial_value_frontend)  # the page's data-initial-value: what Clear goes back to
+        # The page's data-initial-value: what a form's Clear goes back to.
+        initial = _wplain(getattr(el, "_initial_value_frontend", el._value_frontend))
     except Exception:
         return None
     return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire,
