@@ -13,7 +13,7 @@ kernel, jupyter_client playing the widget manager (as in test_widgets.py); the p
 from __future__ import annotations
 
 import pytest
-from support import MarimoServer, kernel_fixture
+from support import MarimoServer, execute, kernel_fixture
 from test_widgets import drain, update, value_of, wait_iopub, wait_value, widget
 from test_widgets_forms import run_and_wait
 from test_widgets_live import comm_update, page_set
@@ -64,8 +64,9 @@ def _(Echo, mo):
 
 @app.cell
 def _(mo):
+    first = mo.ui.slider(0, 9, value=1)
     later = mo.ui.slider(0, 9, value=1)
-    return (later,)
+    return first, later
 
 
 @app.cell
@@ -96,6 +97,12 @@ def send_with(kc, comm_id: str, data: dict, buffers: list[bytes]) -> None:
     kc.session.send(kc.shell_channel.socket, msg, buffers=buffers)
 
 
+def forget(kc, cell: str) -> None:
+    """Delete a cell a test added (it reads `ew`: a later move of `ew` would rerun it)."""
+    run = execute(kc, f"%cell delete {cell}")
+    assert run.error is None, run.error
+
+
 def comm_msgs(seen: list[dict], comm_id: str, method: str) -> list[dict]:
     return [m for m in seen if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == comm_id
             and m["content"]["data"].get("method") == method]
@@ -124,6 +131,7 @@ def test_binary_trait_from_marimo_reaches_the_widget(kc):
         comm_msgs([m], model_id, "update")) and m["content"]["data"]["buffer_paths"] == [["blob"]])
     assert [bytes(b) for b in seen[-1]["buffers"]] == [b"marimo"]
     assert "blob" not in seen[-1]["content"]["data"]["state"]
+    forget(kc, "poke")
 
 
 def test_custom_messages_both_ways(kc):
@@ -151,6 +159,7 @@ def test_the_widgets_own_send_reaches_jupyter(kc):
     seen = run_and_wait(kc, code, lambda m: bool(comm_msgs([m], model_id, "custom")))
     msg = comm_msgs(seen, model_id, "custom")[-1]
     assert msg["content"]["data"]["content"] == {"hello": "jupyter"} and [bytes(b) for b in msg["buffers"]] == [b"\x07"]
+    forget(kc, "shout")
 
 
 def test_a_trait_move_and_a_move_back(kc):
@@ -159,6 +168,7 @@ def test_a_trait_move_and_a_move_back(kc):
     wait_value(kc, "ew.widget.value", "5")
     drain(kc)
     run_and_wait(kc, "%%cell --name back\new.widget.value = 1", comm_update(model_id, "value", 1))
+    forget(kc, "back")
 
 
 def test_new_widget_code_reaches_the_widget(kc):
@@ -167,14 +177,15 @@ def test_new_widget_code_reaches_the_widget(kc):
     model_id, _, _, _ = widget(kc, "ew")
     code = "export default { render({ model, el }) { el.textContent = 'v2'; } };"
     run_and_wait(kc, f"%%cell --name reload\new.widget._esm = {code!r}", comm_update(model_id, "_esm", code))
+    forget(kc, "reload")
 
 
 def test_an_element_shown_after_a_fetch_follows_the_page(kc, srv):
     """The viewer stream's variable names are learnt by a fetch: an element shown after one must not
     wait for the next fetch to have its page moves followed."""
-    model_id, _, _, _ = widget(kc, "ew")
-    page_set(srv, value_of(kc, "ew._id").strip("'"), {"value": 8})  # the page's anywidget: a fetch learns names
-    wait_iopub(kc, comm_update(model_id, "value", 8))
+    first, _, _, _ = widget(kc, "first")
+    page_set(srv, value_of(kc, "first._id").strip("'"), 8)  # a fetch learns the shown elements' names
+    wait_iopub(kc, comm_update(first, "value", 8))
     later, _, _, _ = widget(kc, "later")
     drain(kc)
     page_set(srv, value_of(kc, "later._id").strip("'"), 6)
