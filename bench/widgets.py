@@ -18,6 +18,12 @@ on failure). jupyter_client plays the widget manager.
   token) until the widget's `update` with that value arrives on IOPub (viewer stream trigger,
   one fetch). Beside it, the page request's own round trip. Median reported (the issue's
   target: ≤ 250 ms), never asserted.
+- **anywidget**: a `mo.ui.anywidget` whose code (`_esm`) is 200 KB, read by a cell. The page
+  writes a trait (`POST /api/kernel/set_model_value`, as its anywidget view does) until the Jupyter
+  widget's `update` arrives (from the model's notification itself, no fetch; the rerun's fetch
+  leaves the code out); beside it the page request's own round trip. Then a custom message
+  round trip: a Jupyter `model.send` reaches the widget's `on_msg` handler in marimo, whose
+  `send` comes back to Jupyter. Medians reported, never asserted.
 """
 
 from __future__ import annotations
@@ -70,6 +76,30 @@ def _(k, k_runs):
     return
 
 
+@app.cell
+def _(mo):
+    import anywidget
+    import traitlets
+
+    class Knob(anywidget.AnyWidget):
+        _esm = ("export default { render({ model, el }) { el.textContent = String(model.get('value')); } };\\n// "
+                + "x" * 200_000)
+        value = traitlets.Int(0).tag(sync=True)
+
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.on_msg(lambda widget, content, buffers: self.send({"pong": content}))
+
+    aw = mo.ui.anywidget(Knob())
+    return (aw,)
+
+
+@app.cell
+def _(aw):
+    aw_seen = aw.value["value"]
+    return (aw_seen,)
+
+
 if __name__ == "__main__":
     app.run()
 '''
@@ -106,6 +136,39 @@ def page_setter(srv: MarimoServer, http: httpx.Client, element_id: str):
         r.raise_for_status()
 
     return set_value
+
+
+def model_writer(srv: MarimoServer, http: httpx.Client, model: str):
+    """What marimo's page sends when its anywidget view writes a trait, as a function of the value."""
+    import re
+
+    page = http.get(f"{srv.url}/?file={srv.notebook.name}")
+    token = re.search(r'"serverToken"\s*:\s*"([^"]*)"', page.text)
+    if token is None:
+        raise RuntimeError("no serverToken in the page")
+    headers = {"Marimo-Session-Id": srv.sessions[0].key, "Marimo-Server-Token": token[1]}
+
+    def write(v: int) -> None:
+        message = {"method": "update", "state": {"value": v}, "bufferPaths": []}
+        r = http.post(f"{srv.url}/api/kernel/set_model_value",
+                      json={"modelId": model, "message": message, "buffers": []}, headers=headers)
+        r.raise_for_status()
+
+    return write
+
+
+def wait_custom(kc, comm_id: str, content: dict, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            m = kc.get_iopub_msg(timeout=0.5)
+        except queue.Empty:
+            continue
+        c = m["content"]
+        if m["msg_type"] == "comm_msg" and c["comm_id"] == comm_id and c["data"].get("method") == "custom" \
+                and c["data"].get("content") == content:
+            return
+    raise TimeoutError(f"no custom message {content}")
 
 
 def model_id(kc, name: str) -> str:
@@ -184,8 +247,27 @@ def main(argv: list[str] | None = None) -> int:
                 wait_update(kc, watcher, v)
                 page.append(time.perf_counter() - t0)
                 time.sleep(0.1)  # one move at a time: the figure is one move's latency
-            http.close()
             page, page_rt = page[1:], page_rt[1:]
+            # anywidget: the page writes a trait; a custom message's round trip.
+            aw = model_id(kc, "aw")
+            write = model_writer(srv, http, execute(kc, "aw._component_args['model-id']").result["text/plain"]
+                                 .strip("'"))
+            any_page, any_rt, ping = [], [], []
+            for i in range(opts.n + 1):
+                t0 = time.perf_counter()
+                write(i + 1)
+                any_rt.append(time.perf_counter() - t0)
+                wait_update(kc, aw, i + 1)
+                any_page.append(time.perf_counter() - t0)
+                time.sleep(0.1)
+            for i in range(opts.n + 1):
+                t0 = time.perf_counter()
+                kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": aw, "data": {
+                    "method": "custom", "content": {"ping": i}}}))
+                wait_custom(kc, aw, {"pong": {"ping": i}})
+                ping.append(time.perf_counter() - t0)
+            http.close()
+            any_page, any_rt, ping = any_page[1:], any_rt[1:], ping[1:]
         finally:
             if km is not None:
                 stop_kernel(km, kc)
@@ -201,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         "drag_settle_ms": settle * 1000,
         "page_move_to_widget_ms": statistics.median(page) * 1000,
         "page_request_ms": statistics.median(page_rt) * 1000,
+        "anywidget_page_write_to_widget_ms": statistics.median(any_page) * 1000,
+        "anywidget_page_request_ms": statistics.median(any_rt) * 1000,
+        "anywidget_custom_round_trip_ms": statistics.median(ping) * 1000,
         "n": len(ours),
     }
     print(f"widget move → marimo set      {figures['move_to_set_ms']:7.1f} ms (median of {len(ours)})")
@@ -211,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"page move → Jupyter widget    {figures['page_move_to_widget_ms']:7.1f} ms (median of {len(page)}; "
           f"target ≤ 250 ms, reported)")
     print(f"the page's request itself     {figures['page_request_ms']:7.1f} ms")
+    print(f"anywidget: page write → widget {figures['anywidget_page_write_to_widget_ms']:6.1f} ms "
+          f"(the page's request itself {figures['anywidget_page_request_ms']:.1f} ms; 200 KB of widget code)")
+    print(f"anywidget: custom round trip  {figures['anywidget_custom_round_trip_ms']:7.1f} ms "
+          "(Jupyter model.send → on_msg in marimo → its send → Jupyter)")
     if opts.json:
         opts.json.write_text(json.dumps(figures, indent=2))
     return 0

@@ -31,8 +31,8 @@ atexit.register(shutil.rmtree, _STATE_HOME, True)
 # stand in for a fresh clone, and a file known to neither counts as DEFAULT_SECONDS.
 FILE_SECONDS = {
     "test_client_jupyterlab_widgets.py": 50, "test_widgets.py": 21, "test_client_notebook_voila.py": 25,
-    "test_widgets_live.py": 35, "test_widgets_forms.py": 18, "test_client_jupyterlab_forms.py": 35,
-    "test_widgets_busy.py": 20,
+    "test_widgets_live.py": 35, "test_widgets_forms.py": 22, "test_client_jupyterlab_forms.py": 35,
+    "test_widgets_busy.py": 20, "test_widgets_anywidget.py": 12,
     "test_bench_smoke.py": 80, "test_open.py": 54, "test_client_jupyterlab.py": 45, "test_outputs_parity.py": 35,
     "test_client_nbconvert.py": 22, "test_console.py": 60, "test_magics_misc.py": 32,
     "test_install.py": 10, "test_client_nbclient.py": 24, "test_magics_cells.py": 22,

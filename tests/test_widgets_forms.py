@@ -55,6 +55,22 @@ def _(fd):
 
 
 @app.cell
+def _(mo):
+    fc = mo.ui.form(mo.ui.slider(0, 10, value=4), show_clear_button=True, clear_button_label='Reset',
+                    clear_button_tooltip='back to 4', clear_on_submit=True, bordered=False)
+    fx = mo.ui.dictionary({'p': mo.ui.slider(0, 5, value=2), 'q': mo.ui.text(value='hi')}).form(
+        show_clear_button=True)
+    fl = mo.ui.text().form(loading=True, submit_button_tooltip='wait')
+    return fc, fl, fx
+
+
+@app.cell
+def clear_reader(fc):
+    fc_seen = fc.value
+    return (fc_seen,)
+
+
+@app.cell
 def _(anywidget, traitlets):
     class Counter(anywidget.AnyWidget):
         _esm = "export default { render({ model, el }) { el.textContent = String(model.get('value')); } };"
@@ -103,6 +119,16 @@ def kids(comms: dict, state: dict) -> list[tuple[str, dict]]:
 
 def click(kc, comm_id: str) -> None:
     send(kc, comm_id, {"method": "custom", "content": {"event": "click"}})
+
+
+def run_and_wait(kc, code: str, pred) -> list[dict]:
+    """Run `code`; the IOPub messages up to the first `pred` accepts (during the run or after it)."""
+    run = execute(kc, code)
+    assert run.error is None, run.error
+    for i, m in enumerate(run.messages):
+        if pred(m):
+            return run.messages[: i + 1]
+    return run.messages + wait_iopub(kc, pred)
 
 
 def element_id(kc, expr: str) -> str:
@@ -212,6 +238,65 @@ def test_a_submit_elsewhere_updates_the_form(kc, srv):
     wait_iopub(kc, comm_update(text, "value", "again"))
 
 
+def layout_of(comms: dict, state: dict) -> dict:
+    return comms[state["layout"][len("IPY_MODEL_"):]]["data"]["state"]
+
+
+def test_form_buttons_follow_marimos_arguments(kc):
+    _, state, comms, _ = widget(kc, "fc")
+    (_, inner), (_, clear), (_, submit) = kids(comms, state)
+    assert inner["_model_name"] == "IntSliderModel" and inner["value"] == 4
+    assert (clear["_model_name"], clear["description"], clear["tooltip"]) == ("ButtonModel", "Reset", "back to 4")
+    assert (submit["description"], submit["button_style"], submit["disabled"]) == ("Submit", "primary", False)
+    assert not layout_of(comms, state).get("border_top")  # bordered=False
+    _, state, comms, _ = widget(kc, "fx")
+    (_, _), (_, clear), (_, submit) = kids(comms, state)
+    assert (clear["description"], submit["description"]) == ("Clear", "Submit")
+    assert layout_of(comms, state)["border_top"].startswith("1px solid")  # marimo's default: bordered
+    _, state, comms, _ = widget(kc, "fl")  # loading: the page's Submit is disabled and spins
+    assert [s["description"] for _, s in kids(comms, state)][1:] == ["Submit"]  # no Clear unless asked
+    (_, _), (_, submit) = kids(comms, state)
+    assert (submit["disabled"], submit["icon"], submit["tooltip"]) == (True, "spinner spin", "wait")
+
+
+def test_form_clear_goes_back_to_the_initial_values_without_setting_marimo(kc):
+    _, state, comms, _ = widget(kc, "fx")
+    (box, _), (clear, _), (button, _) = kids(comms, state)
+    (p, _), (q, _) = kids(comms, comms[box]["data"]["state"])
+    update(kc, p, {"value": 5})
+    update(kc, q, {"value": "typed"})
+    drain(kc)
+    click(kc, clear)
+    got: set[str] = set()
+    wait_iopub(kc, lambda m: bool(got.update(k for k, v in ((p, 2), (q, "hi")) if comm_update(k, "value", v)(m)))
+               or got == {p, q})
+    assert value_of(kc, "fx.value is None") == "True"  # Clear sets nothing in marimo
+    update(kc, p, {"value": 3})
+    click(kc, button)  # Submit sends what the widgets hold after the Clear
+    wait_value(kc, "fx.value", "{'p': 3, 'q': 'hi'}")
+    drain(kc)
+    click(kc, clear)  # after a submit: back to the values the elements were made with; marimo keeps its own
+    wait_iopub(kc, comm_update(p, "value", 2))
+    assert value_of(kc, "fx.value") == "{'p': 3, 'q': 'hi'}"
+
+
+def test_form_clear_on_submit(kc, srv):
+    _, state, comms, _ = widget(kc, "fc")
+    (slider, _), _, (button, _) = kids(comms, state)
+    update(kc, slider, {"value": 7})
+    drain(kc)
+    click(kc, button)
+    wait_iopub(kc, comm_update(slider, "value", 4))  # cleared once marimo took the submit
+    assert value_of(kc, "(fc.value, fc_seen)") == "(7, 7)"
+    # A submit on the page (or by another kernel) clears the widgets too, as the page's own form does.
+    update(kc, slider, {"value": 6})
+    time.sleep(1)
+    drain(kc)
+    page_set(srv, element_id(kc, "fc"), 9)
+    wait_iopub(kc, comm_update(slider, "value", 4))
+    assert value_of(kc, "fc_seen") == "9"
+
+
 # -- anywidget ---------------------------------------------------------------------------------------
 
 
@@ -275,5 +360,4 @@ def test_a_change_in_marimo_updates_the_anywidget(kc, srv):
     wait_iopub(kc, comm_update(model_id, "value", 11))
     wait_value(kc, "cw_seen", "11")
     # The notebook's own code changing the trait, likewise.
-    assert execute(kc, "%%cell --name bump\ncw.widget.value = 20").error is None
-    wait_iopub(kc, comm_update(model_id, "value", 20))
+    run_and_wait(kc, "%%cell --name bump\ncw.widget.value = 20", comm_update(model_id, "value", 20))

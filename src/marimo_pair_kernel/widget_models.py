@@ -11,8 +11,11 @@ data: widgets.py does the comms and the syncing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .target import Target
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ElementSpec:
     args: dict[str, Any]
     wire: Any  # the value as marimo's page holds it (`_value_frontend`)
     children: tuple[ElementSpec, ...] = ()  # an array's or dictionary's elements (kind "dict")
+    initial: Any = None  # the wire value the element was made with (what a form's Clear goes back to)
 
     @classmethod
     def parse(cls, spec: dict[str, Any]) -> ElementSpec | None:
@@ -36,7 +40,7 @@ class ElementSpec:
                 return None
             return cls(
                 str(spec["id"]), str(spec["cell"]), str(spec["kind"]), str(spec.get("label") or ""),
-                dict(spec.get("args") or {}), spec.get("wire"), children,
+                dict(spec.get("args") or {}), spec.get("wire"), children, spec.get("initial"),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -52,6 +56,24 @@ class Model:
     state: dict[str, Any]  # the kind's own keys; the synced value is in it
     value_key: str | None  # "value" or "index"; "traits" for an anywidget (its value's keys); None for a button
     header: dict[str, Any] | None = None  # the model's own module and names (an anywidget's); else controls 2.0
+
+
+@dataclass
+class Shown:
+    """One widget the kernel opened for an element (an element shown twice has two): widgets.py's record."""
+
+    model_id: str
+    spec: ElementSpec
+    model: Model
+    url: str  # the marimo server, as the target's client knows it
+    target: Target
+    comm: Any
+    state: dict[str, Any]  # the full state the frontends hold (kept for `request_state`)
+    parts: list[Any] = field(default_factory=list)  # the layout and style comms
+    kids: list[Shown] = field(default_factory=list)  # a box's widgets (a form's: its element's, then its buttons)
+    form: str | None = None  # the form (its id) holding this widget's value until Submit
+    held: Any = None  # with `form`: the value it shows, in marimo's form, not yet submitted
+    owner: Shown | None = None  # a form's Submit or Clear button: the form
 
 
 class OutOfRange(ValueError):
@@ -361,3 +383,69 @@ def wire_for_state(spec: ElementSpec, model: Model, value: Any) -> Any:
             raise OutOfRange(f"{what} takes at most {limit} characters; this value has {len(value)}.")
         return value
     return value
+
+
+# -- binary values (an anywidget's bytes traits, custom messages' buffers) ---------------------------
+
+# A binary value inside a JSON wire value: {BYTES: base64}. The runtime writes it for bytes in an
+# anywidget's state (inmarimo/widgets.py's BYTES) and reads it back when it sets the traits;
+# marimo's own notifications carry buffers as base64 too, so nothing is decoded on the way.
+BYTES = "__marimo_pair_bytes__"
+
+
+def split_buffers(state: Any) -> tuple[Any, list[list[str | int]], list[bytes]]:
+    """The widget protocol's form of a wire value: binary values out of it, as buffers at paths.
+
+    As ipywidgets' `_remove_buffers`: taken out of a dict, None in a list.
+    """
+    import base64
+
+    paths: list[list[str | int]] = []
+    buffers: list[bytes] = []
+
+    def walk(value: Any, path: list[str | int]) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {BYTES}:
+                paths.append(path)
+                buffers.append(base64.b64decode(str(value[BYTES])))
+                return None
+            out = {}
+            for k, v in value.items():
+                w = walk(v, [*path, k])
+                if w is not None or not _is_bytes(v):
+                    out[k] = w
+            return out
+        if isinstance(value, list):
+            return [walk(v, [*path, i]) for i, v in enumerate(value)]
+        return value
+
+    return walk(state, []), paths, buffers
+
+
+def _is_bytes(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {BYTES}
+
+
+def join_buffers(state: Any, paths: Any, buffers: Any) -> Any:
+    """A frontend's state with its buffers put back at their paths, as {BYTES: base64} (a wire value).
+
+    `buffers` are bytes-like (a Jupyter message's) or base64 text (a marimo notification's).
+    """
+    import base64
+    import copy
+
+    if not paths or not buffers:
+        return state
+    out = copy.deepcopy(state)
+    for path, buf in zip(paths, buffers, strict=False):
+        if not isinstance(path, list) or not path:
+            continue
+        text = buf if isinstance(buf, str) else base64.b64encode(bytes(buf)).decode("ascii")
+        obj = out
+        try:
+            for key in path[:-1]:
+                obj = obj[key]
+            obj[path[-1]] = {BYTES: text}
+        except (KeyError, IndexError, TypeError):
+            continue
+    return out

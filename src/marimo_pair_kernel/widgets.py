@@ -6,37 +6,48 @@ the spec out, builds the element kind's model (widget_models.py), opens the widg
 (model, layout, style) and puts a widget view beside the `text/plain` and HTML snapshot, so
 frontends without a widget manager see what they saw before.
 
-A form is a box of its element's widget(s) and a Submit button that is no marimo element: its
-widgets hold their moves (`Shown.held`) until Submit sets the form to them. An anywidget is
-anywidget's own model (AnyModel), its synced traits both ways.
+A form is a box of its element's widget(s), a Clear button if it shows one, and a Submit button
+(widget_forms.py): its widgets hold their moves (`Shown.held`) until Submit sets the form to them.
+An anywidget is anywidget's own model (AnyModel): its synced traits both ways (binary ones as the
+protocol's buffers), and its custom messages both ways.
 
-Jupyter → marimo: a frontend's `update` (or a button's `click`) is echoed to other frontends
-(`echo_update`, as ipywidgets does), checked against the element's range or options, and handed
-to one worker thread with its own HTTP connection, which sets the element through code mode
-(codemode's `widget_set_code`: the path that moves the page's control and reruns dependents). The
-shell channel never waits on marimo. Pending moves are coalesced per element: only the latest
-value of a drag is sent, so no queue builds up behind a slow rerun.
+Jupyter → marimo: a frontend's `update` (or a button's `click`, or an anywidget's `custom`) is
+echoed to other frontends (`echo_update`, as ipywidgets does), checked against the element's range
+or options, and handed to the SetWorker (widget_sets.py): one thread with its own HTTP connection
+that sets the element through code mode, coalescing a drag. The shell channel never waits on marimo.
 
 marimo → Jupyter (the page, `%ui set` or another kernel moving a control, a rerun of the element's
 cell, the cell deleted) comes from widgets_live.py: the notebook's viewer stream triggers one
 fetch of the elements' state, which lands here as `reshaped` (new value and arguments) or
-`element_gone`. While a move of this kernel's is pending or on its way, marimo's older value is
-not pushed back at the frontend that made it.
+`element_gone`; an anywidget's model notifications (changed traits, custom messages) land in
+`model_message` with no fetch. While a move of this kernel's is pending or on its way, marimo's
+older value is not pushed back at the frontend that made it.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
-import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import codemode, scratchpad
-from .errors import ConnectionFailed, PairError, ServerGone, SessionGone
+from . import codemode
+from . import widget_forms as forms
 from .outputs import PAIR_JSON
-from .widget_models import ElementSpec, Model, OutOfRange, build_model, state_for_wire, wire_for_state
-from .widgets_live import LiveWidgets, model_ids
+from .widget_forms import BUTTONS, CLEAR, SUBMIT
+from .widget_models import (
+    ElementSpec,
+    Model,
+    OutOfRange,
+    Shown,
+    build_model,
+    join_buffers,
+    split_buffers,
+    state_for_wire,
+    wire_for_state,
+)
+from .widget_sets import SetWorker
+from .widgets_live import LiveWidgets, code_hashes, model_ids
 
 if TYPE_CHECKING:
     from .client import MarimoClient
@@ -52,20 +63,6 @@ MODULE_VERSION = "2.0.0"
 PROTOCOL_VERSION = "2.1.0"
 WIDGET_TARGET = "jupyter.widget"
 CONTROL_TARGET = "jupyter.widget.control"  # ipywidgets 8 frontends ask for every model's state here
-
-
-SUBMIT = "form-submit"  # a form's Submit button: no marimo element of its own
-
-
-def _submit_spec(form: ElementSpec) -> ElementSpec:
-    return ElementSpec(f"{form.id}/submit", form.cell, SUBMIT, "", {}, None)
-
-
-def _submit_model(form: ElementSpec) -> Model:
-    a = form.args
-    state = {"description": str(a.get("submit-label") or "Submit"), "button_style": "primary", "icon": "",
-             "tooltip": a.get("submit-tooltip"), "disabled": bool(a.get("submit-disabled"))}
-    return Model("ButtonModel", "ButtonView", "ButtonStyleModel", state, None)
 
 
 def _style_state(name: str) -> dict[str, Any]:
@@ -87,34 +84,6 @@ def _header(module: str, model_name: str, view_module: str, view_name: str) -> d
         "_view_module_version": MODULE_VERSION,
         "_view_name": view_name,
     }
-
-
-@dataclass
-class Shown:
-    """One widget the kernel opened for an element (an element shown twice has two)."""
-
-    model_id: str
-    spec: ElementSpec
-    model: Model
-    url: str  # the marimo server, as the target's client knows it
-    target: Target
-    comm: Any
-    state: dict[str, Any]  # the full state the frontends hold (kept for `request_state`)
-    parts: list[Any] = field(default_factory=list)  # the layout and style comms
-    kids: list[Shown] = field(default_factory=list)  # a box's widgets (a form's: its element's, then Submit)
-    form: str | None = None  # the form (its id) holding this widget's value until Submit
-    held: Any = None  # with `form`: the value it shows, in marimo's form, not yet submitted
-    owner: Shown | None = None  # a Submit button's form
-
-
-@dataclass
-class _Pending:
-    """The latest move of one element not yet sent to marimo (older ones are dropped)."""
-
-    shown: Shown
-    wire: Any = None
-    clicks: int = 0
-    parent: dict[str, Any] | None = None
 
 
 class Widgets:
@@ -139,12 +108,9 @@ class Widgets:
         self._shown: dict[str, Shown] = {}  # model id -> widget
         self._marimo: dict[tuple[str, str], Any] = {}  # (url, element id) -> marimo's last known wire
         self._parts: dict[str, tuple[Any, dict[str, Any]]] = {}  # layout/style comm id -> (comm, state)
-        self._pending: dict[tuple[str, str], _Pending] = {}
-        self._worker: threading.Thread | None = None
         self._clients: dict[str, MarimoClient] = {}
-        self._inflight: set[tuple[str, str]] = set()  # elements the worker is setting right now
-        self.live = LiveWidgets(self, self._client)
-        self.sets = 0  # how many sets the worker sent to marimo (the coalescing figure)
+        self.setter = SetWorker(self, self._client)  # Jupyter -> marimo
+        self.live = LiveWidgets(self, self._client)  # marimo -> Jupyter
 
     # -- opening widgets -------------------------------------------------------------------
 
@@ -167,7 +133,7 @@ class Widgets:
         data[VIEW_MIME] = {"version_major": 2, "version_minor": 0, "model_id": shown.model_id}
         try:
             self.live.watch(target, spec.id, spec.cell, self.kernel.get_parent("shell"),
-                            tuple(model_ids([raw])))
+                            tuple(model_ids([raw])), code_hashes([raw]))
         except Exception:  # noqa: BLE001 - Jupyter -> marimo still works without the stream
             log.warning("could not watch the notebook for %s", spec.id, exc_info=True)
 
@@ -191,7 +157,7 @@ class Widgets:
                     raise ValueError(f"no widget for {child.kind}")
                 kids.append(self._open(child, child_model, target, form))
             if spec.kind == "form":
-                kids.append(self._open(_submit_spec(spec), _submit_model(spec), target, form))
+                kids += [self._open(b, m, target, form) for b, m in forms.buttons(spec)]
             refs["children"] = [f"IPY_MODEL_{k.model_id}" for k in kids]
         # A box has no style model (its view would try to show one it was given).
         pieces = [("layout", BASE, "LayoutModel", "LayoutView")]
@@ -201,6 +167,8 @@ class Widgets:
             state = _header(module, name, BASE, view)
             if key == "style":
                 state.update(_style_state(name))
+            elif spec.kind == "form":
+                state.update(forms.layout(spec))
             part = self._comm(state)
             with self._lock:  # an execute opens widgets on its worker thread while comms are read
                 self._parts[part.comm_id] = (part, state)
@@ -218,22 +186,30 @@ class Widgets:
         c = self._comm(state)
         shown = Shown(c.comm_id, spec, model, target.client.url, target, c, state, parts, kids, form, spec.wire)
         for kid in kids:
-            if kid.spec.kind == SUBMIT:
+            if kid.spec.kind in BUTTONS:
                 kid.owner = shown
         with self._lock:
             self._shown[c.comm_id] = shown
-            if spec.kind != SUBMIT:
+            if spec.kind not in BUTTONS:
                 self._marimo[(shown.url, spec.id)] = spec.wire
         c.on_msg(lambda msg: self._on_msg(shown, msg))
         c.on_close(lambda msg: self._forget(shown))
         return shown
 
     def _comm(self, state: dict[str, Any]) -> Any:
+        plain, paths, buffers = split_buffers(state)
         return self._comm_class(
             target_name=WIDGET_TARGET,
-            data={"state": state, "buffer_paths": []},
+            data={"state": plain, "buffer_paths": paths},
             metadata={"version": PROTOCOL_VERSION},
+            buffers=buffers,
         )
+
+    @staticmethod
+    def _tell(comm: Any, method: str, state: dict[str, Any]) -> None:
+        """Send a model's state (binary values as buffers, as the widget protocol has them)."""
+        plain, paths, buffers = split_buffers(state)
+        comm.send({"method": method, "state": plain, "buffer_paths": paths}, buffers=buffers)
 
     def _forget(self, shown: Shown) -> None:
         with self._lock:
@@ -256,7 +232,8 @@ class Widgets:
                     "model_module_version": st["_model_module_version"],
                     "state": st,
                 }
-            control.send({"method": "update_states", "states": states, "buffer_paths": {}})
+            plain, paths, buffers = split_buffers(states)
+            control.send({"method": "update_states", "states": plain, "buffer_paths": paths}, buffers=buffers)
 
         control.on_msg(on_msg)
 
@@ -267,28 +244,34 @@ class Widgets:
         data = msg.get("content", {}).get("data") or {}
         method = data.get("method")
         if method == "request_state":
-            shown.comm.send({"method": "update", "state": shown.state, "buffer_paths": []})
+            self._tell(shown.comm, "update", shown.state)
+            return
+        if method == "custom" and shown.model.value_key == "traits":  # an anywidget's `model.send(...)`
+            self.setter.queue(shown, None, custom=(data.get("content"), list(msg.get("buffers") or ())), parent=msg)
             return
         if method == "custom" and (data.get("content") or {}).get("event") == "click":
-            if shown.owner is not None:
+            if shown.owner is not None and shown.spec.kind == CLEAR:
+                self._clear(shown.owner)
+            elif shown.owner is not None:
                 self._submit(shown.owner, msg)
             elif shown.form is None:  # a button inside a form counts nothing until Submit
-                self._queue(shown, None, clicks=1, parent=msg)
+                self.setter.queue(shown, None, clicks=1, parent=msg)
             return
         if method != "update":
             return
         state = data.get("state") or {}
         if not isinstance(state, dict):
             return
+        state = join_buffers(state, data.get("buffer_paths"), msg.get("buffers"))
         # As ipywidgets 8: tell the other frontends what this one set.
-        shown.comm.send({"method": "echo_update", "state": state, "buffer_paths": data.get("buffer_paths") or []})
+        self._tell(shown.comm, "echo_update", state)
         with self._lock:
             shown.state.update(state)
         key = shown.model.value_key
         if key == "traits":  # an anywidget: the traits that are marimo's value
             wire = wire_for_state(shown.spec, shown.model, state)
             if wire:
-                self._queue(shown, wire, parent=msg)
+                self.setter.queue(shown, wire, parent=msg)
             return
         if key is None or key not in state:
             return
@@ -305,56 +288,26 @@ class Widgets:
             with self._lock:
                 shown.held = wire
             return
-        self._queue(shown, wire, parent=msg)
+        self.setter.queue(shown, wire, parent=msg)
 
     def _submit(self, form: Shown, msg: dict[str, Any]) -> None:
         """A form's Submit: marimo's form takes its element's value as the widgets hold it."""
-        button = form.kids[-1] if form.kids else None
+        button = forms.button_of(form, SUBMIT)
         if button is None or button.state.get("disabled") or form.state.get("disabled"):
             return
-        self._queue(form, self._held(form.kids[0]), parent=msg)
-
-    def _held(self, shown: Shown) -> Any:
-        """The value a form's widget holds, in marimo's form: a box's is {key: its element's value}."""
-        if shown.spec.kind == "dict":
-            keys = shown.spec.args.get("keys") or []
-            return {str(k): self._held(kid) for k, kid in zip(keys, shown.kids, strict=False)}
         with self._lock:
-            return shown.held
+            held = forms.held(form.kids[0])
+        self.setter.queue(form, held, parent=msg)
 
-    def _queue(self, shown: Shown, wire: Any, *, clicks: int = 0, parent: dict[str, Any] | None = None) -> None:
-        key = (shown.url, shown.spec.id)
-        with self._lock:
-            pending = self._pending.get(key)
-            if pending is None:
-                pending = self._pending[key] = _Pending(shown)
-            pending.shown, pending.parent = shown, parent
-            if clicks:
-                pending.clicks += clicks
-            elif shown.model.value_key == "traits" and isinstance(pending.wire, dict):
-                pending.wire = {**pending.wire, **wire}  # an anywidget: moves of different traits add up
-            else:
-                pending.wire = wire
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="marimo-pair-widgets", daemon=True)
-                self._worker.start()
-            self._lock.notify()
-
-    def _work(self) -> None:
-        while True:
+    def _clear(self, form: Shown) -> None:
+        """A form's Clear (or a submit with clear_on_submit): its widgets go back to their elements'
+        initial values, as on marimo's page; marimo is not set."""
+        if form.state.get("disabled"):
+            return
+        for shown, wire in forms.to_clear(form.kids[0]):
             with self._lock:
-                while not self._pending:
-                    self._lock.wait()
-                key = next(iter(self._pending))
-                pending = self._pending.pop(key)
-                self._inflight.add(key)
-            try:
-                self._send(pending)
-            except Exception:  # noqa: BLE001 - the worker must outlive any one failure
-                log.warning("widget update failed", exc_info=True)
-            finally:
-                with self._lock:
-                    self._inflight.discard(key)
+                shown.held = wire
+            self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
 
     def _client(self, target: Target) -> MarimoClient:
         # Its own connection: the kernel's client may be reading an execute's stream right now.
@@ -367,47 +320,7 @@ class Widgets:
             client = self._clients[url] = MarimoClient(url, token)
         return client
 
-    def _send(self, pending: _Pending) -> None:
-        shown = pending.shown
-        nonce = uuid.uuid4().hex
-        code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks, nonce)
-        client = self._client(shown.target)
-        try:
-            result = scratchpad.execute_installed(client, shown.target.notebook, code)
-            payload = scratchpad.read_payload(result.output) if result.success else None
-            if payload is None:  # a cell the set reran raised: marimo dropped the answer, not the set
-                kept = client.execute(codemode.widget_answer_code(nonce), shown.target.notebook,
-                                      lambda name, text: None)
-                payload = scratchpad.read_payload(kept.output) if kept.success else None
-        except (ServerGone, ConnectionFailed, SessionGone) as e:
-            self._gone(shown.url, pending.parent, f"marimo is gone ({e}).")
-            return
-        except PairError as e:
-            self.note(pending.parent, f"The widget could not set marimo's value: {e}")
-            return
-        self.sets += 1
-        if payload is None or "error" in payload or "unsupported" in payload:
-            why = (payload or {}).get("error") or (payload or {}).get("unsupported") or "no answer from code mode"
-            self.note(pending.parent, f"marimo did not set {shown.spec.kind} {shown.spec.id}: {why}")
-            return
-        if payload.get("gone"):
-            self._disable(
-                [s for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id]
-                + [k for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id for k in s.kids
-                   if k.spec.kind == SUBMIT],
-                pending.parent,
-                "This element is no longer in the notebook (its cell changed or was deleted), so the "
-                "widget is disabled. Show the element again to get a live widget.",
-            )
-            return
-        if "refused" in payload:
-            refused = payload["refused"]
-            self.note(pending.parent, f"marimo refused the value: {refused}. The widget is back at marimo's value.")
-        self.marimo_moved(shown.url, shown.spec.id, payload.get("wire"))
-        if "reran" in payload:
-            self._effects(shown, pending.parent, payload)
-
-    def _effects(self, shown: Shown, parent: dict[str, Any] | None, payload: dict[str, Any]) -> None:
+    def effects(self, shown: Shown, parent: dict[str, Any] | None, payload: dict[str, Any]) -> None:
         """Which cells the move reran and which now fail, as `%ui set` says it: text and PAIR_JSON.
 
         Sent under the frontend's message that moved the widget: a notebook frontend shows it in
@@ -428,28 +341,26 @@ class Widgets:
         """marimo holds `wire` for this element now: every widget of it shows that."""
         with self._lock:
             self._marimo[(url, element_id)] = wire
-            pending = (url, element_id) in self._pending  # a newer move is on its way: don't pull back
+            pending = self.setter.moving((url, element_id))  # a newer move is on its way: don't pull back
             mine = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
         if pending:
             return
         for shown in mine:
             if shown.spec.kind == "form":
-                if wire is not None:  # a submitted value: the form's widgets show it
+                if wire is not None and shown.spec.args.get("clear-on-submit"):
+                    self._clear(shown)
+                elif wire is not None:  # a submitted value: the form's widgets show it
                     self._hold(shown.kids[0], wire)
             else:
                 self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
 
-    def _hold(self, shown: Shown, wire: Any) -> None:
+    def _hold(self, form_widget: Shown, wire: Any) -> None:
         """A form's widget (a box: its elements') takes `wire`, as marimo now holds it."""
-        if shown.spec.kind == "dict":
-            for key, kid in zip(shown.spec.args.get("keys") or [], shown.kids, strict=False):
-                if isinstance(wire, dict) and str(key) in wire:
-                    self._hold(kid, wire[str(key)])
-            return
-        with self._lock:
-            shown.held = wire
-            self._marimo[(shown.url, shown.spec.id)] = wire
-        self._set_state(shown, state_for_wire(shown.spec, shown.model, wire))
+        for shown, value in forms.to_hold(form_widget, wire):
+            with self._lock:
+                shown.held = value
+                self._marimo[(shown.url, shown.spec.id)] = value
+            self._set_state(shown, state_for_wire(shown.spec, shown.model, value))
 
     def reshaped(self, url: str, element_id: str, raw: dict[str, Any]) -> None:
         """marimo's element now is `raw` (a fresh spec): new value, and new arguments after a rerun."""
@@ -461,13 +372,17 @@ class Widgets:
             # moved only by a submitted value (or a rerun), never over what is not submitted yet.
             with self._lock:
                 self._marimo[(url, element_id)] = spec.wire
-                forms = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
-            button = _submit_model(spec).state
-            for form in forms:
-                if form.kids and form.kids[-1].spec.kind == SUBMIT:
-                    self._set_state(form.kids[-1], button)
+                shown_forms = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
+            for form in shown_forms:
+                for kind in BUTTONS:
+                    button = forms.button_of(form, kind)
+                    if button is not None:
+                        self._set_state(button, forms.button_state(spec, kind))
                 if form.spec.children and spec.children and form.spec.children[0].id != spec.children[0].id:
                     self.element_gone(url, form.spec.children[0].id)
+                else:
+                    with self._lock:
+                        form.spec = spec  # its arguments (clear_on_submit, …) as a rerun made them
             for child in raw.get("children") or ():
                 if isinstance(child, dict) and "id" in child:
                     self.reshaped(url, str(child["id"]), child)
@@ -489,7 +404,7 @@ class Widgets:
         with self._lock:
             before = self._marimo.get((url, element_id), spec.wire)
             self._marimo[(url, element_id)] = spec.wire
-            busy = (url, element_id) in self._pending or (url, element_id) in self._inflight
+            busy = self.setter.busy((url, element_id))
             mine = [s for s in self._shown.values() if s.url == url and s.spec.id == element_id]
         for shown in mine:
             if model is None or model.model_name != shown.model.model_name:
@@ -503,9 +418,15 @@ class Widgets:
                 # Inside a form: marimo's element moves only when a value is submitted (or its cell
                 # reruns); until then the widget keeps what the person has not submitted yet.
                 with self._lock:
-                    form_busy = (url, shown.form) in self._pending or (url, shown.form) in self._inflight
+                    form_busy = self.setter.busy((url, shown.form))
+                    owner = next((s for s in self._shown.values() if s.url == url and s.spec.id == shown.form), None)
                 hold = form_busy or spec.wire == before
-                if not hold:
+                if not hold and owner is not None and owner.spec.args.get("clear-on-submit"):
+                    # A submit (here, on the page, by another kernel) cleared the form's widgets.
+                    state.update(state_for_wire(spec, model, spec.initial))
+                    with self._lock:
+                        shown.held = spec.initial
+                elif not hold:
                     with self._lock:
                         shown.held = spec.wire
             if hold and model.value_key == "traits":
@@ -517,6 +438,42 @@ class Widgets:
                 shown.spec, shown.model = spec, model
             self._set_state(shown, {**state, "tooltip": None} if shown.state.get("disabled") else state)
 
+    def model_message(self, url: str, model_id: str, message: dict[str, Any]) -> None:
+        """marimo's notification for an anywidget's model: its changed traits (to the widget, unless a
+        move of ours is on its way: its answer brings them all), or a custom message its Python code
+        sent (to the frontends, buffers and all)."""
+        with self._lock:
+            mine = [s for s in self._shown.values() if s.url == url and s.model.value_key == "traits"
+                    and s.spec.args.get("model-id") == model_id]
+        if not mine:
+            return
+        method = message.get("method")
+        if method == "custom":
+            buffers = [base64.b64decode(b) for b in message.get("buffers") or () if isinstance(b, str)]
+            for shown in mine:
+                shown.comm.send({"method": "custom", "content": message.get("content")}, buffers=buffers)
+            return
+        if method not in ("update", "open"):  # "open": the current state, replayed when the stream (re)connects
+            return
+        state = join_buffers(message.get("state"), message.get("buffer_paths"), message.get("buffers"))
+        traits = set(mine[0].spec.args.get("traits") or ())
+        changed = {k: v for k, v in state.items() if k in traits} if isinstance(state, dict) else {}
+        key = (url, mine[0].spec.id)
+        with self._lock:
+            if not changed or self.setter.busy(key):
+                return
+            wire = self._marimo.get(key)
+            self._marimo[key] = {**wire, **changed} if isinstance(wire, dict) else changed
+        for shown in mine:
+            self._set_state(shown, changed)
+
+    def element_left(self, shown: Shown, parent: dict[str, Any] | None) -> None:
+        """A set found the element gone: its widgets (and a form's buttons) are disabled, with a note."""
+        mine = [s for s in self._all() if s.url == shown.url and s.spec.id == shown.spec.id]
+        self._disable(mine + [k for s in mine for k in s.kids if k.spec.kind in BUTTONS], parent,
+                      "This element is no longer in the notebook (its cell changed or was deleted), so the "
+                      "widget is disabled. Show the element again to get a live widget.")
+
     def element_gone(self, url: str, element_id: str) -> None:
         """The element is no longer in the notebook: its widgets are disabled, with a note (said once)."""
         boxes = [s for s in self._all() if s.url == url and s.spec.id == element_id and s.spec.children]
@@ -525,7 +482,7 @@ class Widgets:
                 self.element_gone(url, child.id)
         mine = [s for s in self._all() if s.url == url and s.spec.id == element_id and not s.state.get("disabled")
                 and not s.spec.children]
-        mine += [k for b in boxes for k in b.kids if k.spec.kind == SUBMIT and not k.state.get("disabled")]
+        mine += [k for b in boxes for k in b.kids if k.spec.kind in BUTTONS and not k.state.get("disabled")]
         if mine:
             self._disable(mine, None, f"marimo-pair-kernel: the marimo element {element_id} is no longer in the "
                           "notebook (its cell was deleted or no longer makes it), so its widget is disabled.")
@@ -539,9 +496,9 @@ class Widgets:
             changed = {k: v for k, v in state.items() if shown.state.get(k) != v}
             shown.state.update(changed)
         if changed:
-            shown.comm.send({"method": "update", "state": changed, "buffer_paths": []})
+            self._tell(shown.comm, "update", changed)
 
-    def _gone(self, url: str, parent: dict[str, Any] | None, why: str) -> None:
+    def marimo_gone(self, url: str, parent: dict[str, Any] | None, why: str) -> None:
         mine = [s for s in self._all() if s.url == url]
         self._disable(mine, parent, f"{why} The notebook's widgets are disabled; the kernel is still running. "
                       "Run the cell again once marimo is back to get live widgets.")

@@ -40,7 +40,7 @@ from .state import (
     visible_ns,
 )
 from .tracebacks import format_error
-from .widgets import widget_states
+from .widgets import widget_custom, widget_states
 
 __all__ = [
     "codemode_ops",
@@ -62,6 +62,7 @@ __all__ = [
     "show",
     "visible_ns",
     "warm",
+    "widget_custom",
     "widget_states",
 ]
 

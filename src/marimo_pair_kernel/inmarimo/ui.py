@@ -5,7 +5,7 @@ what marimo reruns; their status afterwards says which ran, which now fail, and 
 stale (a notebook in lazy mode).
 """
 
-from . import capture, cells
+from . import capture, cells, widgets
 
 
 def effects_before(ctx, registry, element_id):
@@ -167,10 +167,11 @@ async def widget_set(a):
         # Set the traits first, outside ipywidgets' echo lock: that sends the page's model an update
         # (set_ui_value's own set_state is taken as the page's write, so the page would not move).
         # set_ui_value then finds them set, and reruns the cells that read the element.
+        wire = widgets.from_wire(wire or {})  # binary traits arrive as base64
         try:
             widget = element.__dict__["widget"]
             with widget.hold_sync():
-                for k, v in (wire or {}).items():
+                for k, v in wire.items():
                     widget.set_trait(k, widget.trait_metadata(k, "from_json", widget._trait_from_json)(v, widget))
         except Exception as e:
             return {"refused": "%s: %s" % (type(e).__name__, e), "wire": _wire_of(element)}
@@ -212,7 +213,7 @@ def _wire_of(element):
     if _is_anywidget(element):
         try:
             from marimo._plugins.ui._impl.from_anywidget import get_anywidget_state
-            return get_anywidget_state(element.__dict__["widget"])
+            return widgets.any_wire(get_anywidget_state(element.__dict__["widget"]))
         except Exception:
             return None
     return element._value_frontend

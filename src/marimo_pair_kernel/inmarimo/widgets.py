@@ -8,11 +8,14 @@ in a notebook cell get one: an element made by scratchpad code has no lasting id
 snapshot alone.
 """
 
+import base64
+import hashlib
 import json
 
 from . import sanitize
 
 WIDGET_MIME = "application/vnd.marimo-pair.widget+json"  # widgets.WIDGET_MIME: the kernel's side
+BYTES = "__marimo_pair_bytes__"  # widget_models.BYTES: a binary value in a JSON wire value, {BYTES: base64}
 
 # marimo element kinds (the `marimo-…` component name) that the kernel knows a widget model for.
 WIDGET_KINDS = ("slider", "range-slider", "number", "checkbox", "switch", "text", "text-area", "dropdown", "radio",
@@ -29,11 +32,12 @@ def _wplain(v):
     return None
 
 
-def widget_spec(el):
+def widget_spec(el, lean=False):
     """{id, cell, kind, label, args, wire} for an element that lives in a notebook cell, else None.
 
     `wire` is the element's value as marimo's page holds it (`_value_frontend`: a slider with
     `steps` holds an index, a dropdown a list of labels), which is also what setting it takes.
+    `lean`: an anywidget's code (`_esm`, `_css`) is left out, only its hash said (a refetch).
     """
     try:
         from marimo._runtime.context import get_context
@@ -44,11 +48,11 @@ def widget_spec(el):
         return None
     kind, label, _, _ = sanitize._ui_parts(el)
     if kind == "dict":  # mo.ui.array, mo.ui.dictionary and batch (all "marimo-dict"): a box of their elements
-        return _box_spec(el, cell, label)
+        return _box_spec(el, cell, label, lean)
     if kind == "form":
-        return _form_spec(el, cell, label)
+        return _form_spec(el, cell, label, lean)
     if kind == "anywidget":
-        return _anywidget_spec(el, cell)
+        return _anywidget_spec(el, cell, lean)
     if kind not in WIDGET_KINDS:
         return None
     args = {}
@@ -58,12 +62,15 @@ def widget_spec(el):
             args[k] = p
     try:
         wire = _wplain(el._value_frontend)
+        # The page's data-initial-value: what a form's Clear goes back to.
+        initial = _wplain(getattr(el, "_initial_value_frontend", el._value_frontend))
     except Exception:
         return None
-    return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire}
+    return {"id": str(el._id), "cell": str(cell), "kind": kind, "label": label, "args": args, "wire": wire,
+            "initial": initial}
 
 
-def _box_spec(el, cell, label):
+def _box_spec(el, cell, label, lean=False):
     """An array's or dictionary's spec: its elements' specs as `children` (None if one has no widget).
 
     Each child keeps its own id: marimo sets a child by it, through the container (a lens).
@@ -74,7 +81,7 @@ def _box_spec(el, cell, label):
         return None
     children = []
     for key, child in items:
-        spec = widget_spec(child)
+        spec = widget_spec(child, lean)
         if spec is None:
             return None
         if not spec["label"] and isinstance(elements, dict):
@@ -86,20 +93,25 @@ def _box_spec(el, cell, label):
             "args": {"keys": [str(key) for key, _ in items]}, "wire": None, "children": children}
 
 
-def _form_spec(el, cell, label):
-    """A form's spec: its element's spec as the one child, the Submit button's arguments, and
-    `wire`, the value last submitted (None before the first submit).
+def _form_spec(el, cell, label, lean=False):
+    """A form's spec: its element's spec as the one child, its buttons' arguments (Clear, Submit,
+    clear_on_submit, loading, bordered), and `wire`, the value last submitted (None before the
+    first submit).
 
     The element inside is marimo's copy of the one wrapped (`form.element`, registered with an id
     of its own); setting the form updates it, so its spec holds the value submitted last.
     """
-    inner = widget_spec(getattr(el, "element", None))
+    inner = widget_spec(getattr(el, "element", None), lean)
     if inner is None:
         return None
     a = getattr(el, "_component_args", None) or {}
     args = {"submit-label": _wplain(a.get("submit-button-label")) or "Submit",
             "submit-tooltip": _wplain(a.get("submit-button-tooltip")),
-            "submit-disabled": bool(a.get("submit-button-disabled"))}
+            "submit-disabled": bool(a.get("submit-button-disabled")),
+            "show-clear": bool(a.get("show-clear-button")), "clear-label": _wplain(a.get("clear-button-label")),
+            "clear-tooltip": _wplain(a.get("clear-button-tooltip")),
+            "clear-on-submit": bool(a.get("clear-on-submit")), "loading": bool(a.get("loading")),
+            "bordered": a.get("bordered") is not False}
     try:
         wire = el._value_frontend
         json.dumps(wire)
@@ -116,30 +128,80 @@ _ANY_HEADER = ("_model_module", "_model_module_version", "_model_name", "_view_m
 _ANY_EXTRA = ("_esm", "_css", "_anywidget_id", "_dom_classes", "tabbable", "tooltip")
 
 
-def _anywidget_spec(el, cell):
-    """A mo.ui.anywidget's spec: the widget's own model header (`args.header`), its code and style
-    (`args.extra`: `_esm`, `_css`, …), and as `wire` marimo's value, the dict of synced traits.
+def any_wire(value):
+    """An anywidget's state as JSON: bytes (binary traits) as {BYTES: base64}."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {BYTES: base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k): any_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [any_wire(v) for v in value]
+    return value
 
-    A widget whose state does not survive JSON (binary traits) keeps the snapshot.
+
+def from_wire(value):
+    """any_wire's inverse: {BYTES: base64} back to bytes."""
+    if isinstance(value, dict):
+        if set(value) == {BYTES}:
+            return base64.b64decode(value[BYTES])
+        return {k: from_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    return value
+
+
+def _anywidget_spec(el, cell, lean=False):
+    """A mo.ui.anywidget's spec: the widget's own model header (`args.header`), its code and style
+    (`args.extra`: `_esm`, `_css`, …; with `lean` only their hash, `args.code`), and as `wire`
+    marimo's value, the dict of synced traits (bytes as {BYTES: base64}).
     """
     try:
         widget = el.__dict__["widget"]
         state = widget.get_state()
         from marimo._plugins.ui._impl.from_anywidget import get_anywidget_state
-        value = get_anywidget_state(widget)
+        value = any_wire(get_anywidget_state(widget))
         header = {k: state[k] for k in _ANY_HEADER if k in state}
-        extra = {k: state[k] for k in _ANY_EXTRA if k in state}
+        extra = {k: any_wire(state[k]) for k in _ANY_EXTRA if k in state}
+        code = hashlib.sha256(json.dumps([extra.get("_esm"), extra.get("_css")]).encode()).hexdigest()[:16]
+        if lean:
+            extra = {k: v for k, v in extra.items() if k not in ("_esm", "_css")}
         json.dumps([value, header, extra])
     except Exception:
         return None
     if header.get("_model_module") != "anywidget":
         return None
-    args = {"header": header, "extra": extra, "traits": sorted(value),
+    args = {"header": header, "extra": extra, "traits": sorted(value), "code": code,
             "model-id": str((getattr(el, "_component_args", None) or {}).get("model-id") or "")}
     return {"id": str(el._id), "cell": str(cell), "kind": "anywidget", "label": "", "args": args, "wire": value}
 
 
-def widget_states(ids):
+def widget_custom(args_json):
+    """A Jupyter frontend's custom messages (`model.send(...)` in an anywidget's JS) to the widget,
+    as marimo hands its page's (set_model_value's "custom"): to the comm's message handler, so the
+    widget's `on_msg` callbacks run. What they send back reaches every viewer as a notification.
+
+    {"id": element id, "messages": [{"content", "buffers": [base64]}]} in; {"sent": n}, {"gone"} or
+    {"error"} out.
+    """
+    a = json.loads(args_json)
+    try:
+        from marimo._runtime.context import get_context
+        widget = get_context().ui_element_registry.get_object(a["id"]).__dict__["widget"]
+    except Exception:
+        return {"marimo_pair_kernel": json.dumps({"gone": True})}
+    sent = 0
+    try:
+        for m in a.get("messages") or ():
+            buffers = [base64.b64decode(b) for b in m.get("buffers") or ()]
+            widget.comm.handle_msg({"content": {"data": {"method": "custom", "content": m.get("content")}},
+                                    "buffers": buffers})
+            sent += 1
+    except Exception as e:
+        return {"marimo_pair_kernel": json.dumps({"error": "%s: %s" % (type(e).__name__, e), "sent": sent})}
+    return {"marimo_pair_kernel": json.dumps({"sent": sent})}
+
+
+def widget_states(ids, lean=False):
     """marimo's view of the elements the kernel shows as widgets, for the viewer stream's triggers.
 
     {"elements": {id: spec or null}, "names": {id: [variable names]}} as the scratchpad's answer.
@@ -169,7 +231,7 @@ def widget_states(ids):
         except Exception:
             elements[element_id] = None
             continue
-        elements[element_id] = widget_spec(el)
+        elements[element_id] = widget_spec(el, lean)
         try:
             names[element_id] = sorted(str(n) for n in registry.bound_names(element_id))
         except Exception:
