@@ -547,3 +547,37 @@ def test_array_and_dictionary_are_boxes(kc):
     # An element without a widget inside: the whole container keeps the snapshot.
     run = execute(kc, "odd")
     assert run.error is None and VIEW not in run.result and not opened(run)
+
+
+MALFORMED = [
+    {"method": "update", "state": {"value": {"x": 1}}, "buffer_paths": []},
+    {"method": "update", "state": {"value": "abc"}, "buffer_paths": []},
+    {"method": "update", "state": {"value": None}, "buffer_paths": []},
+    {"method": "update", "state": "not a dict"},
+    {"method": "update", "state": {"value": 3}, "buffer_paths": [["value"], ["nope", 0]]},  # no buffers sent
+    {"method": "update", "state": {"value": 3}, "buffer_paths": "value"},
+    {"method": "custom", "content": "click"},
+    {"method": "custom", "content": {"event": "click"}},
+    {"method": "no such method"},
+    {"state": {"value": 3}},
+    {},
+]
+
+
+def test_malformed_comm_messages_leave_the_kernel_and_the_widget_working(srv, tmp_path):
+    """A frontend's broken messages (a buggy extension, a hand-written client): no traceback in
+    the kernel's log, the kernel answers, and the widget still sets marimo afterwards."""
+    log = tmp_path / "kernel.log"
+    with log.open("w") as err, started_kernel({"MARIMO_PAIR_URL": srv.url}, stderr=err) as (_, k):
+        model_id, _, _, _ = widget(k, "s")
+        for data in MALFORMED:
+            send(k, model_id, data)
+        k.shell_channel.send(k.session.msg("comm_msg", {"comm_id": "no-such-comm", "data": {"method": "update"}}))
+        k.shell_channel.send(k.session.msg("comm_msg", {"data": {"method": "update"}}))  # no comm_id
+        reply = k.kernel_info(reply=True, timeout=30)
+        assert reply["content"]["status"] == "ok"
+        wait_value(k, "s.value", "3")  # the readable moves; a "click" on a slider counts nothing
+        update(k, model_id, {"value": 6})
+        wait_value(k, "s.value", "6")
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import codemode
@@ -102,7 +103,7 @@ class Widgets:
         comm_module.create_comm = BaseComm
         kernel.comm_manager = self.manager  # Kernel.comm_info_request answers from it
         for msg_type in ("comm_open", "comm_msg", "comm_close"):
-            kernel.shell_handlers[msg_type] = getattr(self.manager, msg_type)
+            kernel.shell_handlers[msg_type] = _checked(getattr(self.manager, msg_type))
         self.manager.register_target(CONTROL_TARGET, self._control_opened)
         self._lock = threading.Condition()
         self._shown: dict[str, Shown] = {}  # model id -> widget
@@ -192,7 +193,7 @@ class Widgets:
             self._shown[c.comm_id] = shown
             if spec.kind not in BUTTONS:
                 self._marimo[(shown.url, spec.id)] = spec.wire
-        c.on_msg(lambda msg: self._on_msg(shown, msg))
+        c.on_msg(lambda msg: self._on_msg_checked(shown, msg))
         c.on_close(lambda msg: self._forget(shown))
         return shown
 
@@ -239,9 +240,18 @@ class Widgets:
 
     # -- Jupyter -> marimo -----------------------------------------------------------------
 
+    def _on_msg_checked(self, shown: Shown, msg: dict[str, Any]) -> None:
+        try:
+            self._on_msg(shown, msg)
+        except Exception as e:  # noqa: BLE001 - a frontend's malformed message: one log line, no traceback
+            log.warning("ignored a widget message for %s that could not be read (%s)", shown.spec.id, type(e).__name__)
+            log.debug("the message's failure", exc_info=True)
+
     def _on_msg(self, shown: Shown, msg: dict[str, Any]) -> None:
         """A frontend's message to one widget. Runs on the shell channel: never waits on marimo."""
         data = msg.get("content", {}).get("data") or {}
+        if not isinstance(data, dict):
+            return
         method = data.get("method")
         if method == "request_state":
             self._tell(shown.comm, "update", shown.state)
@@ -249,12 +259,15 @@ class Widgets:
         if method == "custom" and shown.model.value_key == "traits":  # an anywidget's `model.send(...)`
             self.setter.queue(shown, None, custom=(data.get("content"), list(msg.get("buffers") or ())), parent=msg)
             return
-        if method == "custom" and (data.get("content") or {}).get("event") == "click":
+        content = data.get("content")
+        if method == "custom" and isinstance(content, dict) and content.get("event") == "click":
             if shown.owner is not None and shown.spec.kind == CLEAR:
                 self._clear(shown.owner)
             elif shown.owner is not None:
                 self._submit(shown.owner, msg)
-            elif shown.form is None:  # a button inside a form counts nothing until Submit
+            elif shown.form is None and shown.model.value_key is None:
+                # A button's (a click on anything else means nothing; one inside a form counts
+                # nothing until Submit).
                 self.setter.queue(shown, None, clicks=1, parent=msg)
             return
         if method != "update":
@@ -518,3 +531,17 @@ class Widgets:
         if k.session is None:
             return
         k.session.send(k.iopub_socket, "stream", {"name": "stderr", "text": text + "\n"}, parent=parent or {})
+
+
+def _checked(handler: Callable[[Any, Any, dict[str, Any]], Any]) -> Callable[[Any, Any, dict[str, Any]], Any]:
+    """A comm handler that drops a message without the fields every comm message has (comm_id,
+    data) with one log line, where the comm package would log a traceback."""
+
+    def handle(stream: Any, ident: Any, msg: dict[str, Any]) -> Any:
+        content = msg.get("content")
+        if not isinstance(content, dict) or not isinstance(content.get("comm_id"), str):
+            log.warning("ignored a %s without a comm_id", msg.get("header", {}).get("msg_type", "comm message"))
+            return None
+        return handler(stream, ident, msg)
+
+    return handle
