@@ -3,7 +3,8 @@
 Lab with jupyterlab_widgets and anywidget's own Lab extension (both in the test extra) renders
 the kernel's widget views. The anywidget is a counter button: its `_esm` runs in Lab (anywidget's
 frontend), and a click there sets marimo's element (read over marimo's HTTP API, independently of
-the kernel). The form's slider moves without setting marimo until Lab's Submit button is clicked.
+the kernel). The form's slider moves without setting marimo until Lab's Submit button is clicked;
+its Clear button puts the slider back to where it started without setting marimo.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _():
         value = traitlets.Int(0).tag(sync=True)
 
     cw = mo.ui.anywidget(Counter(value=3))
-    fm = mo.ui.form(mo.ui.slider(0, 10, value=2, label='n'))
+    fm = mo.ui.form(mo.ui.slider(0, 10, value=2, label='n'), show_clear_button=True)
     return cw, fm
 
 
@@ -137,3 +138,14 @@ def test_form_in_lab_sets_marimo_only_on_submit(page, marimo_server):
     out.get_by_role("button", name="Submit").click()
     got = wait_marimo(marimo_server, "fm.value", "5")
     assert got == "5", f"marimo has {got}\n{diagnose(page, lab)}"
+    # Lab's Clear puts the slider back where the element started and leaves marimo's value alone.
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    readout = out.locator(".widget-readout").first
+    assert readout.inner_text().strip() == "6"
+    out.get_by_role("button", name="Clear").click()
+    page.wait_for_function("el => el.innerText.trim() === '2'", arg=readout.element_handle(), timeout=30_000)
+    time.sleep(1)
+    assert marimo_says(marimo_server, "fm.value") == "5"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-form-clear.png"))
