@@ -120,15 +120,20 @@ def floor_set(http: httpx.Client, srv: MarimoServer, session_id: str, v: int) ->
         raise RuntimeError("no done event")
 
 
-def page_setter(srv: MarimoServer, http: httpx.Client, element_id: str):
-    """What marimo's page sends when its control moves, as a function of the value."""
+def page_headers(srv: MarimoServer, http: httpx.Client) -> dict[str, str]:
+    """The headers marimo's page sends with its requests: its session id and the server token in its HTML."""
     import re
 
     page = http.get(f"{srv.url}/?file={srv.notebook.name}")
     token = re.search(r'"serverToken"\s*:\s*"([^"]*)"', page.text)
     if token is None:
         raise RuntimeError("no serverToken in the page")
-    headers = {"Marimo-Session-Id": srv.sessions[0].key, "Marimo-Server-Token": token[1]}
+    return {"Marimo-Session-Id": srv.sessions[0].key, "Marimo-Server-Token": token[1]}
+
+
+def page_setter(srv: MarimoServer, http: httpx.Client, element_id: str):
+    """What marimo's page sends when its control moves, as a function of the value."""
+    headers = page_headers(srv, http)
 
     def set_value(v: int) -> None:
         r = http.post(f"{srv.url}/api/kernel/set_ui_element_value",
@@ -140,13 +145,7 @@ def page_setter(srv: MarimoServer, http: httpx.Client, element_id: str):
 
 def model_writer(srv: MarimoServer, http: httpx.Client, model: str):
     """What marimo's page sends when its anywidget view writes a trait, as a function of the value."""
-    import re
-
-    page = http.get(f"{srv.url}/?file={srv.notebook.name}")
-    token = re.search(r'"serverToken"\s*:\s*"([^"]*)"', page.text)
-    if token is None:
-        raise RuntimeError("no serverToken in the page")
-    headers = {"Marimo-Session-Id": srv.sessions[0].key, "Marimo-Server-Token": token[1]}
+    headers = page_headers(srv, http)
 
     def write(v: int) -> None:
         message = {"method": "update", "state": {"value": v}, "bufferPaths": []}
