@@ -53,6 +53,7 @@ FILE_SECONDS = {
     # With their venvs cached; a first run builds the two IPython venvs (about a minute each).
     "test_sandbox.py": 44, "test_ipython_versions.py": 70, "test_tracebacks_unit.py": 2, "test_layers_unit.py": 3,
     "test_session.py": 22, "test_inmarimo_unit.py": 3, "test_kernel_abort.py": 4, "test_readme_env_unit.py": 1,
+    "test_bench_widgets_smoke.py": 20,
     "test_requests_per_op.py": 8,
 }
 DEFAULT_SECONDS = 20.0
