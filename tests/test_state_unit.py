@@ -3,6 +3,7 @@ notebook's globals are a stand-in `__main__`). The real-marimo proofs are test_s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import types
@@ -106,3 +107,31 @@ def test_a_gone_local_kernel_is_swept_a_remote_one_after_the_ttl(rt):
     state._PAIRS["remote"].last -= state.PAIR_TTL + 1
     state.run("k1", "1", 1, "", True, None)
     assert "remote" not in state._PAIRS
+
+
+@pytest.mark.parametrize("code", ["1/0", "40 + 2"])
+def test_a_runs_error_layout_and_value_wait_for_the_warm_ups_imports(rt, monkeypatch, code):
+    """Laying out a failure (IPython's ultratb) and showing a value (IPython's formatters) import
+    IPython on the run's thread: never while the warm-up imports on its own (completion.warm_lock),
+    where a partially initialized module would cost IPython's layout."""
+    import threading
+
+    from marimo_pair_kernel.inmarimo import completion, hooks, tracebacks
+
+    seen: list[bool] = []
+    lock = completion.warm_lock()
+
+    def probe(*args, **kwargs):
+        # Is the lock free for a thread that is not the run's (the warm-up's)? It must not be.
+        got = []
+        t = threading.Thread(target=lambda: got.append(lock.acquire(timeout=0.05)) or (got[0] and lock.release()))
+        t.start()
+        t.join()
+        seen.append(got[0])
+        return None
+
+    monkeypatch.setattr(tracebacks, "format_error", probe)
+    monkeypatch.setattr(hooks, "show", probe)
+    with pytest.raises(ZeroDivisionError) if code == "1/0" else contextlib.nullcontext():
+        rt[0].run("k1", code, 1, "", True, None)
+    assert seen == [False]

@@ -306,7 +306,8 @@ def run(kid, src, count, url="", show_value=True, owner=None, mode="Context"):
                 value = eval(expr, ns)
         finally:
             _end(p, ns)
-        return hooks.show(value, url)
+        with completion.warm_lock():  # formatting imports IPython's formatters: never beside the warm-up's
+            return hooks.show(value, url)
     except BaseException as e:
         _failed(e, count, mode)
         raise
@@ -328,7 +329,8 @@ async def run_async(kid, src, count, url="", show_value=True, owner=None, mode="
                     value = await value
         finally:
             _end(p, ns)
-        return hooks.show(value, url)
+        with completion.warm_lock():  # formatting imports IPython's formatters: never beside the warm-up's
+            return hooks.show(value, url)
     except BaseException as e:
         _failed(e, count, mode)
         raise
@@ -341,7 +343,11 @@ def _failed(exc, count, mode):
     if type(exc).__name__ == "MarimoStopError":
         return
     try:
-        found = tracebacks.format_error(exc, count, mode)
+        # Under the warm-up's lock, as the run itself: IPython's ultratb imported on this thread
+        # while the warm-up imports IPython on its own can meet a partially initialized module,
+        # and the kernel would lay out marimo's text instead (Verbose's values lost).
+        with completion.warm_lock():
+            found = tracebacks.format_error(exc, count, mode)
         if found is not None:
             late._emit({"k": "error", **found})
     except BaseException:  # also a second interrupt: the run's own exception goes on; the kernel
