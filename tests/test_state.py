@@ -226,9 +226,10 @@ PICKLING = [
     "class Point:\n    def __init__(self, x):\n        self.x = x\n\ndef square(n):\n    return n * n",
     "import pickle\nback = pickle.loads(pickle.dumps(Point(3)))\ntype(back) is Point, back.x",
     "pickle.loads(pickle.dumps(square))(4)",
-    # multiprocessing pickles the function by name: the forked child looks it up in __main__.
-    "import multiprocessing as mp\nwith mp.get_context('fork').Pool(2) as pool:\n"
-    "    got = pool.map(square, range(4))\ngot",
+    # multiprocessing's own pickler, as Pool.map uses it to send the function (by name) to a worker.
+    # (No real fork here: forking the marimo kernel, a process with threads, can deadlock the child.)
+    "from multiprocessing.reduction import ForkingPickler\n"
+    "got = [pickle.loads(ForkingPickler.dumps(square))(n) for n in range(4)]\ngot",
     "Point.__module__, square.__module__",
 ]
 
