@@ -156,7 +156,8 @@ def model_writer(srv: MarimoServer, http: httpx.Client, model: str):
     return write
 
 
-def wait_custom(kc, comm_id: str, content: dict, timeout: float = 60) -> None:
+def wait_comm(kc, comm_id: str, method: str, accept, timeout: float = 60) -> None:
+    """Read IOPub until the widget `comm_id` gets a `method` message whose data `accept` takes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -164,10 +165,14 @@ def wait_custom(kc, comm_id: str, content: dict, timeout: float = 60) -> None:
         except queue.Empty:
             continue
         c = m["content"]
-        if m["msg_type"] == "comm_msg" and c["comm_id"] == comm_id and c["data"].get("method") == "custom" \
-                and c["data"].get("content") == content:
+        if m["msg_type"] == "comm_msg" and c["comm_id"] == comm_id and c["data"].get("method") == method \
+                and accept(c["data"]):
             return
-    raise TimeoutError(f"no custom message {content}")
+    raise TimeoutError(f"no {method} message on {comm_id} that was expected")
+
+
+def wait_custom(kc, comm_id: str, content: dict, timeout: float = 60) -> None:
+    wait_comm(kc, comm_id, "custom", lambda data: data.get("content") == content, timeout)
 
 
 def model_id(kc, name: str) -> str:
@@ -181,17 +186,7 @@ def update(kc, comm_id: str, value: int) -> None:
 
 
 def wait_update(kc, comm_id: str, value: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            m = kc.get_iopub_msg(timeout=0.5)
-        except queue.Empty:
-            continue
-        c = m["content"]
-        if m["msg_type"] == "comm_msg" and c["comm_id"] == comm_id and c["data"].get("method") == "update" \
-                and c["data"]["state"].get("value") == value:
-            return
-    raise TimeoutError(f"no update to {value}")
+    wait_comm(kc, comm_id, "update", lambda data: data["state"].get("value") == value, timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
