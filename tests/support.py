@@ -395,6 +395,22 @@ def started_kernel(
         stop_kernel(km, kc)
 
 
+def server_fixture(directory: str, **start: Any) -> Any:
+    """A module-scoped pytest fixture (assign it to the fixture's name): one `MarimoServer.start`
+    in a fresh `directory` under pytest's temp root, with `start`'s arguments; always stopped."""
+    import pytest
+
+    def fixture(tmp_path_factory: Any) -> Iterator[MarimoServer]:
+        srv = MarimoServer.start(tmp_path_factory.mktemp(directory), **start)
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+    fixture.__doc__ = f"A marimo server in {directory!r}, module-scoped."
+    return pytest.fixture(scope="module")(fixture)
+
+
 def kernel_fixture(
     server: str | None = "server",
     *,

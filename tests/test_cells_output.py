@@ -9,20 +9,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from support import MarimoServer, Run, execute, kernel_fixture
+from support import Run, execute, kernel_fixture, server_fixture
 
 pytestmark = pytest.mark.timeout(240)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("unrun"), run_cells=False)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+server = server_fixture("unrun", run_cells=False)
 
 
 kernel = kernel_fixture("server")

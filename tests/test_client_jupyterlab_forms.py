@@ -22,7 +22,7 @@ from lab_support import (
     run_all_cells,
     wait_kernel_idle,
 )
-from support import ARTIFACTS, KERNELSPEC, MarimoServer, chromium_or_skip
+from support import ARTIFACTS, KERNELSPEC, MarimoServer, chromium_or_skip, server_fixture
 
 NOTEBOOK = '''
 import marimo
@@ -62,13 +62,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def marimo_server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("labforms"), code=NOTEBOOK)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+marimo_server = server_fixture("labforms", code=NOTEBOOK)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from lab_support import (
     run_all_cells,
     wait_kernel_idle,
 )
-from support import ARTIFACTS, KERNELSPEC, MarimoServer, chromium_or_skip
+from support import ARTIFACTS, KERNELSPEC, chromium_or_skip, server_fixture
 
 ROOT = Path(__file__).parents[1]
 
@@ -70,13 +70,7 @@ CELLS = [
 GRAPH, LISTING = len(CELLS) - 2, len(CELLS) - 1
 
 
-@pytest.fixture(scope="module")
-def marimo_server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("marimo-graph"), code=NOTEBOOK)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+marimo_server = server_fixture("marimo-graph", code=NOTEBOOK)
 
 
 @pytest.fixture(scope="module")

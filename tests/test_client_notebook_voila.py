@@ -17,7 +17,15 @@ from pathlib import Path
 import nbformat
 import pytest
 from lab_support import JupyterLab, chromium_page, diagnose
-from support import CHROMIUM_ARGS, KERNELSPEC, PYTHON, MarimoServer, chromium_or_skip, free_port, stop_group
+from support import (
+    CHROMIUM_ARGS,
+    KERNELSPEC,
+    PYTHON,
+    chromium_or_skip,
+    free_port,
+    server_fixture,
+    stop_group,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -40,13 +48,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def marimo_server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("nbvoila"), code=NOTEBOOK)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+marimo_server = server_fixture("nbvoila", code=NOTEBOOK)
 
 
 def write_notebook(path: Path, cells: tuple[str, ...] = ("s",)) -> None:

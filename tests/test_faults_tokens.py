@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from faults_support import LoggedKernel, Recorder, assert_secret_kept, registry_entry
-from support import MarimoServer
+from support import server_fixture
 
 TOKEN = "tok-SECRET-5f3a9c-do-not-leak"
 WRONG = "tok-WRONG-77e1-do-not-leak-either"
 
 
-@pytest.fixture(scope="module")
-def token_server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("marimo-token"), token=TOKEN)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+token_server = server_fixture("marimo-token", token=TOKEN)
 
 
 def _assert_clean(k: LoggedKernel, *secrets: str) -> None:

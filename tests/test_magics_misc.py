@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support import MarimoServer, execute, free_port, kernel_fixture, started_kernel
+from support import MarimoServer, execute, free_port, kernel_fixture, server_fixture, started_kernel
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -44,13 +44,7 @@ if __name__ == "__main__":
 # -- %ui set --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ui_server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("ui"), code=UI_NOTEBOOK)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+ui_server = server_fixture("ui", code=UI_NOTEBOOK)
 
 
 ui_kernel = kernel_fixture("ui_server", url=True)
@@ -117,13 +111,7 @@ def test_connect_to_a_closed_port_is_an_error_with_the_cause(ui_kernel):
 # -- %token -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def token_server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("token"), token=TOKEN)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+token_server = server_fixture("token", token=TOKEN)
 
 
 def run_with_input(kc, code: str, answer: str, timeout: float = 60):

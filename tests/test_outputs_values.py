@@ -9,8 +9,7 @@ import base64
 import struct
 import time
 
-import pytest
-from support import MarimoServer, execute, kernel_fixture
+from support import execute, kernel_fixture, server_fixture
 
 NOTEBOOK = """
 import marimo
@@ -45,13 +44,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture(scope="module")
-def nb_server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("values"), code=NOTEBOOK)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+nb_server = server_fixture("values", code=NOTEBOOK)
 
 
 kc = kernel_fixture("nb_server")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import MarimoServer, execute, started_kernel
+from support import execute, server_fixture, started_kernel
 
 NOTEBOOK = '''
 import marimo
@@ -74,13 +74,7 @@ sorted(m for m in _vsc_r['matches'] if m == 'seed'), _vsc_r['cursor_start'], _vs
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = MarimoServer.start(tmp_path_factory.mktemp("marimo"), code=NOTEBOOK)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+server = server_fixture("marimo", code=NOTEBOOK)
 
 
 @pytest.fixture(scope="module", params=["marimo-pair", "python3"])

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import MarimoServer, execute, kernel_fixture, started_kernel
+from support import MarimoServer, execute, kernel_fixture, server_fixture, started_kernel
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,13 +116,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = MarimoServer.start(tmp_path_factory.mktemp("widgets"), code=NOTEBOOK)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = server_fixture("widgets", code=NOTEBOOK)
 
 
 kc = kernel_fixture("srv", url=True)

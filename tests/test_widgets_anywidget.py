@@ -13,7 +13,7 @@ kernel, jupyter_client playing the widget manager (as in test_widgets.py); the p
 from __future__ import annotations
 
 import pytest
-from support import MarimoServer, execute, kernel_fixture
+from support import execute, kernel_fixture, server_fixture
 from test_widgets import drain, update, value_of, wait_iopub, wait_value, widget
 from test_widgets_forms import run_and_wait
 from test_widgets_live import comm_update, page_set
@@ -80,13 +80,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = MarimoServer.start(tmp_path_factory.mktemp("widgets_anywidget"), code=NOTEBOOK)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = server_fixture("widgets_anywidget", code=NOTEBOOK)
 
 
 kc = kernel_fixture("srv", url=True)

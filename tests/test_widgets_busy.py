@@ -14,7 +14,7 @@ from typing import Any
 
 import ipykernel
 import pytest
-from support import MarimoServer, execute, kernel_fixture
+from support import MarimoServer, execute, kernel_fixture, server_fixture
 from test_widgets import drain, is_comm, update, wait_iopub, widget
 
 pytestmark = pytest.mark.timeout(300)
@@ -48,13 +48,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = MarimoServer.start(tmp_path_factory.mktemp("widgets-busy"), code=NOTEBOOK)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = server_fixture("widgets-busy", code=NOTEBOOK)
 
 
 kernel = kernel_fixture("srv", url=True, manager=True)

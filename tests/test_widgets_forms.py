@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from support import MarimoServer, execute, kernel_fixture
+from support import execute, kernel_fixture, server_fixture
 from test_widgets import PAIR, drain, send, update, value_of, wait_iopub, wait_value, widget
 from test_widgets_live import comm_update, page_set
 
@@ -96,13 +96,7 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = MarimoServer.start(tmp_path_factory.mktemp("widgets_forms"), code=NOTEBOOK)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = server_fixture("widgets_forms", code=NOTEBOOK)
 
 
 kc = kernel_fixture("srv", url=True)

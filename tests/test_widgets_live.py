@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from support import MarimoServer, execute, started_kernel
+from support import MarimoServer, execute, server_fixture, started_kernel
 from test_widgets import drain, update, wait_iopub, widget
 
 pytestmark = pytest.mark.timeout(300)
@@ -67,13 +67,7 @@ def comm_update(model_id: str, key: str, want: object):
     return pred
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = MarimoServer.start(tmp_path_factory.mktemp("widgets_live"), code=NOTEBOOK)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = server_fixture("widgets_live", code=NOTEBOOK)
 
 
 @pytest.fixture(scope="module")
