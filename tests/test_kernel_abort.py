@@ -6,8 +6,9 @@ recipe after an interrupt) can get its request in before the marker when the ker
 thread is held up at that moment (a loaded machine): that request is aborted, though it was
 sent after the error was known. CI saw this once. The kernel here is started through a
 launcher that holds the main thread for 0.3 s right after sending an error reply, which makes
-that moment certain instead of rare: a request sent after the reply must run, one queued
-before it must still be aborted (nbclient's "stop at the first error").
+that moment certain instead of rare (and, for the second test, holds an execute 0.5 s so what is
+sent meanwhile is surely queued): a request sent after the reply must run, one queued before it
+must still be aborted (nbclient's "stop at the first error").
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def send(self, stream, msg_or_type, content=None, *args, **kwargs):
         time.sleep(0.3)
     return sent
 Session.send = send
+from marimo_pair_kernel.kernel import MarimoPairKernel
+_do_execute = MarimoPairKernel.do_execute
+async def do_execute(self, code, *args, **kwargs):
+    if code.endswith("# held"):
+        time.sleep(0.5)  # a slow execute: what the client sends meanwhile is queued behind it
+    return await _do_execute(self, code, *args, **kwargs)
+MarimoPairKernel.do_execute = do_execute
 from marimo_pair_kernel.__main__ import main
 main()
 """
@@ -72,7 +80,7 @@ def test_a_request_sent_after_the_error_reply_runs(slow_kernel):
 
 def test_requests_queued_before_the_error_are_still_aborted(slow_kernel):
     kc = slow_kernel
-    first = kc.execute("1/0")
+    first = kc.execute("1/0  # held")  # takes 0.5 s: the next two are surely queued behind it
     queued = [kc.execute("%discover") for _ in range(2)]
     assert _reply(kc, first)["status"] == "error"
     assert [_reply(kc, m)["status"] for m in queued] == ["aborted", "aborted"]
