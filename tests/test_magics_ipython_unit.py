@@ -215,3 +215,31 @@ def test_figure_format_and_precision_without_ipython_say_so(rt, no_ipython, caps
     said = capsys.readouterr()
     text = said.out + said.err
     assert text.count("cannot apply") == 2 and "%precision needs IPython" in text, text
+
+
+def test_timeit_warns_of_a_slow_run_as_ipython_does(rt: None, monkeypatch, capsys) -> None:
+    import timeit
+
+    shell._IP["call"] = ({}, None, False)
+    monkeypatch.setattr(timeit.Timer, "repeat", lambda self, repeat, number: [1e-4] + [1e-5] * (repeat - 1))
+    magics.line_magic_timeit("-n 1 -r 3 1 + 1")
+    out = capsys.readouterr().out
+    assert out.startswith("The slowest run took 10.00 times longer than the fastest. This could mean that an "
+                          "intermediate result is being cached.\n"), out
+    assert magics.line_magic_timeit("-q -n 1 -r 3 1 + 1") is None and capsys.readouterr().out == ""
+    monkeypatch.setattr(timeit.Timer, "repeat", lambda self, repeat, number: [1e-5] * repeat)
+    magics.line_magic_timeit("-n 1 -r 3 1 + 1")
+    assert "slowest" not in capsys.readouterr().out
+
+
+def test_time_reports_a_slow_parse_and_compile_as_ipython_does(rt: None, monkeypatch, capsys) -> None:
+    shell._IP["call"] = ({}, None, False)
+    real, clock = magics.time_clock, iter([0.0, 0.5, 1.0, 1.25])  # parse 0.5 s, compile 0.25 s
+    monkeypatch.setattr(magics, "time_clock", lambda: next(clock))
+    assert magics.line_magic_time("6 * 7") == 42
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("CPU times: user ") and lines[1].startswith("Wall time: ")
+    assert lines[2:] == ["Compiler : 250 ms", "Parser   : 500 ms"]
+    monkeypatch.setattr(magics, "time_clock", real)
+    magics.line_magic_time("6 * 7")  # the real clock: both quick, no such lines
+    assert len(capsys.readouterr().out.splitlines()) == 2

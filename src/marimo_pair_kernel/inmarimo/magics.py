@@ -135,7 +135,10 @@ def _time(line, cell):
     import time
     glob, local, _ = shell._call()
     source = _transform(cell if cell is not None else line)
+    t0 = time_clock()
     tree = ast.parse(source)
+    tp = time_clock() - t0
+    t0 = time_clock()
     value = None
     if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
         code = compile(ast.Expression(tree.body[0].value), "<timed eval>", "eval")
@@ -146,6 +149,7 @@ def _time(line, cell):
             tree = ast.Module(tree.body[:-1], [])
         code = compile(tree, "<timed exec>", "exec")
         mode = "exec"
+    tc = time_clock() - t0
     wall0 = time.time()
     cpu0 = _cpu()
     if mode == "eval":
@@ -159,6 +163,11 @@ def _time(line, cell):
     print("CPU times: user %s, sys: %s, total: %s" % (_format_time(user), _format_time(sys_),
                                                       _format_time(user + sys_)))
     print("Wall time: %s" % _format_time(wall))
+    # IPython's thresholds: only a slow parse or compile is worth a line.
+    if tc > 0.1:
+        print("Compiler : %s" % _format_time(tc))
+    if tp > 0.1:
+        print("Parser   : %s" % _format_time(tp))
     return out
 
 
