@@ -359,6 +359,137 @@ def test_debug_and_pdb_say_why_not(kernel):
     assert r.reply["status"] == "ok" and "post-mortem debugging" in r.stderr
 
 
+# -- 7b. IPython's other everyday magics: files, scripts, rich cells, %%capture, aliases ----------------
+
+
+def test_writefile_writes_appends_and_says_which(kernel, py3, tmp_path):
+    for who, kc in (("ours", kernel), ("py3", py3)):
+        path = tmp_path / who / "out.txt"
+        path.parent.mkdir()
+        r = execute(kc, f"%%writefile {path}\nline = {{x}}\n")
+        assert r.reply["status"] == "ok" and r.stdout == f"Writing {path}\n", (who, r.messages)
+        assert execute(kc, f"%%writefile -a '{path}'\nmore\n").stdout == f"Appending to {path}\n"
+        assert execute(kc, f"%%file {path}\nnew\n").stdout == f"Overwriting {path}\n"
+        assert path.read_text() == "new\n", who
+
+
+def test_writefile_without_a_name_is_a_usage_error(kernel):
+    r = execute(kernel, "%%writefile\ntext")
+    assert r.reply["status"] == "error" and r.error["ename"] == "UsageError", r.messages
+    assert "%%writefile [-a] FILENAME" in r.error["evalue"]
+
+
+def test_file_aliases(kernel, py3, tmp_path):
+    (tmp_path / "a.txt").write_text("one\ntwo\n")
+    (tmp_path / "sub").mkdir()
+    for code in (f"%cat {tmp_path}/a.txt", f"%ls {tmp_path}", f"%ldir {tmp_path}", f"%lf {tmp_path}"):
+        ours, theirs = both(kernel, py3, code)
+        assert ours.reply["status"] == theirs.reply["status"] == "ok", code
+        assert ours.stdout.replace("\r\n", "\n") == theirs.stdout.replace("\r\n", "\n") != "", code
+    both(kernel, py3, f"%mkdir {tmp_path}/made")
+    assert (tmp_path / "made").is_dir()
+    ours = execute(kernel, f"files = %sx ls {tmp_path}\nfiles")
+    assert ours.result["text/plain"] == "['a.txt', 'made', 'sub']", ours.messages
+
+
+def test_bash_streams_both_and_raises_on_failure(kernel, py3):
+    ours, theirs = both(kernel, py3, "%%bash\necho out; echo err >&2")
+    for run in (ours, theirs):
+        assert (run.reply["status"], run.stdout, run.stderr) == ("ok", "out\n", "err\n")
+    ours, theirs = both(kernel, py3, "%%bash\nexit 3")
+    assert ours.error["ename"] == theirs.error["ename"] == "CalledProcessError"
+    assert ours.error["evalue"] == theirs.error["evalue"]
+    ours, theirs = both(kernel, py3, "%%sh --no-raise-error\necho $0 >/dev/null; exit 3")
+    assert ours.reply["status"] == theirs.reply["status"] == "ok"
+
+
+def test_script_runs_the_cell_with_the_program(kernel, py3):
+    same(kernel, py3, "%%script python3\nprint(6 * 7)", "42\n")
+    same(kernel, py3, "%%script no-such-program-here\nx", "Couldn't find program: 'no-such-program-here'\n")
+
+
+def test_interrupt_stops_a_bash_cell_and_its_program(kernel_pair, tmp_path):
+    km, kc = kernel_pair
+    pidfile = tmp_path / "bash.pid"
+    result: dict = {}
+    worker = threading.Thread(
+        target=lambda: result.setdefault("run", execute(kc, f"%%bash\necho $$ > {pidfile}\nsleep 30")))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    km.interrupt_kernel()
+    worker.join(60)
+    run = result["run"]
+    # As every interrupted execute here (IPython's %%script prints "Process is interrupted." instead).
+    assert run.reply["status"] == "error" and run.error["ename"] == "KeyboardInterrupt", run.messages
+    assert _gone(int(pidfile.read_text())), "the bash of %%bash sleep 30 still runs"
+    assert execute(kc, "seed + 1").result["text/plain"] == "42"
+
+
+def test_script_runs_in_the_notebooks_process(kernel, server):
+    r = execute(kernel, "%%bash\necho $PPID")
+    assert r.reply["status"] == "ok", r.messages
+    ppid = int(r.stdout)
+    assert ppid != os.getpid() and execute(kernel, "import os\nos.getpid()").result["text/plain"] == str(ppid)
+
+
+@pytest.mark.parametrize(("magic", "body"), [
+    ("html", "<b>hi</b>"),
+    ("html --isolated", "<b>boxed</b>"),
+    ("HTML", "<i>x</i>"),
+    ("markdown", "# Title\n\n*text*"),
+    ("latex", "$$x^2$$"),
+    ("javascript", "console.log(1)"),
+    ("js", "console.log(2)"),
+    ("svg", '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'),
+])
+def test_rich_cells_display_as_in_ipython(kernel, py3, magic, body):
+    ours, theirs = both(kernel, py3, f"%%{magic}\n{body}")
+    assert ours.reply["status"] == theirs.reply["status"] == "ok", ours.messages
+    ours_d, theirs_d = ours.of("display_data"), theirs.of("display_data")
+    assert len(ours_d) == len(theirs_d) == 1, (ours.messages, theirs.messages)
+    assert ours_d[0]["data"] == theirs_d[0]["data"]
+    assert ours_d[0]["metadata"] == theirs_d[0]["metadata"]
+
+
+def test_capture_keeps_prints_displays_and_the_value(kernel, py3):
+    cell = ("%%capture cap\nprint('quiet')\nimport sys; print('e', file=sys.stderr)\n"
+            "from IPython.display import display, HTML\ndisplay(HTML('<i>x</i>'))\n41 + 1")
+    ours, theirs = both(kernel, py3, cell)
+    for run in (ours, theirs):
+        assert run.reply["status"] == "ok" and not run.of("stream") and not run.displays, run.messages
+        assert run.result is None
+    probe = "cap.stdout, cap.stderr, [o.data for o in cap.outputs], type(cap).__name__, str(cap)"
+    ours, theirs = both(kernel, py3, probe)
+    assert ours.result["text/plain"] == theirs.result["text/plain"], (ours.messages, theirs.messages)
+    ours, theirs = both(kernel, py3, "cap.show()")
+    for run in (ours, theirs):
+        assert (run.stdout, run.stderr) == ("quiet\n", "e\n")
+        assert run.displays == [{"text/html": "<i>x</i>", "text/plain": "<IPython.core.display.HTML object>"},
+                                {"text/plain": "42"}], run.messages
+    ours, theirs = both(kernel, py3, "%%capture --no-stdout\nprint('shown')\nprint('hid', file=sys.stderr)")
+    for run in (ours, theirs):
+        assert (run.stdout, run.stderr) == ("shown\n", ""), run.messages
+
+
+def test_capture_sets_nothing_in_the_notebook_and_names_stay_the_pairs(kernel, server):
+    execute(kernel, "%%capture kept\nprint(seed)")
+    assert execute(kernel, "kept.stdout").result["text/plain"] == "'41\\n'"
+    assert "kept" in execute(kernel, "%who_ls").result["text/plain"]
+    events, _ = server.execute("print('kept' in globals())")
+    assert "False" in "".join(d["data"] for n, d in events if n == "stdout")
+
+
+def test_set_env_and_sx(kernel, py3):
+    ours, theirs = both(kernel, py3, "%set_env MPK_SET_ENV_TEST hello there")
+    assert theirs.stdout == "env: MPK_SET_ENV_TEST=hello there\n"
+    assert ours.stdout.startswith("env: MPK_SET_ENV_TEST=hello there  (set in the marimo notebook's process")
+    same(kernel, py3, "import os\nos.environ['MPK_SET_ENV_TEST']", "'hello there'")
+    same(kernel, py3, "%sx echo a; echo b", r"\['a', 'b'\]")
+    same(kernel, py3, "%system echo c", r"\['c'\]")
+
+
 # -- 8. %lsmagic, %help, unknown magics -------------------------------------------------------------------
 
 IPYTHON_LINES = ["time", "timeit", "env", "pwd", "cd", "load_ext", "autoreload", "config", "matplotlib", "history",
@@ -371,6 +502,8 @@ def test_lsmagic_and_help_list_them(kernel):
     for name in IPYTHON_LINES:
         assert f"%{name}" in listed and f"%{name}" in helped, name
     assert "%%time" in listed and "%%timeit" in listed
+    for name in ("%%writefile", "%%bash", "%%script", "%%html", "%%capture", "%ls", "%cat", "%sx", "%set_env"):
+        assert name in listed and name in helped, name
     assert "cProfile" in execute(kernel, "%prun?").reply["payload"][0]["data"]["text/plain"]
 
 

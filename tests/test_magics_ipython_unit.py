@@ -243,3 +243,51 @@ def test_time_reports_a_slow_parse_and_compile_as_ipython_does(rt: None, monkeyp
     monkeypatch.setattr(magics, "time_clock", real)
     magics.line_magic_time("6 * 7")  # the real clock: both quick, no such lines
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+# -- inmarimo/moremagics.py ---------------------------------------------------------------------------
+
+
+def test_aliases_are_ipythons(rt: None) -> None:
+    from IPython.core.alias import default_aliases
+
+    from marimo_pair_kernel.inmarimo import moremagics
+
+    assert dict(default_aliases()) == moremagics.ALIASES
+
+
+def test_capture_without_ipython_has_capturedios_shape(rt: None, no_ipython, capsys) -> None:
+    from marimo_pair_kernel.inmarimo import moremagics
+
+    ns: dict = {}
+    shell._IP["call"] = (ns, None, False)
+    moremagics.cell_magic_capture("kept", "import sys\nprint('a')\nprint('b', file=sys.stderr)\n6 * 7\n")
+    assert capsys.readouterr() == ("", "")  # nothing shown
+    kept = ns["kept"]
+    assert (kept.stdout, kept.stderr, str(kept)) == ("a\n", "b\n", "a\n")
+    assert type(kept).__name__ == "CapturedIO" and repr(kept).startswith("<IPython.utils.capture.CapturedIO object")
+    assert [o.data for o in kept.outputs] == [{"text/plain": "42"}]
+    kept.show()
+    out, err = capsys.readouterr()
+    assert out.startswith("a\n") and '"text/plain":"42"' in out and err == "b\n"
+
+
+@pytest.mark.parametrize("line", ["", "-a", "a b", "--no-such 'x"])
+def test_writefile_and_capture_usage(rt: None, line: str) -> None:
+    from marimo_pair_kernel.inmarimo import moremagics
+
+    shell._IP["call"] = ({}, None, False)
+    with pytest.raises(shell.UsageError):
+        moremagics.cell_magic_writefile(line, "text")
+    if line in ("a b", "--no-such 'x"):
+        with pytest.raises(shell.UsageError):
+            moremagics.cell_magic_capture(line, "1")
+
+
+@pytest.mark.parametrize("line", ["", "--bg bash", "--out=x bash", "--no-raise-error"])
+def test_script_options_that_cant_run_here_say_so(rt: None, line: str) -> None:
+    from marimo_pair_kernel.inmarimo import moremagics
+
+    shell._IP["call"] = ({}, None, False)
+    with pytest.raises(shell.UsageError):
+        moremagics.cell_magic_script(line, "echo hi")

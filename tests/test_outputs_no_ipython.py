@@ -154,3 +154,16 @@ def test_a_cells_plt_show_figure_says_its_size(kernel):
     figs = [d for d in run.displays if "image/png" in d]
     assert len(figs) == 1, run.messages
     assert re.fullmatch(r"<Figure image \d+x\d+ px, shown by plt\.show\(\) in the cell>", figs[0]["text/plain"])
+
+
+def test_ipythons_cell_magics_work_without_ipython(kernel, tmp_path):
+    html = execute(kernel, "%%html\n<b>hi</b>")
+    assert html.displays == [{"text/html": "<b>hi</b>\n", "text/plain": "<IPython.core.display.HTML object>"}]
+    path = tmp_path / "w.txt"
+    assert execute(kernel, f"%%writefile {path}\nabc\n").stdout == f"Writing {path}\n" and path.read_text() == "abc\n"
+    assert execute(kernel, "%%bash\necho out").stdout == "out\n"
+    r = execute(kernel, "%%capture cap\nprint('quiet')\n6 * 7")
+    assert r.reply["status"] == "ok" and not r.of("stream") and r.result is None, r.messages
+    shown = execute(kernel, "cap.show()")
+    assert (shown.stdout, shown.displays) == ("quiet\n", [{"text/plain": "42"}]), shown.messages
+    assert execute(kernel, "cap.stdout, type(cap).__name__").result["text/plain"] == "('quiet\\n', 'CapturedIO')"

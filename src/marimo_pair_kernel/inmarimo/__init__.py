@@ -12,19 +12,19 @@ back rather than raise.
   hooks, late                 display(), plt.show(), mo.output in the kernel's runs; display
                               lines and late output
   state, sizes                each Jupyter kernel's own names, and running its code; %whos sizes
-  shell, magics               get_ipython() and IPython's everyday magics
+  shell, magics, moremagics    get_ipython() and IPython's everyday magics
   completion, tracebacks      completion and inspection; IPython's traceback layout
   cells, capture, ui, codemode_ops   marimo's code mode: the cell magics and %ui
   base                        what they all share (the caches, notes), below them all
 
 Imports point one way (tests/test_layers_unit.py finds no circle). From the bottom: base, late,
-pretty, sanitize, widgets, formatter, values, completion, shell, magics, hooks, state, capture,
+pretty, sanitize, widgets, formatter, values, completion, shell, magics, hooks, moremagics, state, capture,
 ui, codemode_ops (a %%cell's op checks its names in state); each imports only modules before it
 (and cells, sizes, tracebacks, which import none). A lower module that calls a higher one at run
 time gets the function from `wire` below when the package loads.
 """
 
-from . import codemode_ops, magics, sanitize, shell, state, values
+from . import codemode_ops, magics, moremagics, sanitize, shell, state, values
 from .base import installed
 from .completion import complete, inspect_name, warm
 from .hooks import guard_input, install_hooks, show
@@ -74,7 +74,7 @@ def wire():
     marimo kernel (loader.py) and in the unit tests alike.
     """
     sanitize.bundle = values.bundle  # a display-only table in HTML shows its data's own form
-    shell.ABOVE["magics"] = (magics, state)  # line_magic_<name> / cell_magic_<name>, in this order
+    shell.ABOVE["magics"] = (magics, moremagics, state)  # line_magic_<name> / cell_magic_<name>, in this order
     shell.ABOVE["user_ns"] = state.current_user_ns  # the namespace the current execute runs in
 
 

@@ -99,6 +99,32 @@ _NO_DEBUG = "Not available: post-mortem debugging can't reach marimo's process f
 forwarded("debug", _NO_DEBUG)
 forwarded("pdb", "Automatic post-mortem debugging: not available either, as %debug.", setup=_words("[on|off]", ""))
 
+# IPython's other everyday magics (inmarimo/moremagics.py): files, scripts, rich cells, aliases.
+forwarded("writefile", "Write the cell below to a file in the notebook's working directory: %%writefile [-a] FILE.",
+          line=False, cell=True, setup=_words("[-a] FILE", "-a: append"))
+forwarded("file", "%%file is %%writefile.", line=False, cell=True, setup=_words("[-a] FILE", "-a: append"))
+forwarded("script", "Run the cell with a program (on its stdin) where the notebook runs: %%script bash.",
+          line=False, cell=True, setup=_words("[--no-raise-error] PROGRAM [ARGS]", ""))
+for _prog in ("bash", "sh", "python3", "perl", "ruby"):
+    forwarded(_prog, f"Run the cell with {_prog} where the notebook runs (%%script {_prog}).", line=False, cell=True,
+              setup=_words("[--no-raise-error] [ARGS]", ""))
+for _name, _what in (("html", "HTML (--isolated: in an iframe)"), ("HTML", "HTML"), ("markdown", "Markdown"),
+                     ("latex", "LaTeX"), ("svg", "SVG"), ("SVG", "SVG"), ("javascript", "JavaScript"),
+                     ("js", "JavaScript")):
+    forwarded(_name, f"Show the cell as {_what}.", line=False, cell=True, setup=_words("[--isolated]", "")
+              if _name == "html" else None)
+forwarded("capture", "Run the cell keeping its output: %%capture [--no-stdout] [--no-stderr] [--no-display] [NAME].",
+          line=False, cell=True, setup=_words("[--no-stdout] [--no-stderr] [--no-display] [NAME]", ""))
+for _name, _cmd in (("ls", "ls -F"), ("ll", "ls -F -l"), ("lf", "ls -F -l ... | grep ^-"),
+                    ("lk", "ls -F -l ... | grep ^l"), ("ldir", "ls -F -l ... | grep /$"),
+                    ("lx", "ls -F -l ... | grep ^-..x"), ("cat", "cat"), ("cp", "cp"), ("mv", "mv"), ("rm", "rm"),
+                    ("mkdir", "mkdir"), ("rmdir", "rmdir")):
+    forwarded(_name, f"IPython's alias: `{_cmd}` in the notebook's working directory.", setup=_words("ARGS", ""))
+forwarded("sx", "A shell command's output lines, as !!cmd: %sx cmd.", setup=_words("COMMAND", ""))
+forwarded("system", "%system is %sx.", setup=_words("COMMAND", ""))
+forwarded("set_env", "Set an environment variable in the notebook's process: %set_env NAME VALUE.",
+          setup=_words("NAME VALUE", ""))
+
 def _setup_history(p: MagicParser) -> None:
     p.add_argument("-n", action="store_true", help="show the line numbers")
     p.add_argument("-l", type=int, metavar="N", help="the last N lines")
