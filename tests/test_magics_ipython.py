@@ -490,6 +490,58 @@ def test_set_env_and_sx(kernel, py3):
     same(kernel, py3, "%system echo c", r"\['c'\]")
 
 
+# -- 7c. IPython's history names: In, Out, _, __, ___, _N, _i, _iN -----------------------------------------
+
+
+def _value(kc, code: str) -> str:
+    r = execute(kc, code)
+    assert r.reply["status"] == "ok", (code, r.error)
+    return r.result["text/plain"] if r.result else ""
+
+
+def test_output_and_input_history_names_as_in_ipython(kernel, py3):
+    seen = []
+    for kc in (kernel, py3):
+        n = execute(kc, "6 * 7").reply["execution_count"]
+        row = [_value(kc, f"(_, Out[{n}], _{n}, In[{n}], _i{n}, _i)")]
+        row.append(_value(kc, "'a' + 'b'"))
+        row.append(_value(kc, "(_, __, ___)"))
+        execute(kc, "8 * 8;")  # a trailing semicolon shows nothing and records nothing
+        execute(kc, "None")
+        row.append(_value(kc, "_"))
+        seen.append(row)
+    probe = "(42, 42, 42, '6 * 7', '6 * 7', '6 * 7')"
+    assert seen[0] == seen[1] == [probe, "'ab'", f"('ab', {probe}, 42)", f"('ab', {probe}, 42)"], seen
+
+
+def test_silent_and_unstored_executes_and_a_name_the_user_bound(kernel, py3):
+    for kc in (kernel, py3):
+        n = execute(kc, "10").reply["execution_count"]
+        execute(kc, "11", silent=True)
+        execute(kc, "12", store_history=False)
+        # As IPython: a silent execute records nothing; one with store_history off shows its value, so
+        # `_` and Out[N] (the number the next stored execute gets) take it, and no input is kept.
+        assert _value(kc, f"Out[{n}], max(Out) == {n} + 1, _{n}, _, In[-2]") == "(10, True, 10, 12, '10')"
+        execute(kc, "_ = 'mine'")
+        execute(kc, "7")
+        assert _value(kc, "_") == "'mine'"  # as IPython: from then on `_` is the user's
+
+
+def test_history_names_stay_the_kernels(kernel, server):
+    execute(kernel, "41 + 1")
+    assert _value(kernel, "'Out' in dir(), '_i' in dir()") == "(True, True)"
+    assert "Out" not in execute(kernel, "%who").stdout and "In" not in _value(kernel, "%who_ls")
+    events, _ = server.execute("print('Out' in globals(), 'In' in globals(), '_i' in globals())")
+    assert "".join(d["data"] for n, d in events if n == "stdout").strip() == "False False False"
+
+
+def test_reset_empties_out_and_keeps_in(kernel, py3):
+    for kc in (kernel, py3):
+        execute(kc, "5 + 5")
+        execute(kc, "%reset -f")
+        assert _value(kc, "len(Out), len(In) > 3") == "(0, True)", kc
+
+
 # -- 8. %lsmagic, %help, unknown magics -------------------------------------------------------------------
 
 IPYTHON_LINES = ["time", "timeit", "env", "pwd", "cd", "load_ext", "autoreload", "config", "matplotlib", "history",

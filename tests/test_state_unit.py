@@ -135,3 +135,39 @@ def test_a_runs_error_layout_and_value_wait_for_the_warm_ups_imports(rt, monkeyp
     with pytest.raises(ZeroDivisionError) if code == "1/0" else contextlib.nullcontext():
         rt[0].run("k1", code, 1, "", True, None)
     assert seen == [False]
+
+
+# -- history.py: In, Out, _ ---------------------------------------------------------------------------
+
+
+def test_history_as_ipythons_display_hook() -> None:
+    from marimo_pair_kernel.inmarimo import history
+
+    h, ns = history.History(), {}
+    history.before(h, ns, {}, "6 * 7", 1)
+    assert (ns["_"], ns["__"], ns["_i"], ns["_i1"], ns["In"]) == ("", "", "", "6 * 7", ["", "6 * 7"])
+    history.after(h, ns, {}, 1, 42)
+    history.before(h, ns, {}, "Out", 2)
+    history.after(h, ns, {}, 2, ns["Out"])  # showing Out itself records nothing
+    assert (ns["_"], ns["Out"], ns["_oh"] is ns["Out"], ns["_i"], "_2" in ns) == (42, {1: 42}, True, "6 * 7", False)
+    history.before(h, ns, {}, "None", 4)  # 3 was one of the kernel's own magics: In keeps the place
+    history.after(h, ns, {}, 4, None)
+    assert ns["In"] == ["", "6 * 7", "Out", "", "None"] and ns["_"] == 42
+    history.reset(ns)
+    assert ns["Out"] == {} and len(ns["In"]) == 5
+
+
+def test_history_leaves_the_notebooks_in_and_out_and_a_builtin_underscore(monkeypatch) -> None:
+    import builtins
+
+    from marimo_pair_kernel.inmarimo import history
+
+    h, ns = history.History(), {}
+    notebook = {"In": "the notebook's", "Out": "its own too"}
+    history.before(h, ns, notebook, "1", 1)
+    history.after(h, ns, notebook, 1, 1)
+    assert "In" not in ns and "Out" not in ns and ns["_1"] == 1 and ns["_"] == 1
+    monkeypatch.setattr(builtins, "_", lambda s: s, raising=False)  # gettext's
+    history.before(h, ns, {}, "2", 2)
+    history.after(h, ns, {}, 2, 2)
+    assert ns["_"] == 1 and ns["_2"] == 2

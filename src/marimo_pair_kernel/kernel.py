@@ -299,7 +299,9 @@ class MarimoPairKernel(AbortBeforeReply):  # ipykernel's Kernel, see reply_order
             return None
         pair = self.pair_session  # the count and %xmode travel in the line: a failure comes back laid out
         mode = pair.state("xmode", "Context")
-        prepared = scratchpad.prepare(code, pair.page_url(), pair.pair_owner(), self._count, mode)
+        prepared = scratchpad.prepare(
+            code, pair.page_url(), pair.pair_owner(), self._count, mode, store=not self._hidden, shown=not self._silent
+        )
         if prepared.asks_input:
             raise PairError(
                 f"{prepared.asks_input}() cannot be answered here: marimo's scratchpad would wait for "
@@ -379,7 +381,7 @@ class MarimoPairKernel(AbortBeforeReply):  # ipykernel's Kernel, see reply_order
     def _user_expressions(self, expressions: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, expr in expressions.items():
-            prepared = scratchpad.prepare(expr, owner=self.pair_session.pair_owner())
+            prepared = scratchpad.prepare(expr, owner=self.pair_session.pair_owner(), store=False, shown=False)
             try:
                 payload = self.pair_session.run_silent(prepared.code) if prepared.has_value else None
             except PairError as e:

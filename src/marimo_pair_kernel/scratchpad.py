@@ -162,7 +162,13 @@ def owner_of(pair_id: str | None, on: bool) -> Owner:
 
 
 def prepare(
-    code: str, page_url: str = "", owner: Owner | None = None, count: int | None = None, mode: str = "Context"
+    code: str,
+    page_url: str = "",
+    owner: Owner | None = None,
+    count: int | None = None,
+    mode: str = "Context",
+    store: bool = True,
+    shown: bool = True,
 ) -> Prepared:
     """The scratch cell that runs `code` in the kernel's own namespace and shows its last value.
 
@@ -177,7 +183,9 @@ def prepare(
     (nothing of the user's ran). `page_url` (the marimo page) is named on snapshots of mo.ui elements.
     `count` and `mode` (%xmode) are for the error: where marimo has IPython, a failing run sends
     IPython's layout of its exception with the failure (inmarimo/tracebacks.py), so the kernel
-    needs no second request. The default mode is left out of the line.
+    needs no second request. The default mode is left out of the line. IPython's history
+    (inmarimo/history.py): `store` (store_history) records the input as In[N], `shown` (not
+    silent) the value as Out[N] and `_`; the defaults are left out of the line.
     """
     asks = None
     bound: frozenset[str] = frozenset()
@@ -197,6 +205,7 @@ def prepare(
     args = (
         f"{owner.kernel_id!r}, {code!r}, {count if count is not None else 0!r}, {page_url!r}, {has_value!r}, "
         f"{(owner.host, owner.pid) if owner.kernel_id else None!r}{'' if mode == 'Context' else f', {mode!r}'}"
+        f"{'' if store else ', store=False'}{'' if shown else ', shown=False'}"
     )
     call = f"__import__('sys').modules[{RUNTIME_MODULE!r}].{fn}({args})"
     stub = f"(_mpk_value := {'await ' if is_async else ''}{call})\n"

@@ -11,7 +11,8 @@ back rather than raise.
   sanitize, widgets           mo.ui elements: snapshots, HTML that renders outside marimo, widgets
   hooks, late                 display(), plt.show(), mo.output in the kernel's runs; display
                               lines and late output
-  state, sizes                each Jupyter kernel's own names, and running its code; %whos sizes
+  state, sizes, history       each Jupyter kernel's own names, and running its code; %whos sizes;
+                              IPython's In, Out, _, _i
   shell, magics, moremagics    get_ipython() and IPython's everyday magics
   completion, tracebacks      completion and inspection; IPython's traceback layout
   cells, capture, ui, codemode_ops   marimo's code mode: the cell magics and %ui
@@ -20,7 +21,7 @@ back rather than raise.
 Imports point one way (tests/test_layers_unit.py finds no circle). From the bottom: base, late,
 pretty, sanitize, widgets, formatter, values, completion, shell, magics, hooks, moremagics, state, capture,
 ui, codemode_ops (a %%cell's op checks its names in state); each imports only modules before it
-(and cells, sizes, tracebacks, which import none). A lower module that calls a higher one at run
+(and cells, sizes, tracebacks, history, which import none). A lower module that calls a higher one at run
 time gets the function from `wire` below when the package loads.
 """
 

@@ -31,7 +31,7 @@ For other parts of the kernel:
   line_magic_reset(line)     `-f` clears the pair's names; without it, says to use -f (no prompt here).
 """
 
-from . import cells, completion, hooks, late, shell, sizes, tracebacks
+from . import cells, completion, history, hooks, late, shell, sizes, tracebacks
 
 PAIR_TTL = 24 * 3600  # seconds after its last execute that a kernel on another machine is forgotten
 _PAIRS: dict = {}  # kernel id -> _Pair
@@ -58,7 +58,7 @@ class _Fallback(dict):
 
 
 class _Pair:
-    __slots__ = ("kid", "ns", "owner", "last", "noted", "files")
+    __slots__ = ("kid", "ns", "owner", "last", "noted", "files", "history")
 
     def __init__(self, kid, owner):
         self.kid = kid
@@ -67,6 +67,7 @@ class _Pair:
         self.last = 0.0
         self.noted = set()  # names whose shadowing note was shown
         self.files = set()  # linecache entries of this kernel's executes
+        self.history = history.History()  # In, Out, _, _i, ... (history.py)
 
 
 _HIDDEN = frozenset(("__name__", "__builtins__", "__doc__"))
@@ -224,13 +225,15 @@ def _compile(src, filename, show_value):
     return compile(tree, filename, "exec", flags, dont_inherit=True), expr
 
 
-def _begin(kid, owner, src, count, show_value):
+def _begin(kid, owner, src, count, show_value, store=False):
     p = _pair(kid, owner) if kid else None
     ns = p.ns if p is not None else _fresh_ns()
     fn = _filename(kid, count)
     if p is not None:
         p.files.add(fn)
     main = _main_globals()
+    if p is not None and store:
+        history.before(p.history, ns, main, src, count)
     _refresh(ns["__builtins__"] if isinstance(ns.get("__builtins__"), _Fallback) else _fix(ns), main)
     _pickle_by_name(main)
     code, expr = _compile(src, fn, show_value)
@@ -290,12 +293,14 @@ def _end(p, ns):
             pass
 
 
-def run(kid, src, count, url="", show_value=True, owner=None, mode="Context"):
+def run(kid, src, count, url="", show_value=True, owner=None, mode="Context", store=True, shown=True):
     """Execute the user's `src` in kernel `kid`'s namespace (a fresh one when kid is None: marimo's
     own semantics, nothing persists); the tail of the scratch cell: the value through show().
-    A failure also sends its IPython layout (`mode`: the kernel's %xmode) with it: `_failed`."""
+    A failure also sends its IPython layout (`mode`: the kernel's %xmode) with it: `_failed`.
+    History (history.py), as IPython keeps it: `store` (store_history) records the input (In, _i),
+    `shown` (not a silent execute) the value (Out, `_`)."""
     try:
-        p, ns, code, expr = _begin(kid, owner, src, count, show_value)
+        p, ns, code, expr = _begin(kid, owner, src, count, show_value, store)
         value = None
         try:
             r = eval(code, ns)
@@ -307,17 +312,21 @@ def run(kid, src, count, url="", show_value=True, owner=None, mode="Context"):
         finally:
             _end(p, ns)
         with completion.warm_lock():  # formatting imports IPython's formatters: never beside the warm-up's
-            return hooks.show(value, url)
+            shown = hooks.show(value, url)
+        if p is not None and shown and expr is not None:  # after the display, as IPython's display hook
+            history.after(p.history, ns, _main_globals(), count, value)
+        return shown
     except BaseException as e:
         _failed(e, count, mode)
         raise
 
 
-async def run_async(kid, src, count, url="", show_value=True, owner=None, mode="Context"):
+async def run_async(kid, src, count, url="", show_value=True, owner=None, mode="Context", store=True,
+                    shown=True):
     """`run` for code with top-level `await` (the scratch cell awaits this)."""
     import inspect
     try:
-        p, ns, code, expr = _begin(kid, owner, src, count, show_value)
+        p, ns, code, expr = _begin(kid, owner, src, count, show_value, store)
         value = None
         try:
             r = eval(code, ns)
@@ -330,7 +339,10 @@ async def run_async(kid, src, count, url="", show_value=True, owner=None, mode="
         finally:
             _end(p, ns)
         with completion.warm_lock():  # formatting imports IPython's formatters: never beside the warm-up's
-            return hooks.show(value, url)
+            shown = hooks.show(value, url)
+        if p is not None and shown and expr is not None:  # after the display, as IPython's display hook
+            history.after(p.history, ns, _main_globals(), count, value)
+        return shown
     except BaseException as e:
         _failed(e, count, mode)
         raise
@@ -430,7 +442,7 @@ def take_over(kid, names):
 
 def _own(ns):
     """The user's names in a pair namespace, as IPython's %who lists them (no `_` names)."""
-    return sorted(k for k in ns if not k.startswith("_") and k not in _HIDDEN)
+    return sorted(k for k in ns if not k.startswith("_") and k not in _HIDDEN and k not in history.NAMES)
 
 
 def _typename(v):
@@ -534,6 +546,7 @@ def line_magic_reset(line="", kid=None):
     ns = _ns_for(kid)
     for k in _own(ns) + [k for k in ns if k.startswith("_") and k not in _HIDDEN]:
         ns.pop(k, None)
+    history.reset(ns)
     p = _PAIRS.get(kid) if kid else next((q for q in _PAIRS.values() if q.ns is ns), None)
     if p is not None:
         p.noted.clear()

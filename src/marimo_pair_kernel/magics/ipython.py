@@ -108,18 +108,19 @@ forwarded("script", "Run the cell with a program (on its stdin) where the notebo
 for _prog in ("bash", "sh", "python3", "perl", "ruby"):
     forwarded(_prog, f"Run the cell with {_prog} where the notebook runs (%%script {_prog}).", line=False, cell=True,
               setup=_words("[--no-raise-error] [ARGS]", ""))
-for _name, _what in (("html", "HTML (--isolated: in an iframe)"), ("HTML", "HTML"), ("markdown", "Markdown"),
-                     ("latex", "LaTeX"), ("svg", "SVG"), ("SVG", "SVG"), ("javascript", "JavaScript"),
-                     ("js", "JavaScript")):
+for _name, _what in (("html", "HTML (--isolated: in an iframe)"), ("markdown", "Markdown"), ("latex", "LaTeX"),
+                     ("svg", "SVG"), ("javascript", "JavaScript")):
     forwarded(_name, f"Show the cell as {_what}.", line=False, cell=True, setup=_words("[--isolated]", "")
               if _name == "html" else None)
+for _name, _same in (("HTML", "html"), ("SVG", "svg"), ("js", "javascript")):
+    forwarded(_name, f"%%{_name} is %%{_same}.", line=False, cell=True)
 forwarded("capture", "Run the cell keeping its output: %%capture [--no-stdout] [--no-stderr] [--no-display] [NAME].",
           line=False, cell=True, setup=_words("[--no-stdout] [--no-stderr] [--no-display] [NAME]", ""))
-for _name, _cmd in (("ls", "ls -F"), ("ll", "ls -F -l"), ("lf", "ls -F -l ... | grep ^-"),
-                    ("lk", "ls -F -l ... | grep ^l"), ("ldir", "ls -F -l ... | grep /$"),
-                    ("lx", "ls -F -l ... | grep ^-..x"), ("cat", "cat"), ("cp", "cp"), ("mv", "mv"), ("rm", "rm"),
+for _name, _cmd in (("ls", "ls -F"), ("ll", "ls -F -o"), ("lf", "ls -F -o ... | grep ^-"),
+                    ("lk", "ls -F -o ... | grep ^l"), ("ldir", "ls -F -o ... | grep /$"),
+                    ("lx", "ls -F -o ... | grep ^-..x"), ("cat", "cat"), ("cp", "cp"), ("mv", "mv"), ("rm", "rm"),
                     ("mkdir", "mkdir"), ("rmdir", "rmdir")):
-    forwarded(_name, f"IPython's alias: `{_cmd}` in the notebook's working directory.", setup=_words("ARGS", ""))
+    forwarded(_name, f"`{_cmd}` in the notebook's working directory (IPython's alias).", setup=_words("ARGS", ""))
 forwarded("sx", "A shell command's output lines, as !!cmd: %sx cmd.", setup=_words("COMMAND", ""))
 forwarded("system", "%system is %sx.", setup=_words("COMMAND", ""))
 forwarded("set_env", "Set an environment variable in the notebook's process: %set_env NAME VALUE.",
