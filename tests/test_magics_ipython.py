@@ -653,3 +653,15 @@ def test_papermill_runs_the_preamble_to_the_end(kernel_env, tmp_path):
     nb = nbformat.read(out, as_version=4)
     _check_ran(nb)
     assert all(c.metadata.papermill["status"] == "completed" for c in nb.cells)
+
+
+def test_pinfo_pages_as_obj_question_and_reload_ext_is_accepted(kernel, py3):
+    for kc in (kernel, py3):
+        execute(kc, "def documented(a):\n    'Adds one.'\n    return a + 1")
+        for line, want in (("%pinfo documented", "Adds one."), ("%pinfo2 documented", "return a + 1")):
+            r = execute(kc, line)
+            assert r.reply["status"] == "ok", r.messages
+            [page] = r.reply["payload"]
+            assert page["source"] == "page" and want in re.sub(r"\x1b\[[0-9;]*m", "", page["data"]["text/plain"]), page
+        r = execute(kc, "%reload_ext autoreload")
+        assert r.reply["status"] == "ok" and not r.of("stream"), r.messages

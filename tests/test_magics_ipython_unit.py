@@ -56,6 +56,8 @@ def no_ipython(monkeypatch):
         ("%nosuchmagic", "%nosuchmagic"),
         ("seed?", "seed?"),
         ("%time?", "%time?"),
+        ("%pinfo seed", "seed?"),
+        ("%pinfo2 seed", "seed??"),
     ],
 )
 def test_rewrite(code: str, expected: str) -> None:

@@ -67,6 +67,9 @@ def rewrite(code: str, hidden: bool = False, forwarded: set[str] | frozenset[str
             return Rewrite(code)  # ours (%%cell) or unknown: the kernel says which
     elif stripped.startswith("%") and "\n" not in stripped:
         name = stripped[1:].split(None, 1)[0] if len(stripped) > 1 else ""
+        target = stripped[1:].split(None, 1)[1:]
+        if name in ("pinfo", "pinfo2") and target:  # IPython's `%pinfo x` is `x?`: the kernel's pager
+            return Rewrite(target[0].strip() + ("??" if name == "pinfo2" else "?"))
         if name.endswith("?") or name not in forwarded:
             return Rewrite(code)  # %MAGIC?, ours, or unknown
     elif stripped.startswith("!") and "\n" not in stripped:

@@ -31,6 +31,9 @@ for _name in ALIASES:
     globals()["line_magic_" + _name] = _alias(_name)
 
 
+line_magic_reload_ext = magics.line_magic_load_ext
+
+
 def line_magic_sx(line):
     """`%sx cmd` / `%system cmd`: the command's output lines, as `!!cmd`."""
     return shell.getoutput(line)

@@ -123,6 +123,10 @@ for _name, _cmd in (("ls", "ls -F"), ("ll", "ls -F -o"), ("lf", "ls -F -o ... | 
     forwarded(_name, f"`{_cmd}` in the notebook's working directory (IPython's alias).", setup=_words("ARGS", ""))
 forwarded("sx", "A shell command's output lines, as !!cmd: %sx cmd.", setup=_words("COMMAND", ""))
 forwarded("system", "%system is %sx.", setup=_words("COMMAND", ""))
+forwarded("pinfo", "What an object is, as `obj?`: %pinfo obj.", setup=_words("OBJECT", ""))
+forwarded("pinfo2", "More about an object, with its source, as `obj??`: %pinfo2 obj.", setup=_words("OBJECT", ""))
+forwarded("reload_ext", "As %load_ext: %reload_ext autoreload is accepted (marimo reloads modules itself).",
+          setup=_words("NAME", "an extension module"))
 forwarded("set_env", "Set an environment variable in the notebook's process: %set_env NAME VALUE.",
           setup=_words("NAME VALUE", ""))
 
