@@ -665,3 +665,50 @@ def test_pinfo_pages_as_obj_question_and_reload_ext_is_accepted(kernel, py3):
             assert page["source"] == "page" and want in re.sub(r"\x1b\[[0-9;]*m", "", page["data"]["text/plain"]), page
         r = execute(kc, "%reload_ext autoreload")
         assert r.reply["status"] == "ok" and not r.of("stream"), r.messages
+
+
+# -- %load: IPython's set_next_input --------------------------------------------------------------------
+
+LOADED = "import math\n\n\ndef area(r):\n    return math.pi * r ** 2\n\n\nclass Box:\n    pass\n"
+
+
+def _next_input(run) -> list[dict]:
+    assert run.reply["status"] == "ok", run.messages
+    return [p for p in run.reply["payload"] if p["source"] == "set_next_input"]
+
+
+@pytest.mark.parametrize("options", ["", "-r 4-5 ", "-s area ", "-s Box,area "])
+def test_load_a_file_puts_it_in_the_cell_as_ipython(kernel, py3, tmp_path, options):
+    path = tmp_path / "loaded.py"
+    path.write_text(LOADED)
+    ours, theirs = both(kernel, py3, f"%load {options}{path}")
+    assert _next_input(ours) == _next_input(theirs) != [], (ours.reply, theirs.reply)
+    assert _next_input(ours)[0]["replace"] is True
+
+
+def test_load_earlier_inputs_and_a_url(kernel, py3, tmp_path):
+    import http.server
+    import socketserver
+
+    (tmp_path / "remote.py").write_text("remote = 1\n")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    with socketserver.TCPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{httpd.server_address[1]}/remote.py"
+            ours, theirs = both(kernel, py3, f"%load {url}")
+        finally:
+            httpd.shutdown()
+    assert _next_input(ours) == _next_input(theirs) == [
+        {"source": "set_next_input", "text": f"# %load {url}\nremote = 1\n", "replace": True}]
+    texts = []
+    for kc in (kernel, py3):
+        n = execute(kc, "loaded_line = 'x'").reply["execution_count"]
+        texts.append(_next_input(execute(kc, f"%load {n}"))[0]["text"])
+    assert texts[0].split("\n", 1)[1] == texts[1].split("\n", 1)[1] == "loaded_line = 'x'", texts
+
+
+def test_load_of_a_missing_file_says_where_it_looked(kernel):
+    r = execute(kernel, "%load no/such/file.py")
+    assert r.error["ename"] == "UsageError" and "no/such/file.py" in r.error["evalue"], r.messages
+    assert "%pwd" in r.error["evalue"] and r.reply.get("payload", []) == []

@@ -67,6 +67,7 @@ class MarimoPairKernel(AbortBeforeReply):  # ipykernel's Kernel, see reply_order
         # Per-request flags, set by do_execute; completion may come before any execute.
         self._silent = False
         self._hidden = False
+        self._payload: list[dict[str, Any]] = []
         self._allow_stdin = False
         self._open_first = None
         self._late_out: LateOutputs | None = None  # output of this kernel's threads after their execute
@@ -204,6 +205,7 @@ class MarimoPairKernel(AbortBeforeReply):  # ipykernel's Kernel, see reply_order
         self._silent = silent
         self._hidden = not store_history  # VS Code's start-up code: %config keys we don't know stay quiet
         reply: dict[str, Any] = {"status": "ok", "payload": [], "user_expressions": {}}
+        self._payload = reply["payload"]  # what magics add (%load's set_next_input)
         try:
             # On a worker thread (offload.py): meanwhile the event loop dispatches comm messages
             # (a widget moved in JupyterLab), and SIGINT still interrupts this work.
@@ -611,6 +613,9 @@ class _Client:
 
     def history(self) -> list[tuple[int, int, str]]:
         return list(self._kernel._history)
+
+    def next_input(self, text: str, replace: bool) -> None:
+        self._kernel._payload.append({"source": "set_next_input", "text": text, "replace": replace})
 
     def ask_password(self, prompt: str) -> str:
         k = self._kernel

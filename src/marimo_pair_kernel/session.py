@@ -433,6 +433,9 @@ class NotebookContext(_OnSession):
     def history(self) -> list[tuple[int, int, str]]:
         return self.sink.history()
 
+    def next_input(self, text: str, replace: bool) -> None:
+        self.sink.next_input(text, replace)
+
 
 class QuietContext(_OnSession):
     """What a magic's completer sees on a worker thread: runs are silent and skip a busy notebook
@@ -465,3 +468,6 @@ class QuietContext(_OnSession):
 
     def history(self) -> list[tuple[int, int, str]]:
         return []
+
+    def next_input(self, text: str, replace: bool) -> None:
+        pass

@@ -313,3 +313,19 @@ def _captured(stdout, stderr, outputs):
     Captured.__module__ = "IPython.utils.capture"
     from io import StringIO
     return Captured(StringIO(stdout), StringIO(stderr), [{"data": d, "metadata": m} for d, m in outputs])
+
+
+# -- %load: the file's text, read where the notebook runs (the kernel puts it in the cell) -----------
+
+def read_source(path):
+    """A file's text for %load, from the notebook process's working directory, or why not."""
+    import json
+    import os
+    full = os.path.abspath(os.path.expanduser(path))
+    try:
+        with open(full, encoding="utf-8") as f:
+            answer = {"text": f.read(), "path": full}
+    except (OSError, UnicodeDecodeError) as e:
+        answer = {"error": "%s: %s" % (type(e).__name__, e.strerror if isinstance(e, OSError) else e),
+                  "path": full}
+    return {"marimo_pair_kernel": json.dumps(answer)}

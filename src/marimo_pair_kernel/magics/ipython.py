@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -173,3 +174,86 @@ def forwarded_names() -> frozenset[str]:
 
 
 __all__: list[Any] = ["FORWARDED", "forwarded", "forwarded_names", "history_magic"]
+
+
+# -- %load: code into the cell, as IPython's set_next_input ----------------------------------------
+
+_INPUT_RANGES = re.compile(r"^\d+(-\d+)?(\s+\d+(-\d+)?)*$")
+_BIG = 200_000  # characters: IPython asks before loading more (here: -y, as there is no one to ask)
+
+
+def _setup_load(p: MagicParser) -> None:
+    p.add_argument("-r", metavar="RANGES", help="only these lines: 5-10, or 10-20,30,40:")
+    p.add_argument("-s", metavar="SYMBOLS", help="only these functions or classes: MyClass,wonder_function")
+    p.add_argument("-y", action="store_true", help="load a file over 200,000 characters without asking")
+    p.add_argument("-n", action="store_true", help="(IPython's search of the namespace: not available here)")
+    p.add_argument("source", nargs="+", help="a file (in the notebook's working directory), a URL, or input lines: 3-5")
+
+
+@magic(
+    "load",
+    "Put a file's (or URL's, or earlier inputs') code in the cell, as IPython: %load [-r 5-10] [-s NAME] FILE.",
+    setup=_setup_load,
+)
+def load_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> None:
+    from IPython.core.magics.code import extract_code_ranges, extract_symbols, strip_initial_indent
+
+    source = " ".join(args.source)
+    if args.n:
+        raise UsageError("%load -n (an object's source by name) is not available here: use obj?? to read it.")
+    text = _load_text(ctx, source)
+    if args.s:
+        try:
+            blocks, missing = extract_symbols(text, args.s)
+        except SyntaxError:
+            raise UsageError(f"-s: {source} is not Python that parses, so it has no symbols to pick.") from None
+        if missing:
+            many = len(missing) > 1
+            names = ", ".join(f"`{m}`" for m in missing)
+            ctx.stream("stderr", f"The symbol{'s' if many else ''} {names} {'were' if many else 'was'} not found\n")
+        text = "\n".join(blocks)
+    if args.r:
+        lines = text.split("\n")
+        try:
+            slices = list(extract_code_ranges(args.r.replace(",", " ")))
+        except ValueError:
+            raise UsageError(f"-r {args.r}: line ranges look like 5-10, or 10-20,30,40:") from None
+        picked = [ln for s in slices for ln in lines[slice(*s)]]
+        text = "\n".join(strip_initial_indent(picked)) if picked else ""
+    if len(text) > _BIG and not args.y:
+        raise UsageError(f"{source} is {len(text):,} characters long; IPython would ask first. Add -y to load it.")
+    options = (["-y"] if args.y else []) + (["-s", args.s] if args.s else []) + (["-r", args.r] if args.r else [])
+    ctx.next_input("# %load " + " ".join(options + args.source) + "\n" + text, True)
+
+
+def _load_text(ctx: MagicContext, source: str) -> str:
+    """The code to load: earlier inputs (3-5), a URL, or a file where the notebook runs."""
+    if _INPUT_RANGES.match(source):
+        wanted: set[int] = set()
+        for part in source.split():
+            lo, _, hi = part.partition("-")
+            wanted.update(range(int(lo), int(hi or lo) + 1))
+        found = [code for _, n, code in ctx.history() if n in wanted]
+        if not found:
+            raise UsageError(f"No input {source} in this kernel's history (%history -n lists it).")
+        return "\n".join(found)
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            r = httpx.get(source, follow_redirects=True, timeout=30)
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            raise UsageError(f"Could not fetch {source}: {type(e).__name__}: {e}") from None
+        return r.text
+    from .. import scratchpad
+
+    outcome = ctx.run(scratchpad.state_code(f"moremagics.read_source({source!r})"))
+    answer = outcome.payload or {}
+    if outcome.error is not None or "text" not in answer:
+        why = answer.get("error") or (outcome.error.evalue if outcome.error else "no answer from the notebook")
+        raise UsageError(
+            f"Could not read {answer.get('path', source)} in the notebook's process ({why}). A relative "
+            "path is from the notebook process's working directory (%pwd)."
+        )
+    return str(answer["text"])
