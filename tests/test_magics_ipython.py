@@ -142,6 +142,11 @@ def test_bang_pip_install_goes_through_marimos_package_manager(kernel):
     assert "marimo's package manager" in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 
+def test_a_captured_pip_install_goes_through_marimos_package_manager_quietly(kernel):
+    r = execute(kernel, "%%capture\n!pip install -q marimo", timeout=180)
+    assert r.reply["status"] == "ok" and r.stderr == "", r.messages
+
+
 def test_bang_pip_in_the_middle_of_a_cell_says_where_it_goes(kernel):
     r = execute(kernel, "x = 1\n!pip install marimo")
     assert r.reply["status"] == "error"

@@ -61,6 +61,10 @@ def rewrite(code: str, hidden: bool = False, forwarded: set[str] | frozenset[str
         registry = load_all()
         forwarded = FORWARDED
     stripped = code.strip()
+    if stripped.startswith("%%capture"):
+        installs = _captured_installs(stripped)
+        if installs is not None:
+            return installs
     if stripped.startswith("%%"):
         name = stripped[2:].split(None, 1)[0] if len(stripped) > 2 else ""
         if name not in forwarded:
@@ -95,6 +99,20 @@ def rewrite(code: str, hidden: bool = False, forwarded: set[str] | frozenset[str
     if hidden:
         out = out.replace("get_ipython().", "get_ipython(True).")
     return Rewrite(out)
+
+
+def _captured_installs(cell: str) -> Rewrite | None:
+    """`%%capture` over `!pip install …` lines only (Colab's quiet install): one `%packages add`,
+    without the note, as the cell asked for quiet. None for any other %%capture cell."""
+    lines = [ln.strip() for ln in cell.split("\n")[1:] if ln.strip() and not ln.strip().startswith("#")]
+    if not lines or not all(ln.startswith("!") for ln in lines):
+        return None
+    found = [package_magic(ln.lstrip("!")) for ln in lines]
+    parts = [r.code.split(None, 2) for r in found if r is not None]  # ["%packages", "add", "a b"]
+    actions = {p[1] for p in parts}
+    if len(parts) != len(lines) or len(actions) != 1:
+        return None  # not all installs (or installs and removals mixed): the runtime says why
+    return Rewrite(f"%packages {actions.pop()} " + " ".join(p[2] for p in parts))
 
 
 def package_magic(command: str) -> Rewrite | None:
