@@ -313,6 +313,18 @@ def test_scratch_element_keeps_the_snapshot(kc):
     assert "slider(start=0, stop=3" in run.result["text/plain"]
 
 
+def test_an_ipywidget_made_in_marimos_process_shows_as_text_with_one_note(kc):
+    # Its model lives in marimo's process: a view of it would be "Error displaying widget: model not found".
+    first = execute(kc, "import ipywidgets\nipywidgets.IntSlider(3)")
+    assert first.error is None, first.error
+    assert VIEW not in first.result and first.result["text/plain"] == "IntSlider(value=3)"
+    assert first.stderr.count("marimo-pair-kernel:") == 1 and "%%cell" in first.stderr, first.stderr
+    again = execute(kc, "display(ipywidgets.Button(description='b'))")
+    assert again.displays and not any(VIEW in d for d in again.displays) and again.stderr == ""
+    live = execute(kc, "s")  # the notebook's own mo.ui element still opens its widget
+    assert VIEW in live.result and opened(live)
+
+
 # -- Jupyter -> marimo ----------------------------------------------------------------------------
 
 

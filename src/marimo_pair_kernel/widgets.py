@@ -64,6 +64,11 @@ MODULE_VERSION = "2.0.0"
 PROTOCOL_VERSION = "2.1.0"
 WIDGET_TARGET = "jupyter.widget"
 CONTROL_TARGET = "jupyter.widget.control"  # ipywidgets 8 frontends ask for every model's state here
+FOREIGN_NOTE = (
+    "marimo-pair-kernel: this ipywidgets widget lives in marimo's process, where Jupyter frontends "
+    "can't reach its model, so it shows as text here. A mo.ui element (mo.ui.anywidget wraps an "
+    "anywidget) made in a %%cell is a live widget in Jupyter and on the marimo page.\n"
+)
 
 
 def _style_state(name: str) -> dict[str, Any]:
@@ -110,6 +115,7 @@ class Widgets:
         self._marimo: dict[tuple[str, str], Any] = {}  # (url, element id) -> marimo's last known wire
         self._parts: dict[str, tuple[Any, dict[str, Any]]] = {}  # layout/style comm id -> (comm, state)
         self._clients: dict[str, MarimoClient] = {}
+        self._foreign_said = False  # the note on ipywidgets made in marimo's process (once per kernel)
         self.setter = SetWorker(self, self._client)  # Jupyter -> marimo
         self.live = LiveWidgets(self, self._client)  # marimo -> Jupyter
 
@@ -117,6 +123,8 @@ class Widgets:
 
     def adopt(self, data: Any) -> None:
         """Replace the element spec in a bundle about to be published by a widget view."""
+        if isinstance(data, dict) and VIEW_MIME in data:
+            self._drop_foreign_view(data)
         if not isinstance(data, dict) or WIDGET_MIME not in data:
             return
         raw = data.pop(WIDGET_MIME)
@@ -137,6 +145,19 @@ class Widgets:
                             tuple(model_ids([raw])), code_hashes([raw]))
         except Exception:  # noqa: BLE001 - Jupyter -> marimo still works without the stream
             log.warning("could not watch the notebook for %s", spec.id, exc_info=True)
+
+    def _drop_foreign_view(self, data: dict[str, Any]) -> None:
+        """An ipywidgets widget made in marimo's process (ipywidgets.IntSlider(), tqdm's bar) has its
+        model there, where no Jupyter frontend can reach it: its view would show "Error displaying
+        widget: model not found". The bundle keeps its text/plain (and HTML); the kernel says why once."""
+        view = data.get(VIEW_MIME)
+        model_id = view.get("model_id") if isinstance(view, dict) else None
+        if model_id in self.manager.comms:
+            return
+        del data[VIEW_MIME]
+        if not self._foreign_said:
+            self._foreign_said = True
+            self.kernel.send_response(self.kernel.iopub_socket, "stream", {"name": "stderr", "text": FOREIGN_NOTE})
 
     @staticmethod
     def strip(data: Any) -> None:
