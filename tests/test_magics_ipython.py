@@ -717,3 +717,17 @@ def test_load_of_a_missing_file_says_where_it_looked(kernel):
     r = execute(kernel, "%load no/such/file.py")
     assert r.error["ename"] == "UsageError" and "no/such/file.py" in r.error["evalue"], r.messages
     assert "%pwd" in r.error["evalue"] and r.reply.get("payload", []) == []
+
+
+def test_pip_list_and_show_run_pip_in_the_notebooks_python(kernel, py3):
+    ours, theirs = both(kernel, py3, '%pip list | grep -i "^marimo "')
+    assert ours.reply["status"] == theirs.reply["status"] == "ok", ours.messages
+    assert ours.stdout.split() == theirs.stdout.split()[:2] == ["marimo", marimo_version()], theirs.stdout
+    ours = execute(kernel, "%pip show marimo")
+    assert ours.stdout.startswith("Name: marimo\n"), ours.messages
+
+
+def marimo_version() -> str:
+    from importlib.metadata import version
+
+    return version("marimo")

@@ -296,3 +296,13 @@ def test_script_options_that_cant_run_here_say_so(rt: None, line: str) -> None:
     shell._IP["call"] = ({}, None, False)
     with pytest.raises(shell.UsageError):
         moremagics.cell_magic_script(line, "echo hi")
+
+
+def test_pip_without_pip_in_the_notebooks_python_says_so(rt: None, monkeypatch) -> None:
+    import importlib.util
+
+    from marimo_pair_kernel.inmarimo import moremagics
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(shell.UsageError, match="has no pip"):
+        moremagics.pip("list")

@@ -315,6 +315,20 @@ def _captured(stdout, stderr, outputs):
     return Captured(StringIO(stdout), StringIO(stderr), [{"data": d, "metadata": m} for d, m in outputs])
 
 
+# -- %pip list|show|freeze|check: pip itself, in the notebook's Python ---------------------------------
+
+def pip(line):
+    """IPython's %pip for the commands that change nothing: `python -m pip LINE` as a shell line."""
+    import importlib.util
+    import shlex
+    import sys
+    if importlib.util.find_spec("pip") is None:
+        raise shell.UsageError(
+            "The notebook's Python (%s) has no pip (a uv or --sandbox environment has none): `uv pip %s` "
+            "in a terminal there, or %%packages add NAME to install." % (sys.executable, line))
+    shell.system("%s -m pip %s" % (shlex.quote(sys.executable), line), {})
+
+
 # -- %load: the file's text, read where the notebook runs (the kernel puts it in the cell) -----------
 
 def read_source(path):

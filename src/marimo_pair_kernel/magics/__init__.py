@@ -144,6 +144,7 @@ def run_magic(ctx: MagicContext, name: str, argline: str, body: str | None, *, c
     if not cell and not m.line:
         raise UsageError(f"%%{name} is a cell magic: put %%{name} on the first line and the code below.\n\n{m.usage}")
     args = m.parse(argline)
+    args.raw_line = argline  # the line as typed, for magics that hand it on (%pip list | grep …, %load's header)
     try:
         outcome = m.handler(ctx, args, body)
     except UsageError as e:

@@ -222,8 +222,8 @@ def load_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) ->
         text = "\n".join(strip_initial_indent(picked)) if picked else ""
     if len(text) > _BIG and not args.y:
         raise UsageError(f"{source} is {len(text):,} characters long; IPython would ask first. Add -y to load it.")
-    options = (["-y"] if args.y else []) + (["-s", args.s] if args.s else []) + (["-r", args.r] if args.r else [])
-    ctx.next_input("# %load " + " ".join(options + args.source) + "\n" + text, True)
+    typed = getattr(args, "raw_line", "") or " ".join(args.source)
+    ctx.next_input("# %load " + typed.strip() + "\n" + text, True)
 
 
 def _load_text(ctx: MagicContext, source: str) -> str:

@@ -45,24 +45,42 @@ def packages_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None
     return _install(ctx, list(args.packages), args.action == "add", f"%packages {args.action}")
 
 
+_PIP_READS = ("list", "show", "freeze", "check")  # pip's commands that change nothing: pip itself runs them
+
+
 def _setup_pip(p: MagicParser) -> None:
-    p.add_argument("action", choices=("install", "uninstall"))
-    p.add_argument("packages", nargs="+", metavar="PKG")
+    p.add_argument("action", choices=("install", "uninstall", *_PIP_READS))
+    p.add_argument("packages", nargs=argparse.REMAINDER, metavar="PKG", help="packages (for list/show/...: pip's args)")
     p.add_argument("-y", "--yes", action="store_true", help="accepted for habit; uninstall never asks")
 
 
 @magic(
     "pip",
-    "pip install|uninstall PKG… through marimo's package manager (same as %packages).",
+    "pip install|uninstall PKG… through marimo's package manager (same as %packages); list|show|freeze|check: pip.",
     setup=_setup_pip,
     description=(
         "Install or uninstall packages in the notebook's environment through marimo's package\n"
-        "manager (the same as %packages add|remove). pip's own options are not passed on."
+        "manager (the same as %packages add|remove); pip's own options are not passed on.\n"
+        "%pip list|show|freeze|check [ARGS] run pip itself in the notebook's Python (a shell\n"
+        "line, so `%pip list | grep marimo` works), as IPython's %pip does."
     ),
-    completers={"action": lambda ctx: ["install", "uninstall"]},
+    completers={"action": lambda ctx: ["install", "uninstall", *_PIP_READS]},
 )
 def pip_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> ErrorInfo | None:
-    return _install(ctx, list(args.packages), args.action == "install", f"%pip {args.action}")
+    if args.action in _PIP_READS:
+        from .. import scratchpad
+
+        line = getattr(args, "raw_line", "") or " ".join([args.action, *args.packages])
+        return ctx.run(scratchpad.state_code(f"moremagics.pip({line.strip()!r})")).error
+    packages = [p for p in args.packages if p not in ("-y", "--yes")]
+    options = [p for p in packages if p.startswith("-")]
+    if options or not packages:
+        raise UsageError(
+            f"%pip {args.action} takes package names"
+            + (f"; pip's own options ({' '.join(options)}) are not passed on" if options else "")
+            + ": it goes through marimo's package manager. For pip itself: !{sys.executable} -m pip …"
+        )
+    return _install(ctx, packages, args.action == "install", f"%pip {args.action}")
 
 
 def _ui_names(ctx: MagicContext) -> list[str]:
