@@ -154,11 +154,13 @@ def test_bang_pip_in_the_middle_of_a_cell_says_where_it_goes(kernel):
     assert "on a line of its own" in r.error["evalue"] and "%packages add" in r.error["evalue"]
 
 
-def test_interrupt_stops_the_command(kernel_pair, tmp_path):
+# A `%%bash` cell ends the same way (IPython's %%script prints "Process is interrupted." instead).
+@pytest.mark.parametrize("code", ["!echo $$ > {pidfile}; sleep 30", "%%bash\necho $$ > {pidfile}\nsleep 30"])
+def test_interrupt_stops_the_command(kernel_pair, tmp_path, code):
     km, kc = kernel_pair
     pidfile = tmp_path / "shell.pid"
     result: dict = {}
-    worker = threading.Thread(target=lambda: result.setdefault("run", execute(kc, f"!echo $$ > {pidfile}; sleep 30")))
+    worker = threading.Thread(target=lambda: result.setdefault("run", execute(kc, code.format(pidfile=pidfile))))
     worker.start()
     deadline = time.monotonic() + 60
     while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
@@ -167,7 +169,7 @@ def test_interrupt_stops_the_command(kernel_pair, tmp_path):
     worker.join(60)
     run = result["run"]
     assert run.reply["status"] == "error" and run.error["ename"] == "KeyboardInterrupt", run.messages
-    assert _gone(int(pidfile.read_text())), "the shell of !sleep 30 still runs"
+    assert _gone(int(pidfile.read_text())), f"the shell of {code!r} still runs"
     after = execute(kc, "seed + 1")
     assert after.result["text/plain"] == "42"
 
@@ -411,25 +413,6 @@ def test_bash_streams_both_and_raises_on_failure(kernel, py3):
 def test_script_runs_the_cell_with_the_program(kernel, py3):
     same(kernel, py3, "%%script python3\nprint(6 * 7)", "42\n")
     same(kernel, py3, "%%script no-such-program-here\nx", "Couldn't find program: 'no-such-program-here'\n")
-
-
-def test_interrupt_stops_a_bash_cell_and_its_program(kernel_pair, tmp_path):
-    km, kc = kernel_pair
-    pidfile = tmp_path / "bash.pid"
-    result: dict = {}
-    worker = threading.Thread(
-        target=lambda: result.setdefault("run", execute(kc, f"%%bash\necho $$ > {pidfile}\nsleep 30")))
-    worker.start()
-    deadline = time.monotonic() + 60
-    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    km.interrupt_kernel()
-    worker.join(60)
-    run = result["run"]
-    # As every interrupted execute here (IPython's %%script prints "Process is interrupted." instead).
-    assert run.reply["status"] == "error" and run.error["ename"] == "KeyboardInterrupt", run.messages
-    assert _gone(int(pidfile.read_text())), "the bash of %%bash sleep 30 still runs"
-    assert execute(kc, "seed + 1").result["text/plain"] == "42"
 
 
 def test_script_runs_in_the_notebooks_process(kernel, server):

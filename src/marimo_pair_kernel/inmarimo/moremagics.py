@@ -279,17 +279,11 @@ def _captured(stdout, stderr, outputs):
             stderr = property(lambda self: self._stderr)
 
             def show(self):
-                import sys
-                sys.stdout.write(self._stdout)
-                sys.stderr.write(self._stderr)
-                for o in self.outputs:
-                    o.display()
+                _show(self.stdout, self.stderr, self.outputs)
 
             __call__ = show
 
-        Captured.__name__ = Captured.__qualname__ = "CapturedIO"
-        Captured.__module__ = "IPython.utils.capture"
-        return Captured()
+        return _as_ipythons(Captured)()
 
     class Shown(RichOutput):
         def display(self):
@@ -301,18 +295,28 @@ def _captured(stdout, stderr, outputs):
             return [Shown(**k) for k in self._outputs]
 
         def show(self):
-            import sys
-            sys.stdout.write(self.stdout)
-            sys.stderr.write(self.stderr)
-            for o in self.outputs:
-                o.display()
+            _show(self.stdout, self.stderr, self.outputs)
 
         __call__ = show
 
-    Captured.__name__ = Captured.__qualname__ = "CapturedIO"
-    Captured.__module__ = "IPython.utils.capture"
     from io import StringIO
-    return Captured(StringIO(stdout), StringIO(stderr), [{"data": d, "metadata": m} for d, m in outputs])
+    return _as_ipythons(Captured)(StringIO(stdout), StringIO(stderr), [{"data": d, "metadata": m} for d, m in outputs])
+
+
+def _show(stdout, stderr, outputs):
+    """CapturedIO.show(): the prints again, and the displays through this kernel."""
+    import sys
+    sys.stdout.write(stdout)
+    sys.stderr.write(stderr)
+    for o in outputs:
+        o.display()
+
+
+def _as_ipythons(cls):
+    """Named as IPython's class, so `type(cap).__name__` and its repr read the same as in IPython."""
+    cls.__name__ = cls.__qualname__ = "CapturedIO"
+    cls.__module__ = "IPython.utils.capture"
+    return cls
 
 
 # -- %pip list|show|freeze|check: pip itself, in the notebook's Python ---------------------------------
