@@ -57,7 +57,7 @@ def no_ipython(monkeypatch):
         ("seed?", "seed?"),
         ("%time?", "%time?"),
         ("%pinfo seed", "seed?"),
-        ("%%capture\n!pip install -q a 'b>=2'\n# then\n!uv add c", "%packages add a 'b>=2' c"),
+        ("%%capture\n!pip install -q a 'b>=2'\n# then\n!uv add c", "%packages add -q a 'b>=2' c"),
         ("%%capture\n!pip install a\nprint(1)",
          "get_ipython().run_cell_magic('capture', '', '!pip install a\\nprint(1)\\n')\n"),
         ("%pinfo2 seed", "seed??"),

@@ -102,8 +102,8 @@ def rewrite(code: str, hidden: bool = False, forwarded: set[str] | frozenset[str
 
 
 def _captured_installs(cell: str) -> Rewrite | None:
-    """`%%capture` over `!pip install …` lines only (Colab's quiet install): one `%packages add`,
-    without the note, as the cell asked for quiet. None for any other %%capture cell."""
+    """`%%capture` over `!pip install …` lines only (Colab's quiet install): one `%packages add -q`,
+    without the note or the install log, as the cell asked for quiet. None for any other %%capture cell."""
     lines = [ln.strip() for ln in cell.split("\n")[1:] if ln.strip() and not ln.strip().startswith("#")]
     if not lines or not all(ln.startswith("!") for ln in lines):
         return None
@@ -112,7 +112,7 @@ def _captured_installs(cell: str) -> Rewrite | None:
     actions = {p[1] for p in parts}
     if len(parts) != len(lines) or len(actions) != 1:
         return None  # not all installs (or installs and removals mixed): the runtime says why
-    return Rewrite(f"%packages {actions.pop()} " + " ".join(p[2] for p in parts))
+    return Rewrite(f"%packages {actions.pop()} -q " + " ".join(p[2] for p in parts))
 
 
 def package_magic(command: str) -> Rewrite | None:

@@ -123,13 +123,18 @@ async def op_delete(ctx, a):
 
 
 async def op_packages(ctx, a):
+    import contextlib
     import importlib
     import importlib.metadata as md
-    async with ctx:
-        if a["add"]:
-            ctx.packages.add(*a["specs"])
-        else:
-            ctx.packages.remove(*a["specs"])
+    import io
+    quiet = io.StringIO() if a.get("quiet") else None  # %packages -q: the install log is dropped
+    with contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext(), \
+            contextlib.redirect_stderr(quiet) if quiet else contextlib.nullcontext():
+        async with ctx:
+            if a["add"]:
+                ctx.packages.add(*a["specs"])
+            else:
+                ctx.packages.remove(*a["specs"])
     importlib.invalidate_caches()
     results = []
     for spec, name in zip(a["specs"], a["names"]):  # noqa: B905 - strict= is 3.10+; the notebook's may be older

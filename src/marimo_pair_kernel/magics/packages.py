@@ -14,8 +14,8 @@ from . import MagicParser, magic
 UI_NAMES_KEY = "packages.ui_names"
 
 
-def _install(ctx: MagicContext, specs: list[str], add: bool, what: str) -> ErrorInfo | None:
-    request = {"add": add, "specs": specs, "names": [codemode.package_name(s) for s in specs]}
+def _install(ctx: MagicContext, specs: list[str], add: bool, what: str, quiet: bool = False) -> ErrorInfo | None:
+    request = {"add": add, "specs": specs, "names": [codemode.package_name(s) for s in specs], "quiet": quiet}
     answer = codemode.call(ctx, "packages", request, what=what)
     results = answer.payload.get("results") or []
     failed = [r["package"] for r in results if r.get("ok") is False]
@@ -33,6 +33,7 @@ def _install(ctx: MagicContext, specs: list[str], add: bool, what: str) -> Error
 def _setup_packages(p: MagicParser) -> None:
     p.add_argument("action", choices=("add", "remove"))
     p.add_argument("packages", nargs="+", metavar="PKG", help="pip-style requirement, e.g. pandas or 'numpy>=2'")
+    p.add_argument("-q", "--quiet", action="store_true", help="no install log (a failure is still an error)")
 
 
 @magic(
@@ -42,7 +43,7 @@ def _setup_packages(p: MagicParser) -> None:
     completers={"action": lambda ctx: ["add", "remove"]},
 )
 def packages_magic(ctx: MagicContext, args: argparse.Namespace, body: str | None) -> ErrorInfo | None:
-    return _install(ctx, list(args.packages), args.action == "add", f"%packages {args.action}")
+    return _install(ctx, list(args.packages), args.action == "add", f"%packages {args.action}", args.quiet)
 
 
 _PIP_READS = ("list", "show", "freeze", "check")  # pip's commands that change nothing: pip itself runs them
