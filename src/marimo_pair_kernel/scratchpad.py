@@ -355,6 +355,11 @@ def read_payload(output: Output | None) -> dict | None:
     return inner if isinstance(inner, dict) else None
 
 
+def answer_of(result: ExecuteResult) -> dict | None:
+    """Our helper's answer in a run's result: None when the run failed or gave no answer of ours."""
+    return read_payload(result.output) if result.success else None
+
+
 # -- completion and inspection, run in the live notebook kernel ------------------------
 
 def completion_code(code: str, cursor_pos: int, kernel_id: str | None = None) -> str:

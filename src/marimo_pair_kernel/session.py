@@ -283,7 +283,7 @@ class Session:
         if if_idle and target.client.busy(target.notebook):
             return None
         result, _ = self._execute(code, _drop, target=target)
-        return scratchpad.read_payload(result.output) if result.success else None
+        return scratchpad.answer_of(result)
 
     def run_quick(self, code: str) -> dict | None:
         """Our helper code's answer within QUICK_DEADLINE, or None (late, busy, no notebook).

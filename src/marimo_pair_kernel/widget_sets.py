@@ -138,39 +138,50 @@ class SetWorker:
         messages = [{"content": content, "buffers": [base64.b64encode(bytes(b)).decode("ascii") for b in buffers]}
                     for content, buffers in pending.customs]
         args = json.dumps({"id": shown.spec.id, "messages": messages}, default=str)
-        try:
-            result = scratchpad.execute_installed(self._client_for(shown.target), shown.target.notebook,
-                                                  scratchpad.state_code(f"widget_custom({args!r})"))
-        except (ServerGone, ConnectionFailed, SessionGone) as e:
-            self._sink.marimo_gone(shown.url, pending.parent, f"marimo is gone ({e}).")
+        code = scratchpad.state_code(f"widget_custom({args!r})")
+        notebook = shown.target.notebook
+
+        def ask(client: MarimoClient) -> dict | None:
+            return scratchpad.answer_of(scratchpad.execute_installed(client, notebook, code))
+
+        ok, payload = self._ask(pending, "The widget's message could not reach marimo", ask)
+        if not ok:
             return
-        except PairError as e:
-            self._sink.note(pending.parent, f"The widget's message could not reach marimo: {e}")
-            return
-        payload = scratchpad.read_payload(result.output) if result.success else None
         if payload is None or "error" in payload:
             why = (payload or {}).get("error") or "no answer from marimo"
             self._sink.note(pending.parent, f"The widget's message to {shown.spec.id} failed in marimo: {why}")
         elif payload.get("gone"):
             self._sink.element_gone(shown.url, shown.spec.id)
 
+    def _ask(
+        self, pending: _Pending, failing: str, ask: Callable[[MarimoClient], dict | None]
+    ) -> tuple[bool, dict | None]:
+        """(True, `ask(client)`'s answer) for the widget's notebook; (False, None) once it has said that
+        marimo is gone (the widgets are disabled) or that the request failed (a note: `failing`)."""
+        shown = pending.shown
+        try:
+            return True, ask(self._client_for(shown.target))
+        except (ServerGone, ConnectionFailed, SessionGone) as e:
+            self._sink.marimo_gone(shown.url, pending.parent, f"marimo is gone ({e}).")
+        except PairError as e:
+            self._sink.note(pending.parent, f"{failing}: {e}")
+        return False, None
+
     def _set(self, pending: _Pending) -> None:
         shown = pending.shown
         nonce = uuid.uuid4().hex
         code = codemode.widget_set_code(shown.spec.id, pending.wire, pending.clicks, nonce)
-        client = self._client_for(shown.target)
-        try:
-            result = scratchpad.execute_installed(client, shown.target.notebook, code)
-            payload = scratchpad.read_payload(result.output) if result.success else None
+
+        def ask(client: MarimoClient) -> dict | None:
+            notebook = shown.target.notebook
+            payload = scratchpad.answer_of(scratchpad.execute_installed(client, notebook, code))
             if payload is None:  # a cell the set reran raised: marimo dropped the answer, not the set
-                kept = client.execute(codemode.widget_answer_code(nonce), shown.target.notebook,
-                                      lambda name, text: None)
-                payload = scratchpad.read_payload(kept.output) if kept.success else None
-        except (ServerGone, ConnectionFailed, SessionGone) as e:
-            self._sink.marimo_gone(shown.url, pending.parent, f"marimo is gone ({e}).")
-            return
-        except PairError as e:
-            self._sink.note(pending.parent, f"The widget could not set marimo's value: {e}")
+                kept = client.execute(codemode.widget_answer_code(nonce), notebook, lambda name, text: None)
+                payload = scratchpad.answer_of(kept)
+            return payload
+
+        ok, payload = self._ask(pending, "The widget could not set marimo's value", ask)
+        if not ok:
             return
         self.sets += 1
         if payload is None or "error" in payload or "unsupported" in payload:

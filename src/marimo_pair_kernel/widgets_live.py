@@ -217,7 +217,7 @@ class LiveWidgets:
             log.debug("widget fetch refused", exc_info=True)
             return None
         self.fetches += 1
-        payload = scratchpad.read_payload(result.output) if result.success else None
+        payload = scratchpad.answer_of(result)
         return payload if payload and "elements" in payload else None
 
 

@@ -6,10 +6,12 @@ They run where the code runs: a file is written in the notebook process's workin
 a script sees its environment. Looked up after magics.py (__init__.py's `wire`).
 """
 
+import sys
+
 from . import hooks, late, magics, shell, values
 
 # IPython's default aliases on POSIX (IPython.core.alias.default_aliases): `%l` is the line.
-_LS = "ls -F" + (" --color" if __import__("sys").platform.startswith("linux") else "")
+_LS = "ls -F" + (" --color" if sys.platform.startswith("linux") else "")
 ALIASES = {
     "mkdir": "mkdir", "rmdir": "rmdir", "mv": "mv", "rm": "rm", "cp": "cp", "cat": "cat",
     "ls": _LS, "ll": _LS.replace("-F", "-F -o"),
