@@ -143,6 +143,9 @@ def build_registry(
         for port in hung.ports:
             (directory / f"127.0.0.1_{port}.json").write_text(json.dumps(_entry(hung.pid, port, version)))
     for pid in dead_pids(n_dead):
-        port = free_port()
-        (directory / f"127.0.0.1_{port}.json").write_text(json.dumps(_entry(pid, port, version)))
+        path = None
+        while path is None or path.exists():  # free_port() can hand out a port twice: one file each
+            port = free_port()
+            path = directory / f"127.0.0.1_{port}.json"
+        path.write_text(json.dumps(_entry(pid, port, version)))
     return directory

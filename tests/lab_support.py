@@ -164,10 +164,19 @@ class JupyterLab:
         return self.log.read_text(errors="replace").replace(self.token, "<token>") if self.log.exists() else ""
 
     def kernels(self) -> list[dict[str, Any]]:
-        """The kernels Lab is running (GET /api/kernels)."""
-        r = httpx.get(self.url + "/api/kernels", headers=self.headers(), timeout=5)
-        r.raise_for_status()
-        return list(r.json())
+        """The kernels Lab is running (GET /api/kernels).
+
+        jupyter_server answers 500 while a kernel it lists is still starting (its model reads the
+        kernel's `last_activity`, not yet set: "expected a datetime, not the NoneType None"), so a
+        500 is asked again for a few seconds; any other failure, or a lasting 500, raises.
+        """
+        deadline = time.monotonic() + 10
+        while True:
+            r = httpx.get(self.url + "/api/kernels", headers=self.headers(), timeout=5)
+            if r.status_code != 500 or time.monotonic() > deadline:
+                r.raise_for_status()
+                return list(r.json())
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """Stop Lab and everything it started (its kernels run in sessions of their own)."""
